@@ -1,0 +1,131 @@
+"""Records to JSON and back, through one cattrs converter that this library owns.
+
+The wire format is pinned by a golden-file test. Every document carries ``schema_version``;
+a reader refuses versions it does not know instead of guessing. Decoding is strict: no extra
+keys, no strings where numbers belong, no naive datetimes, no records the machine could not
+have produced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from .errors import (
+    CodecError,
+    InvalidArgument,
+    MalformedRecord,
+    SchemaVersionError,
+    StateMachineError,
+)
+from .events import JSON, json_problem
+from .record import Gate
+
+__all__ = ["SCHEMA_VERSION", "converter", "dumps", "loads"]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the wire format this library writes and reads."""
+
+R = TypeVar("R")
+
+converter: Final = make_converter(forbid_extra_keys=True)
+"""The library's converter. Never cattrs' global one: users may configure that as they like."""
+
+_RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate})
+
+
+def _exact(kind: type) -> Any:
+    def structure(value: object, _: type) -> object:
+        # bool is an int subclass, and cattrs would turn "5" into 5 and 5.7 into 5.
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        return value
+
+    return structure
+
+
+def _number(value: object, _: type) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
+        raise TypeError(f"expected a finite number, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _aware_datetime(value: object, _: type) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, got {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.utcoffset() is None:
+        raise ValueError(f"datetime {value!r} has no UTC offset")
+    return parsed
+
+
+def _list_only(kind: Any) -> None:
+    structure_items = converter.get_structure_hook(kind)
+
+    def structure(value: object, _: type) -> object:
+        # A JSON string is iterable too: without this, "abc" would become ("a", "b", "c").
+        if type(value) is not list:
+            raise TypeError(f"expected a list, got {value!r}")
+        return structure_items(value, kind)
+
+    converter.register_structure_hook_func(lambda candidate: candidate == kind, structure)
+
+
+for _kind in (int, str, bool):
+    converter.register_structure_hook(_kind, _exact(_kind))
+converter.register_structure_hook(float, _number)
+converter.register_structure_hook(datetime, _aware_datetime)
+for _sequence in (tuple[str | None, ...], tuple[JSON, ...]):
+    _list_only(_sequence)
+
+
+def dumps(record: Any) -> str:
+    """Encode a record (a `Gate`) as a JSON document.
+
+    Raises:
+        CodecError: the record holds a value JSON cannot carry (an object, NaN, infinity).
+        InvalidArgument: `record` is not a record type of this library.
+    """
+    if type(record) not in _RECORD_TYPES:
+        raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
+    for index, output in enumerate(record.outputs):
+        if problem := json_problem(output, f"outputs[{index}]"):
+            raise CodecError(f"cannot encode {type(record).__name__} {record.name!r}: {problem}")
+    document = {"schema_version": SCHEMA_VERSION, **converter.unstructure(record)}
+    try:
+        return json.dumps(document, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"cannot encode {type(record).__name__} {record.name!r}: {exc}") from exc
+
+
+def loads(data: str | bytes, kind: type[R]) -> R:
+    """Decode a JSON document written by `dumps` into a record of type `kind`.
+
+    Raises:
+        SchemaVersionError: the document's schema version is missing or unknown.
+        MalformedRecord: the data is not JSON, not UTF-8, or not a valid record of that type.
+        InvalidArgument: `kind` is not a record type of this library.
+    """
+    if kind not in _RECORD_TYPES:
+        raise InvalidArgument(f"not a record this codec reads: {kind!r}")
+    try:
+        document = json.loads(data)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise MalformedRecord(f"not a JSON document: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedRecord(f"expected a JSON object, got {type(document).__name__}")
+    version = document.pop("schema_version", None)
+    if version != SCHEMA_VERSION or type(version) is not int:
+        raise SchemaVersionError(version, SCHEMA_VERSION)
+    try:
+        return converter.structure(document, kind)
+    except cattrs.BaseValidationError as exc:
+        reasons = "; ".join(cattrs.transform_error(exc, path=kind.__name__))
+        raise MalformedRecord(f"not a valid {kind.__name__}: {reasons}") from exc
+    except (StateMachineError, ValueError, TypeError, KeyError) as exc:
+        raise MalformedRecord(f"not a valid {kind.__name__}: {exc}") from exc

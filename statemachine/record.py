@@ -1,0 +1,121 @@
+"""What is stored for a gate: one frozen record, replaced (never mutated) on every transition."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from .errors import InvalidArgument
+from .events import JSON
+from .policy import HumanReview
+from .states import State
+
+__all__ = ["Gate", "Request", "RequestKind"]
+
+
+class RequestKind(enum.Enum):
+    """What a pause asks the human for."""
+
+    confirmation = "confirmation"
+    """May the loop (or step) start?"""
+    review = "review"
+    """Is this iteration's output acceptable?"""
+
+
+@attrs.frozen
+class Request:
+    """The pending question of a paused gate.
+
+    The output under review is not copied here: it is the gate's last entry in ``outputs``.
+    """
+
+    request_id: str
+    kind: RequestKind
+    message: str | None
+    deadline: datetime | None
+    """When `on_timeout` applies (UTC); None when the policy has no timeout."""
+
+
+# What a record in each state looks like: the lowest and highest iteration (None: up to
+# max_iterations), the kind of pending request, and how many outputs it holds relative to the
+# iteration (iteration k has an output once it finished: k - 1 while it runs).
+_SHAPES: dict[State, tuple[int, int | None, RequestKind | None, int, int]] = {
+    State.pending:               (0, 0,    None,                     0,  0),
+    State.awaiting_confirmation: (0, 0,    RequestKind.confirmation, 0,  0),
+    State.iterating:             (1, None, None,                     -1, -1),
+    State.awaiting_review:       (1, None, RequestKind.review,       0,  0),
+    State.done:                  (1, None, None,                     0,  0),
+    State.skipped:               (0, None, None,                     -1, 0),
+    State.cancelled:             (0, None, None,                     -1, 0),
+}  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class Gate:
+    """One human-gated loop or step: its state and everything that decides its future.
+
+    The iteration counter, the feedback given, the pending request and its deadline are stored,
+    never re-derived from the number of outputs.
+
+    Raises:
+        InvalidArgument: the fields contradict each other or are out of range (no record that
+            the machine could not have produced can be built).
+    """
+
+    name: str
+    policy: HumanReview
+    max_iterations: int = 3
+    state: State = State.pending
+    iteration: int = 0
+    """The current iteration, 1-based; 0 before the first one."""
+    request: Request | None = None
+    feedback: tuple[str | None, ...] = ()
+    """One entry per rejection, in order; None where no feedback was given (or on timeout)."""
+    outputs: tuple[JSON, ...] = ()
+    """The output of every finished iteration, in order."""
+    version: int = 0
+    """How many transitions the gate has been through."""
+
+    def __attrs_post_init__(self) -> None:
+        # One consistency check instead of per-field validators: it runs on every transition.
+        problem = _inconsistency(self)
+        if problem is not None:
+            raise InvalidArgument(f"gate {self.name!r}: {problem}")
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When the pending request times out, if there is one and it has a timeout."""
+        return None if self.request is None else self.request.deadline
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the gate has finished."""
+        return self.state.is_terminal
+
+
+def _inconsistency(gate: Gate) -> str | None:
+    state, k, top = gate.state, gate.iteration, gate.max_iterations
+    if type(state) is not State:
+        return f"state must be a State, not {state!r}"
+    if type(k) is not int or type(top) is not int or type(gate.version) is not int:
+        return "iteration, max_iterations and version must be integers"
+    if top < 1 or gate.version < 0:
+        return "max_iterations must be at least 1 and version at least 0"
+    low_k, high_k, kind, low_out, high_out = _SHAPES[state]
+    if not low_k <= k <= (top if high_k is None else high_k):
+        return f"iteration {k} is impossible in state {state.value} (max_iterations {top})"
+    request = gate.request
+    if (None if request is None else request.kind) is not kind:
+        return f"state {state.value} needs {'no' if kind is None else kind.value} pending request"
+    outputs = gate.outputs
+    if type(outputs) is not tuple or type(gate.feedback) is not tuple:
+        return "feedback and outputs must be tuples"
+    if not k + low_out <= len(outputs) <= k + high_out:
+        return f"{len(outputs)} outputs in state {state.value} at iteration {k}"
+    if type(gate.name) is not str or not gate.name:
+        return "name must be a non-empty string"
+    if type(gate.policy) is not HumanReview:
+        return f"policy must be a HumanReview, not {gate.policy!r}"
+    return None

@@ -1,0 +1,161 @@
+"""The codec: the pinned wire format, round trips, and typed errors for everything else."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from statemachine import (
+    CodecError,
+    Gate,
+    HumanReview,
+    InvalidArgument,
+    IterationCompleted,
+    MalformedRecord,
+    OnReject,
+    OnTimeout,
+    Reject,
+    SchemaVersionError,
+    Start,
+    State,
+    StateMachineError,
+    dumps,
+    loads,
+    step,
+)
+from statemachine.testing import EPOCH, event_sequences, gates
+
+GOLDEN = Path(__file__).parent / "golden" / "gate_v1.json"
+
+
+def golden_gate() -> Gate:
+    """A gate paused for its second review, with feedback, outputs and a deadline."""
+    policy = HumanReview(
+        requires_iteration_review=True,
+        iteration_review_message="Review this iteration.",
+        on_reject=OnReject.retry,
+        timeout=120,
+        on_timeout=OnTimeout.approve,
+    )
+    gate = Gate(name="refinement_loop", policy=policy, max_iterations=5)
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    for event in (
+        Start(),
+        IterationCompleted({"text": "draft 1", "score": 0.5}),
+        Reject("shorter"),
+        IterationCompleted({"text": "draft 2", "score": 0.75}),
+    ):
+        gate, _ = step(gate, event, now)
+    return gate
+
+
+def test_wire_format_is_pinned_by_the_golden_file() -> None:
+    """Encoding the reference gate gives exactly the committed bytes, and they decode back to it."""
+    text = GOLDEN.read_text(encoding="utf-8").strip()
+    assert dumps(golden_gate()) == text
+    assert loads(text, Gate) == golden_gate()
+
+
+@given(gates(), event_sequences(max_size=12))
+def test_every_reachable_record_round_trips(gate: Gate, sequence: list) -> None:  # type: ignore[type-arg]
+    """Any record the machine produces decodes to an equal record."""
+    now = EPOCH
+    for delay, event in sequence:
+        now += delay
+        try:
+            gate, _ = step(gate, event, now)
+        except StateMachineError:
+            continue
+        assert loads(dumps(gate), Gate) == gate
+    assert loads(dumps(gate).encode(), Gate) == gate
+
+
+@pytest.mark.parametrize("version", [None, 0, 2, "1", 1.0, True])
+def test_unknown_schema_versions_are_refused(version: object) -> None:
+    """A missing, future, or mistyped schema version is a SchemaVersionError, not a guess."""
+    document = json.loads(dumps(golden_gate()))
+    if version is None:
+        del document["schema_version"]
+    else:
+        document["schema_version"] = version
+    with pytest.raises(SchemaVersionError) as info:
+        loads(json.dumps(document), Gate)
+    assert info.value.supported == 1
+
+
+def mutate(change: object) -> str:
+    document = json.loads(dumps(golden_gate()))
+    change(document)  # type: ignore[operator]
+    return json.dumps(document)
+
+
+MALFORMED = {
+    "not json": "{not json",
+    "truncated": dumps(Gate(name="g", policy=HumanReview()))[:40],
+    "empty": "",
+    "a list": "[]",
+    "not utf-8": b"\xff\xfe{}",
+    "extra key": mutate(lambda d: d.update(surprise=1)),
+    "missing key": mutate(lambda d: d.pop("state")),
+    "unknown state": mutate(lambda d: d.update(state="paused")),
+    "string version": mutate(lambda d: d.update(version="5")),
+    "float version": mutate(lambda d: d.update(version=5.5)),
+    "bool iteration": mutate(lambda d: d.update(iteration=True)),
+    "negative version": mutate(lambda d: d.update(version=-1)),
+    "naive deadline": mutate(lambda d: d["request"].update(deadline="2026-11-24T09:32:00")),
+    "bad deadline": mutate(lambda d: d["request"].update(deadline="tomorrow")),
+    "unknown on_reject": mutate(lambda d: d["policy"].update(on_reject="maybe")),
+    "negative timeout": mutate(lambda d: d["policy"].update(timeout=-1)),
+    "paused without request": mutate(lambda d: d.update(request=None)),
+    "iteration past max": mutate(lambda d: d.update(iteration=9)),
+    "feedback not a list": mutate(lambda d: d.update(feedback="shorter")),
+    "numeric feedback": mutate(lambda d: d.update(feedback=[1])),
+}
+
+
+@pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_input_is_a_typed_error(data: str | bytes) -> None:
+    """Every kind of bad document raises MalformedRecord, never a foreign exception."""
+    with pytest.raises(MalformedRecord):
+        loads(data, Gate)
+
+
+UNSTORABLE = [object(), float("nan"), float("inf"), {1: "a"}, {"a": {2}}, ("a",), [b"x"]]
+
+
+@pytest.mark.parametrize("output", UNSTORABLE)
+def test_outputs_json_would_change_are_refused(output: object) -> None:
+    """An output that JSON would lose or alter is refused when produced and when encoded."""
+    with pytest.raises(InvalidArgument):
+        IterationCompleted(output)
+    gate = Gate(name="g", policy=HumanReview(), state=State.done, iteration=1, outputs=(output,))
+    with pytest.raises(CodecError):
+        dumps(gate)
+
+
+def test_only_library_records_are_encoded() -> None:
+    """dumps and loads refuse types that are not records of this library."""
+    with pytest.raises(InvalidArgument):
+        dumps({"state": "done"})
+    with pytest.raises(InvalidArgument):
+        loads("{}", dict)
+
+
+@given(st.binary(max_size=64) | st.text(max_size=64))
+def test_arbitrary_bytes_never_escape_as_foreign_errors(data: bytes | str) -> None:
+    """Whatever the input, decoding either succeeds or raises one of the library's errors."""
+    with pytest.raises(StateMachineError):
+        loads(data, Gate)
+
+
+def test_deadlines_are_written_with_their_offset() -> None:
+    """Datetimes go out as ISO 8601 with a UTC offset, so every reader agrees on the instant."""
+    document = json.loads(dumps(golden_gate()))
+    deadline = datetime.fromisoformat(document["request"]["deadline"])
+    assert deadline == datetime(2026, 11, 24, 9, 30, tzinfo=UTC) + timedelta(seconds=120)
+    assert deadline.utcoffset() == timedelta(0)

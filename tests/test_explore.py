@@ -1,0 +1,89 @@
+"""The exhaustive explorer passes every policy the library accepts, and catches broken machines."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from statemachine import HumanReview, OnReject, OnTimeout, State, Trigger
+from statemachine import machine as machine_module
+from statemachine.testing import Exploration, ExplorationFailed, Node, explore
+
+
+@pytest.mark.parametrize("max_iterations", [1, 2, 4])
+def test_every_policy_passes(max_iterations: int) -> None:
+    """No policy leaves a gate stuck, lets a terminal state move, or runs past the maximum."""
+    for confirmation, review, output_review, on_reject, on_timeout, timeout in itertools.product(
+        (False, True), (False, True), (False, True), OnReject, OnTimeout, (None, 30)
+    ):
+        policy = HumanReview(
+            requires_confirmation=confirmation,
+            requires_iteration_review=review,
+            requires_output_review=output_review,
+            on_reject=on_reject,
+            on_timeout=on_timeout,
+            timeout=timeout,
+        )
+        exploration = explore(policy, max_iterations)
+        exploration.check()
+        can_go_on = not policy.reviews_iterations or on_reject is OnReject.retry
+        reached = max(node.iteration for node in exploration.nodes)
+        assert reached == (max_iterations if can_go_on else 1)
+
+
+def test_plain_loop_graph_is_exactly_as_drawn_by_hand() -> None:
+    """A loop without humans and two iterations has the eight nodes and eight edges we expect."""
+    exploration = explore(HumanReview(), max_iterations=2)
+    assert {str(node) for node in exploration.nodes} == {
+        "pending@0", "iterating@1", "iterating@2", "done@1", "done@2",
+        "cancelled@0", "cancelled@1", "cancelled@2",
+    }  # fmt: skip
+    assert {(str(e.source), e.event, str(e.target)) for e in exploration.edges} == {
+        ("pending@0", "start", "iterating@1"),
+        ("pending@0", "cancel", "cancelled@0"),
+        ("iterating@1", "completed(continue)", "iterating@2"),
+        ("iterating@1", "completed(stop)", "done@1"),
+        ("iterating@1", "cancel", "cancelled@1"),
+        ("iterating@2", "completed(continue)", "done@2"),
+        ("iterating@2", "completed(stop)", "done@2"),
+        ("iterating@2", "cancel", "cancelled@2"),
+    }
+
+
+def test_review_with_retry_reaches_every_iteration_and_reviews_the_last() -> None:
+    """With iteration review and retry, each iteration up to the maximum is reviewed."""
+    policy = HumanReview(requires_iteration_review=True, on_reject=OnReject.retry)
+    nodes = set(explore(policy, 3).nodes)
+    assert {Node(State.awaiting_review, k) for k in (1, 2, 3)} <= nodes
+    assert Node(State.iterating, 4) not in nodes
+
+
+def test_terminal_state_that_accepts_an_event_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine whose `done` accepts cancel fails the exploration with that problem named."""
+    broken = {**machine_module._NEXT, (State.done, Trigger.cancel): State.cancelled}
+    monkeypatch.setattr(machine_module, "_NEXT", broken)
+    with pytest.raises(ExplorationFailed, match="done@1: terminal state accepted cancel"):
+        explore(HumanReview(), 1).check()
+
+
+def test_dead_end_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine where awaiting_review has no exit fails: those gates could never finish."""
+    broken = {
+        key: target
+        for key, target in machine_module._NEXT.items()
+        if key[0] is not State.awaiting_review
+    }
+    monkeypatch.setattr(machine_module, "_NEXT", broken)
+    exploration = explore(HumanReview(requires_iteration_review=True), 2)
+    assert "awaiting_review@1: cannot reach a terminal state" in exploration.problems
+    with pytest.raises(ExplorationFailed):
+        exploration.check()
+
+
+def test_runaway_iteration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that iterates past the maximum is reported, not crashed on."""
+    broken = {**machine_module._NEXT, (State.iterating, Trigger.iteration_last): State.iterating}
+    monkeypatch.setattr(machine_module, "_NEXT", broken)
+    exploration: Exploration = explore(HumanReview(), 1)
+    assert any("InvalidArgument" in problem for problem in exploration.problems)
