@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: test lint bench docs-generated clean
+.PHONY: demo test lint bench docs-generated clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,6 @@ docs-generated: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+demo: $(STAMP)
+	$(BIN)/python examples/refinement_loop.py

@@ -24,7 +24,7 @@ from .errors import (
     StateMachineError,
 )
 from .events import JSON, json_problem
-from .record import Gate
+from .record import Gate, RunRecord, StepResult, Transition
 
 __all__ = ["SCHEMA_VERSION", "converter", "dumps", "loads"]
 
@@ -36,7 +36,7 @@ R = TypeVar("R")
 converter: Final = make_converter(forbid_extra_keys=True)
 """The library's converter. Never cattrs' global one: users may configure that as they like."""
 
-_RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate})
+_RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate, RunRecord})
 
 
 def _exact(kind: type) -> Any:
@@ -76,16 +76,63 @@ def _list_only(kind: Any) -> None:
     converter.register_structure_hook_func(lambda candidate: candidate == kind, structure)
 
 
+def _unstructure_transition(entry: Transition) -> list[object]:
+    # History entries repeat for every transition: a flat list keeps each under 100 bytes.
+    row: list[object] = [entry.version, entry.at.isoformat(), entry.name, entry.event, entry.state]
+    if entry.decision_id is not None:
+        row.append(entry.decision_id)
+    return row
+
+
+def _structure_transition(value: object, _: type) -> Transition:
+    if type(value) is not list or len(value) not in (5, 6):
+        raise TypeError(
+            f"expected a history entry [version, at, name, event, state], got {value!r}"
+        )
+    version, at, name, event, state, *decision = value
+    if type(version) is not int or not all(type(v) is str for v in (name, event, state, *decision)):
+        raise TypeError(f"malformed history entry {value!r}")
+    return Transition(version, _aware_datetime(at, datetime), name, event, state, *decision)
+
+
+converter.register_unstructure_hook(Transition, _unstructure_transition)
+converter.register_structure_hook(Transition, _structure_transition)
+
 for _kind in (int, str, bool):
     converter.register_structure_hook(_kind, _exact(_kind))
 converter.register_structure_hook(float, _number)
 converter.register_structure_hook(datetime, _aware_datetime)
-for _sequence in (tuple[str | None, ...], tuple[JSON, ...]):
+for _sequence in (
+    tuple[str | None, ...],
+    tuple[JSON, ...],
+    tuple[Gate, ...],
+    tuple[StepResult, ...],
+    tuple[Transition, ...],
+    tuple[tuple[str, str], ...],
+    tuple[str, str],
+):
     _list_only(_sequence)
 
 
+def _unstorable(record: Gate | RunRecord) -> str | None:
+    """Values JSON would alter on the way through (tuples, NaN, objects), named."""
+    gates = (record,) if isinstance(record, Gate) else record.gates
+    values: list[tuple[str, object]] = [
+        (f"{gate.name}.outputs[{index}]", output)
+        for gate in gates
+        for index, output in enumerate(gate.outputs)
+    ]
+    if isinstance(record, RunRecord):
+        values.append(("input", record.input))
+        values.extend((f"results[{r.name!r}]", r.content) for r in record.results)
+    for where, value in values:
+        if problem := json_problem(value, where):
+            return problem
+    return None
+
+
 def dumps(record: Any) -> str:
-    """Encode a record (a `Gate`) as a JSON document.
+    """Encode a record (a `Gate` or a `RunRecord`) as a JSON document.
 
     Raises:
         CodecError: the record holds a value JSON cannot carry (an object, NaN, infinity).
@@ -93,14 +140,13 @@ def dumps(record: Any) -> str:
     """
     if type(record) not in _RECORD_TYPES:
         raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
-    for index, output in enumerate(record.outputs):
-        if problem := json_problem(output, f"outputs[{index}]"):
-            raise CodecError(f"cannot encode {type(record).__name__} {record.name!r}: {problem}")
+    if problem := _unstorable(record):
+        raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
     document = {"schema_version": SCHEMA_VERSION, **converter.unstructure(record)}
     try:
         return json.dumps(document, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        raise CodecError(f"cannot encode {type(record).__name__} {record.name!r}: {exc}") from exc
+        raise CodecError(f"cannot encode {type(record).__name__}: {exc}") from exc
 
 
 def loads(data: str | bytes, kind: type[R]) -> R:

@@ -16,14 +16,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CodecError",
+    "ConflictError",
+    "CorruptRun",
     "DeadlinePassed",
     "DecisionRefused",
+    "DefinitionChanged",
     "DefinitionError",
     "InvalidArgument",
+    "InvalidRunId",
     "MalformedRecord",
+    "RunBusy",
+    "RunExists",
+    "RunNotFound",
     "SchemaVersionError",
     "StaleRequest",
     "StateMachineError",
+    "StoreError",
     "TimeoutNotDue",
     "TransitionRefused",
 ]
@@ -118,3 +126,71 @@ class SchemaVersionError(CodecError):
 
 class MalformedRecord(CodecError):
     """The data is not a well-formed record: bad JSON, missing or extra fields, wrong types."""
+
+
+class InvalidRunId(InvalidArgument):
+    """A run id that could escape a directory or key namespace, or is empty or too long."""
+
+
+class DefinitionChanged(StateMachineError):
+    """The run was started by a different definition and its current step no longer fits."""
+
+    def __init__(self, run_id: str, step: str | None, reason: str) -> None:
+        self.run_id = run_id
+        self.step = step
+        super().__init__(f"run {run_id!r} cannot resume at step {step!r}: {reason}")
+
+
+class StoreError(StateMachineError):
+    """Persistence failed or refused; what was stored before the call is intact."""
+
+
+class RunNotFound(StoreError):
+    """No run with this id is stored."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run {run_id!r} in this store")
+
+
+class RunExists(StoreError):
+    """A run with this id is already stored."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} already exists")
+
+
+class ConflictError(StoreError):
+    """The run moved on since it was read: another process changed it first.
+
+    Nothing was written and, from the workflow runtime, no user code ran for this attempt.
+    """
+
+    def __init__(
+        self, run_id: str, expected_version: int | None, actual_version: int | None
+    ) -> None:
+        self.run_id = run_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"run {run_id!r} is at version {actual_version}, not {expected_version}: "
+            "another process changed it first"
+        )
+
+
+class RunBusy(ConflictError):
+    """Another process (or thread) is executing the run right now."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id, None, None)
+        self.args = (f"run {run_id!r} is being executed by another process",)
+
+
+class CorruptRun(StoreError):
+    """A stored run cannot be read: truncated, corrupt, or not a run of this library."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"cannot read the run stored at {where}: {reason}")

@@ -12,7 +12,16 @@ from .events import JSON
 from .policy import HumanReview
 from .states import State
 
-__all__ = ["Gate", "Request", "RequestKind"]
+__all__ = [
+    "MAX_HISTORY",
+    "Gate",
+    "Request",
+    "RequestKind",
+    "RunRecord",
+    "RunStatus",
+    "StepResult",
+    "Transition",
+]
 
 
 class RequestKind(enum.Enum):
@@ -119,3 +128,102 @@ def _inconsistency(gate: Gate) -> str | None:
     if type(gate.policy) is not HumanReview:
         return f"policy must be a HumanReview, not {gate.policy!r}"
     return None
+
+
+class RunStatus(enum.Enum):
+    """Where a whole workflow run stands."""
+
+    pending = "pending"
+    """Created, or made runnable again by a decision or a timeout; nobody is executing it."""
+    running = "running"
+    """Being executed (or was, by a process that stopped: `continue_run` picks it up)."""
+    paused = "paused"
+    """Waiting for a human decision on its pending request."""
+    completed = "completed"
+    cancelled = "cancelled"
+    failed = "failed"
+    """A step raised; the error is recorded and `continue_run` retries the failed work."""
+
+    __hash__ = object.__hash__
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the run can change no more."""
+        return self is RunStatus.completed or self is RunStatus.cancelled
+
+
+@attrs.frozen
+class StepResult:
+    """The content a finished step (or loop) produced, by step name."""
+
+    name: str
+    content: JSON
+
+
+@attrs.frozen
+class Transition:
+    """One entry of a run's history.
+
+    Attributes:
+        version: the run's version once this transition was applied (1 for the first).
+        at: when it was applied; for a decision, when the decision was made.
+        name: the gate or step it happened to, or "" for the run itself.
+        event: what happened: a gate event (``start``, ``confirm``, ``reject``, ``timeout``,
+            ``cancel``, ``iteration_completed``), or ``completed`` / ``failed`` for a step.
+        state: the state it led to (a gate `State` value, or ``done`` / ``failed``).
+        decision_id: the id of the human decision that caused it, if any.
+    """
+
+    version: int
+    at: datetime
+    name: str
+    event: str
+    state: str
+    decision_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """A workflow run as stored: one versioned snapshot, written with compare-and-set.
+
+    `version` counts the transitions applied so far, so it equals the length of the history
+    (unless the history was trimmed to its bound, `MAX_HISTORY`).
+    """
+
+    run_id: str
+    workflow: str
+    fingerprint: str
+    """A digest of the workflow definition the run was started with (names, kinds, policies)."""
+    status: RunStatus
+    input: JSON
+    cursor: str | None
+    """The name of the top-level step the run is at; None once it has gone past the last."""
+    outline: tuple[tuple[str, str], ...] = ()
+    """(name, kind) of each top-level step of the definition the run started with, so that a
+    resume against a changed definition can tell whether the current step still fits."""
+    gates: tuple[Gate, ...] = ()
+    results: tuple[StepResult, ...] = ()
+    error: str | None = None
+    history: tuple[Transition, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+
+    def gate(self, name: str) -> Gate | None:
+        """The record of the gate called `name`, if the run has reached it."""
+        for gate in self.gates:
+            if gate.name == name:
+                return gate
+        return None
+
+    @property
+    def pending_gate(self) -> Gate | None:
+        """The gate waiting for a human, if the run is paused."""
+        for gate in self.gates:
+            if gate.request is not None:
+                return gate
+        return None
+
+
+MAX_HISTORY = 1000
+"""A run keeps its last this-many transitions; older ones are dropped (never the state)."""

@@ -47,3 +47,17 @@ def positions(max_iterations: int) -> list[tuple[State, int]]:
     ]
     ended = [(state, k) for state in (State.skipped, State.cancelled) for k in (0, max_iterations)]
     return before + during + ended
+
+
+class Clock:
+    """A clock tests move by hand: timeouts are tested without sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now

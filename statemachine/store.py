@@ -1,0 +1,265 @@
+"""The store protocol every persistence adapter implements, and the in-memory reference store.
+
+A store keeps one `RunRecord` per run id and offers four primitives: `create`, `load`,
+`commit` (compare-and-set on the version) and `hold` (the exclusive right to execute a run).
+Everything else (reads that apply overdue timeouts, decisions, sweeps, cancellation) is built
+on those primitives here, once, so every store behaves the same; a store may override a
+method to do it faster as long as it keeps the semantics.
+
+The contract, which the shared store test suite checks for every store:
+
+- `create` stores a new run; an existing id raises `RunExists`.
+- `load` returns the run as stored, or raises `RunNotFound`; unreadable data raises a
+  `StoreError` (`CorruptRun`) naming where it is, never a foreign exception.
+- `commit(run, expected_version)` replaces the stored run only if its version is still
+  `expected_version`, and `run.version` must be greater; otherwise it raises `ConflictError`
+  and nothing is written. A failed write raises; it never half-writes.
+- `hold(run_id)` is a context manager giving one caller at a time the right to execute the
+  run; a second caller gets `RunBusy` at once. It is released on exit, and when its process
+  dies.
+- Run ids are checked by `check_run_id` before they reach storage.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from .errors import ConflictError, InvalidArgument, InvalidRunId, RunBusy, RunExists, RunNotFound
+from .record import RunRecord
+from .runs import DecisionResult, Outcome, Verdict, cancel_run, decide, expire
+
+__all__ = ["MemoryStore", "Store", "check_commit", "check_run_id"]
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_COMMIT_ATTEMPTS = 100
+
+
+def check_run_id(run_id: object) -> str:
+    """Return `run_id` if it is safe as a file name and a key part, else raise `InvalidRunId`.
+
+    Allowed: 1 to 128 characters from letters, digits, ``_``, ``-`` and ``.``, not starting
+    with ``.`` or ``-`` and without ``..``: nothing that could climb out of a directory, change
+    a Redis Cluster slot (``{`` ``}``), or hide control characters.
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InvalidRunId(
+            f"invalid run id {run_id!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "not starting with '.' or '-' and without '..'"
+        )
+    return run_id
+
+
+def check_commit(run: RunRecord, expected_version: int) -> None:
+    """Refuse a commit that does not move the version forward: it would defeat compare-and-set."""
+    if type(expected_version) is not int or run.version <= expected_version:
+        raise InvalidArgument(
+            f"commit of run {run.run_id!r} at version {run.version} over {expected_version!r}: "
+            "every write must raise the version"
+        )
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.utcoffset() is None:
+        raise InvalidArgument(f"now must be a timezone-aware datetime, not {now!r}")
+    return now
+
+
+class Store(ABC):
+    """Where runs live. Subclasses implement the four primitives; see the module docstring."""
+
+    @abstractmethod
+    def create(self, run: RunRecord) -> None:
+        """Store a new run. Raises `RunExists` if the id is taken."""
+
+    @abstractmethod
+    def load(self, run_id: str) -> RunRecord:
+        """The run as stored, with no timeout applied. Raises `RunNotFound`."""
+
+    @abstractmethod
+    def commit(self, run: RunRecord, expected_version: int) -> None:
+        """Replace the stored run if it is still at `expected_version`. Raises `ConflictError`."""
+
+    @abstractmethod
+    def hold(self, run_id: str) -> AbstractContextManager[None]:
+        """Hold the exclusive right to execute the run. Raises `RunBusy` if someone holds it."""
+
+    @abstractmethod
+    def run_ids(self) -> list[str]:
+        """The ids of every stored run, in no particular order."""
+
+    def close(self) -> None:  # noqa: B027 (optional: most stores hold nothing open)
+        """Release what the store holds open. The default has nothing to release."""
+
+    # What follows is built on the primitives, the same for every store.
+
+    def update(self, run_id: str, change: Callable[[RunRecord], RunRecord | None]) -> RunRecord:
+        """Apply `change` to the latest run and commit it, retrying when another writer won.
+
+        `change` gets the stored run and returns the new one, or None to leave it alone; it
+        must be pure, since it may run several times.
+
+        Returns:
+            The run as it now stands.
+        """
+        for _ in range(_COMMIT_ATTEMPTS):
+            run = self.load(run_id)
+            new = change(run)
+            if new is None or new is run:
+                return run
+            try:
+                self.commit(new, run.version)
+            except ConflictError:
+                continue
+            return new
+        raise ConflictError(run_id, None, None)
+
+    def get(self, run_id: str, *, now: datetime | None = None) -> RunRecord:
+        """The run, with its overdue timeout applied (and stored) before it is returned."""
+        at = _now(now)
+        return self.update(check_run_id(run_id), lambda run: expire(run, at))
+
+    def list_runs(
+        self, workflow: str | None = None, *, now: datetime | None = None
+    ) -> list[RunRecord]:
+        """Every run (of `workflow`, if given), oldest first, overdue timeouts applied."""
+        runs = []
+        for run_id in self.run_ids():
+            run = self.load(run_id)
+            if workflow is None or run.workflow == workflow:
+                runs.append(self.get(run_id, now=now) if run.pending_gate else run)
+        return sorted(runs, key=lambda run: (run.created_at, run.run_id))
+
+    def decide(
+        self,
+        run_id: str,
+        request_id: str,
+        decision: Verdict | str,
+        feedback: str | None = None,
+        *,
+        decision_id: str | None = None,
+        decided_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> DecisionResult:
+        """Record a human decision on the pending request `request_id`, from any process.
+
+        Args:
+            decision: ``"confirm"`` or ``"reject"`` (or a `Verdict`).
+            feedback: for a rejection, passed to the next iteration.
+            decision_id: makes the call idempotent: a decision id already recorded answers
+                `duplicate` and changes nothing. A fresh one is made when omitted.
+            decided_at: when the human decided (default: `now`); a decision after the
+                deadline is not applied, and the timeout action is, instead.
+            now: the current time (default: the system clock, UTC).
+
+        Returns:
+            `applied`, `duplicate` or `stale`, with the run as it now stands. A replayed or
+            late decision never raises.
+
+        Raises:
+            RunNotFound: no such run. InvalidArgument: a bad decision, id or time.
+        """
+        at = _now(now)
+        when = at if decided_at is None else _now(decided_at)
+        try:
+            verdict = Verdict(decision)
+        except ValueError:
+            raise InvalidArgument(
+                f"decision must be 'confirm' or 'reject', not {decision!r}"
+            ) from None
+        if feedback is not None and not isinstance(feedback, str):
+            raise InvalidArgument(f"feedback must be a string or None, not {feedback!r}")
+        decision_id = decision_id or uuid4().hex
+        result = DecisionResult(Outcome.stale, self.load(check_run_id(run_id)))
+
+        def change(run: RunRecord) -> RunRecord | None:
+            nonlocal result
+            result = decide(
+                run, request_id, verdict, feedback=feedback, decision_id=decision_id,
+                decided_at=when, now=at,
+            )  # fmt: skip
+            return result.run
+
+        self.update(run_id, change)
+        return result
+
+    def expire_due(self, now: datetime | None = None) -> list[str]:
+        """Apply every timeout that is due, with nobody calling `continue_run`.
+
+        Returns:
+            The ids of the runs whose timeout this call applied.
+        """
+        at = _now(now)
+        fired = []
+        for run_id in self.run_ids():
+            if expire(self.load(run_id), at) is None:
+                continue
+            before = self.load(run_id).version
+            after = self.update(run_id, lambda run: expire(run, at))
+            if after.version != before:
+                fired.append(run_id)
+        return fired
+
+    def cancel(self, run_id: str, *, now: datetime | None = None) -> RunRecord:
+        """Cancel the run from any process; a run being executed stops at its next commit."""
+        at = _now(now)
+        return self.update(check_run_id(run_id), lambda run: cancel_run(run, at))
+
+
+class MemoryStore(Store):
+    """The reference store: runs in a dict, in this process only. Also the test oracle."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._lock = threading.Lock()
+        self._held: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._runs)} runs)"
+
+    def create(self, run: RunRecord) -> None:
+        check_run_id(run.run_id)
+        with self._lock:
+            if run.run_id in self._runs:
+                raise RunExists(run.run_id)
+            self._runs[run.run_id] = run
+
+    def load(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[check_run_id(run_id)]
+        except KeyError:
+            raise RunNotFound(run_id) from None
+
+    def commit(self, run: RunRecord, expected_version: int) -> None:
+        with self._lock:
+            stored = self._runs.get(run.run_id)
+            if stored is None:
+                raise RunNotFound(run.run_id)
+            check_commit(run, expected_version)
+            if stored.version != expected_version:
+                raise ConflictError(run.run_id, expected_version, stored.version)
+            self._runs[run.run_id] = run
+
+    @contextmanager
+    def hold(self, run_id: str) -> Iterator[None]:
+        check_run_id(run_id)
+        with self._lock:
+            if run_id in self._held:
+                raise RunBusy(run_id)
+            self._held.add(run_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(run_id)
+
+    def run_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)
