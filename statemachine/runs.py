@@ -202,4 +202,4 @@ def finish_step(
         results = (*tuple(r for r in results if r.name != name), StepResult(name, content))
     status = RunStatus.completed if cursor is None else RunStatus.running
     entry = Transition(run.version + 1, now, name, "completed", state.value)
-    return _record(run, [entry], now, results=results, cursor=cursor, status=status)
+    return _record(run, [entry], now, results=results, cursor=cursor, status=status, error=None)

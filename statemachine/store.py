@@ -177,7 +177,7 @@ class Store(ABC):
         if feedback is not None and not isinstance(feedback, str):
             raise InvalidArgument(f"feedback must be a string or None, not {feedback!r}")
         decision_id = decision_id or uuid4().hex
-        result = DecisionResult(Outcome.stale, self.load(check_run_id(run_id)))
+        result: DecisionResult | None = None
 
         def change(run: RunRecord) -> RunRecord | None:
             nonlocal result
@@ -187,7 +187,8 @@ class Store(ABC):
             )  # fmt: skip
             return result.run
 
-        self.update(run_id, change)
+        self.update(check_run_id(run_id), change)
+        assert result is not None
         return result
 
     def expire_due(self, now: datetime | None = None) -> list[str]:

@@ -4,8 +4,9 @@ Theory of operation. A run is one `RunRecord` in a store. Executing it means hol
 store's execution lease, then repeating: settle what needs no user code (start a gate, move
 the cursor past a finished one), run one unit of user code (a plain step, or one loop
 iteration), record its result as transitions. The run is committed (compare-and-set on its
-version) before each unit of user code, at every pause, at the end and on failure, so a crash
-loses at most the unit that was running, which `continue_run` runs again.
+version) after each unit of user code (just before the next one starts), at every pause, at
+the end and on failure, so a crash loses at most the unit that was running, which
+`continue_run` runs again. That makes one durable write per unit of work, pauses included.
 
 Decisions do not go through here: `StepRequirement.confirm()` / `reject()` record them in the
 store at once (`Store.decide`), from any process, and `continue_run` executes what they made
@@ -37,7 +38,7 @@ from .errors import (
 from .events import JSON, IterationCompleted, Start, json_problem
 from .policy import HumanReview
 from .record import Gate, RequestKind, RunRecord, RunStatus
-from .runs import Outcome, Verdict, apply_event, fail, finish_step
+from .runs import Outcome, Verdict, apply_event, expire, fail, finish_step
 from .states import State
 from .store import MemoryStore, Store, check_run_id
 from .stream import (
@@ -686,10 +687,13 @@ class Workflow:
         self, run_id: str, seen: int | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         with self.store.hold(run_id):
-            stored = self.store.load(run_id)
-            if seen is not None and stored.version != seen:
-                raise ConflictError(run_id, seen, stored.version)
-            run = self.store.get(run_id, now=self.clock())
+            run = self.store.load(run_id)
+            if seen is not None and run.version != seen:
+                raise ConflictError(run_id, seen, run.version)
+            expired = expire(run, self.clock())
+            if expired is not None:  # a read never shows a pause past its deadline
+                self.store.commit(expired, run.version)
+                run = expired
             self._check_definition(run)
             return (yield from self._drive(run, stream_events))
 
@@ -709,6 +713,7 @@ class Workflow:
         self, run: RunRecord, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         committed = run.version
+        worked = False  # whether user code ran since the last commit
         if stream_events:
             yield WorkflowStartedEvent(run.run_id, self.name, run.cursor)
         while True:
@@ -738,8 +743,11 @@ class Workflow:
                 if stream_events:
                     yield StepCompletedEvent(run.run_id, step.name, gate.state, content)
                 continue
-            # User code runs next: store everything settled so far first.
-            committed = self._commit(run, committed)
+            # Before more user code runs, store what the last unit did. Changes that need no
+            # user code (a gate started, the cursor moved) can wait: they are derived again.
+            if worked:
+                committed = self._commit(run, committed)
+            worked = True
             try:
                 if gate is None:
                     assert isinstance(step, Step)
