@@ -29,7 +29,6 @@ from statemachine import (
     HumanReview,
     Loop,
     OnReject,
-    RunOutput,
     Step,
     StepInput,
     Store,

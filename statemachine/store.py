@@ -32,7 +32,7 @@ from uuid import uuid4
 
 from .errors import ConflictError, InvalidArgument, InvalidRunId, RunBusy, RunExists, RunNotFound
 from .record import RunRecord
-from .runs import DecisionResult, Outcome, Verdict, cancel_run, decide, expire
+from .runs import DecisionResult, Verdict, cancel_run, decide, expire
 
 __all__ = ["MemoryStore", "Store", "check_commit", "check_run_id"]
 
