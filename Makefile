@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test lint bench docs-generated clean
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo test lint redis bench docs-generated clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The Redis tests start their own redis-server processes; install Debian's package if missing.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "Installing Debian's redis-server for the Redis tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -q >/dev/null 2>&1 && \
+		  $(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1; } || \
+		echo "Could not install redis-server: the Redis tests will fail and say how to get it"; \
+	}
+
+test: lint redis
 	$(BIN)/pytest
 
 bench: $(STAMP)

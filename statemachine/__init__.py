@@ -17,6 +17,7 @@ from .errors import (
     DefinitionError,
     InvalidArgument,
     InvalidRunId,
+    LeaseLost,
     MalformedRecord,
     RunBusy,
     RunExists,
@@ -25,6 +26,7 @@ from .errors import (
     StaleRequest,
     StateMachineError,
     StoreError,
+    StoreUnavailable,
     TimeoutNotDue,
     TransitionRefused,
 )
@@ -34,7 +36,7 @@ from .policy import HumanReview, OnReject, OnTimeout
 from .record import Gate, Request, RequestKind, RunRecord, RunStatus, StepResult, Transition
 from .runs import DecisionResult, Outcome, Verdict
 from .states import TERMINAL_STATES, State
-from .store import MemoryStore, Store, check_run_id
+from .store import STATES, Lease, MemoryStore, Store, check_run_id, run_state
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -60,6 +62,7 @@ from .workflow import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Action",
@@ -80,6 +83,8 @@ __all__ = [
     "InvalidArgument",
     "InvalidRunId",
     "IterationCompleted",
+    "Lease",
+    "LeaseLost",
     "Loop",
     "LoopIterationCompletedEvent",
     "LoopIterationStartedEvent",
@@ -116,6 +121,7 @@ __all__ = [
     "StepStartedEvent",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "Timeout",
     "TimeoutNotDue",
     "Transition",
@@ -130,5 +136,6 @@ __all__ = [
     "check_run_id",
     "dumps",
     "loads",
+    "run_state",
     "step",
 ]

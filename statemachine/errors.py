@@ -24,6 +24,7 @@ __all__ = [
     "DefinitionError",
     "InvalidArgument",
     "InvalidRunId",
+    "LeaseLost",
     "MalformedRecord",
     "RunBusy",
     "RunExists",
@@ -32,6 +33,7 @@ __all__ = [
     "StaleRequest",
     "StateMachineError",
     "StoreError",
+    "StoreUnavailable",
     "TimeoutNotDue",
     "TransitionRefused",
 ]
@@ -185,6 +187,19 @@ class RunBusy(ConflictError):
     def __init__(self, run_id: str) -> None:
         super().__init__(run_id, None, None)
         self.args = (f"run {run_id!r} is being executed by another process",)
+
+
+class LeaseLost(ConflictError):
+    """The execution lease ran out (the holder was too slow, or paused) and the run may now be
+    someone else's: this commit is refused, so that a stale holder cannot overwrite a new one."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id, None, None)
+        self.args = (f"the lease on run {run_id!r} was lost: another holder may be executing it",)
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached, even after retrying where retrying is safe."""
 
 
 class CorruptRun(StoreError):

@@ -16,12 +16,18 @@ The contract, which the shared store test suite checks for every store:
   and nothing is written. A failed write raises; it never half-writes.
 - `hold(run_id)` is a context manager giving one caller at a time the right to execute the
   run; a second caller gets `RunBusy` at once. It is released on exit, and when its process
-  dies.
+  dies (or, for stores whose holds are leases, when the lease runs out). It yields a `Lease`
+  when the hold can be lost while held; commits made with it are fenced: once the lease is
+  lost they raise `LeaseLost` instead of writing.
+- `now()` is the store's clock. Workflows use it unless given a clock of their own, so that
+  every process sharing a store agrees on deadlines (a Redis store answers with the
+  server's time).
 - Run ids are checked by `check_run_id` before they reach storage.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -30,11 +36,60 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from .errors import ConflictError, InvalidArgument, InvalidRunId, RunBusy, RunExists, RunNotFound
-from .record import RunRecord
+import attrs
+
+from .errors import (
+    ConflictError,
+    CorruptRun,
+    InvalidArgument,
+    InvalidRunId,
+    RunBusy,
+    RunExists,
+    RunNotFound,
+)
+from .record import RunRecord, RunStatus
 from .runs import DecisionResult, Verdict, cancel_run, decide, expire
 
-__all__ = ["MemoryStore", "Store", "check_commit", "check_run_id"]
+__all__ = ["STATES", "Lease", "MemoryStore", "Store", "check_commit", "check_run_id", "run_state"]
+
+STATES = (
+    "pending",
+    "running",
+    "awaiting_confirmation",
+    "awaiting_review",
+    "completed",
+    "cancelled",
+    "failed",
+)
+"""What a run is doing, for indexes and listings: its status, with `paused` told apart by the
+kind of pause. Every run is in exactly one of these."""
+
+
+def run_state(run: RunRecord) -> str:
+    """The run's entry of `STATES`."""
+    if run.status is RunStatus.paused:
+        gate = run.pending_gate
+        if gate is not None:
+            return gate.state.value
+    return run.status.value
+
+
+@attrs.frozen
+class Lease:
+    """The right to execute one run, held until released or lost.
+
+    Attributes:
+        run_id: the run held.
+        token: who holds it; unique per hold.
+        fence: rises with every new hold of the run; a commit with an older fence is refused.
+    """
+
+    run_id: str
+    token: str
+    fence: int
+
+
+log = logging.getLogger("statemachine.store")
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _COMMIT_ATTEMPTS = 100
@@ -64,10 +119,8 @@ def check_commit(run: RunRecord, expected_version: int) -> None:
         )
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.utcoffset() is None:
+def _aware(now: datetime) -> datetime:
+    if not isinstance(now, datetime) or now.utcoffset() is None:
         raise InvalidArgument(f"now must be a timezone-aware datetime, not {now!r}")
     return now
 
@@ -84,11 +137,14 @@ class Store(ABC):
         """The run as stored, with no timeout applied. Raises `RunNotFound`."""
 
     @abstractmethod
-    def commit(self, run: RunRecord, expected_version: int) -> None:
-        """Replace the stored run if it is still at `expected_version`. Raises `ConflictError`."""
+    def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
+        """Replace the stored run if it is still at `expected_version`. Raises `ConflictError`.
+
+        With a `lease` (from `hold`), also refuse with `LeaseLost` if the lease was lost.
+        """
 
     @abstractmethod
-    def hold(self, run_id: str) -> AbstractContextManager[None]:
+    def hold(self, run_id: str) -> AbstractContextManager[Lease | None]:
         """Hold the exclusive right to execute the run. Raises `RunBusy` if someone holds it."""
 
     @abstractmethod
@@ -97,6 +153,13 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional: most stores hold nothing open)
         """Release what the store holds open. The default has nothing to release."""
+
+    def now(self) -> datetime:
+        """The store's clock: timezone-aware, UTC. The default is this host's clock."""
+        return datetime.now(UTC)
+
+    def _at(self, now: datetime | None) -> datetime:
+        return self.now() if now is None else _aware(now)
 
     # What follows is built on the primitives, the same for every store.
 
@@ -123,8 +186,23 @@ class Store(ABC):
 
     def get(self, run_id: str, *, now: datetime | None = None) -> RunRecord:
         """The run, with its overdue timeout applied (and stored) before it is returned."""
-        at = _now(now)
+        at = self._at(now)
         return self.update(check_run_id(run_id), lambda run: expire(run, at))
+
+    def page(
+        self, state: str | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[RunRecord]:
+        """Runs, most recently changed first, optionally only those in `state` (see `STATES`).
+
+        This default reads every run; stores with indexes answer in time proportional to the
+        page. Overdue timeouts are not applied: this is a listing, not a read of one run.
+        """
+        _check_page(state, limit, offset)
+        runs = [self.load(run_id) for run_id in self.run_ids()]
+        if state is not None:
+            runs = [run for run in runs if run_state(run) == state]
+        runs.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
+        return runs[offset : offset + limit]
 
     def list_runs(
         self, workflow: str | None = None, *, now: datetime | None = None
@@ -157,7 +235,7 @@ class Store(ABC):
                 `duplicate` and changes nothing. A fresh one is made when omitted.
             decided_at: when the human decided (default: `now`); a decision after the
                 deadline is not applied, and the timeout action is, instead.
-            now: the current time (default: the system clock, UTC).
+            now: the current time (default: the store's clock).
 
         Returns:
             `applied`, `duplicate` or `stale`, with the run as it now stands. A replayed or
@@ -166,8 +244,8 @@ class Store(ABC):
         Raises:
             RunNotFound: no such run. InvalidArgument: a bad decision, id or time.
         """
-        at = _now(now)
-        when = at if decided_at is None else _now(decided_at)
+        at = self._at(now)
+        when = at if decided_at is None else _aware(decided_at)
         try:
             verdict = Verdict(decision)
         except ValueError:
@@ -197,21 +275,41 @@ class Store(ABC):
         Returns:
             The ids of the runs whose timeout this call applied.
         """
-        at = _now(now)
-        fired = []
-        for run_id in self.run_ids():
-            if expire(self.load(run_id), at) is None:
-                continue
-            before = self.load(run_id).version
-            after = self.update(run_id, lambda run: expire(run, at))
-            if after.version != before:
-                fired.append(run_id)
+        at = self._at(now)
+        return [run_id for run_id in self.run_ids() if self._expire_one(run_id, at)]
+
+    def _expire_one(self, run_id: str, at: datetime) -> bool:
+        """Apply the run's timeout if it is due at `at`; whether this call applied it.
+
+        A run that cannot be read is logged and skipped: one bad run must not stop the sweep
+        from ending every other pause on time.
+        """
+        fired = False
+
+        def change(run: RunRecord) -> RunRecord | None:
+            nonlocal fired
+            new = expire(run, at)
+            fired = new is not None
+            return new
+
+        try:
+            self.update(run_id, change)
+        except (CorruptRun, RunNotFound) as exc:
+            log.warning("timeout sweep skipped run %r: %s", run_id, exc)
+            return False
         return fired
 
     def cancel(self, run_id: str, *, now: datetime | None = None) -> RunRecord:
         """Cancel the run from any process; a run being executed stops at its next commit."""
-        at = _now(now)
+        at = self._at(now)
         return self.update(check_run_id(run_id), lambda run: cancel_run(run, at))
+
+
+def _check_page(state: str | None, limit: int, offset: int) -> None:
+    if state is not None and state not in STATES:
+        raise InvalidArgument(f"unknown state {state!r}; one of: {', '.join(STATES)}")
+    if type(limit) is not int or type(offset) is not int or not 0 < limit <= 1000 or offset < 0:
+        raise InvalidArgument("limit must be 1..1000 and offset at least 0")
 
 
 class MemoryStore(Store):
@@ -238,7 +336,7 @@ class MemoryStore(Store):
         except KeyError:
             raise RunNotFound(run_id) from None
 
-    def commit(self, run: RunRecord, expected_version: int) -> None:
+    def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         with self._lock:
             stored = self._runs.get(run.run_id)
             if stored is None:
@@ -250,6 +348,7 @@ class MemoryStore(Store):
 
     @contextmanager
     def hold(self, run_id: str) -> Iterator[None]:
+        # Held for as long as this process lives: no lease to lose, so no fence needed.
         check_run_id(run_id)
         with self._lock:
             if run_id in self._held:

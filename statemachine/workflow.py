@@ -19,7 +19,7 @@ import hashlib
 import json
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeAlias, overload
 from uuid import uuid4
 
@@ -40,7 +40,7 @@ from .policy import HumanReview
 from .record import Gate, RequestKind, RunRecord, RunStatus
 from .runs import Outcome, Verdict, apply_event, expire, fail, finish_step
 from .states import State
-from .store import MemoryStore, Store, check_run_id
+from .store import Lease, MemoryStore, Store, check_run_id
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -498,10 +498,6 @@ class Session:
     runs: list[RunOutput]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Workflow:
     """Steps and loops run in order, with human gates, persisted in a store.
 
@@ -511,7 +507,8 @@ class Workflow:
             included.
         store: where runs live (default: a new in-memory `MemoryStore`).
         clock: a zero-argument callable returning a timezone-aware `datetime` (default: the
-            system clock in UTC). It stamps deadlines and decisions.
+            store's clock, `store.now`: this host's UTC clock, or the Redis server's). It
+            stamps deadlines and decisions.
 
     Raises:
         DefinitionError (a ValueError): a bad name, duplicate step names, or a bad step.
@@ -528,7 +525,9 @@ class Workflow:
         self.name = _check_name("Workflow", name)
         self.steps: tuple[Step | Loop, ...] = tuple(steps)
         self.store = store if store is not None else MemoryStore()
-        self.clock = clock if clock is not None else _utc_now
+        if not isinstance(self.store, Store):
+            raise DefinitionError(f"Workflow {name!r}: store must be a Store, not {store!r}")
+        self.clock = clock if clock is not None else self.store.now
         self.description = description
         if not self.steps:
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
@@ -543,8 +542,6 @@ class Workflow:
                 if each.name in seen:
                     raise DefinitionError(f"Workflow {name!r}: two steps are named {each.name!r}")
                 seen.add(each.name)
-        if not isinstance(self.store, Store):
-            raise DefinitionError(f"Workflow {name!r}: store must be a Store, not {store!r}")
         self._index = {step.name: position for position, step in enumerate(self.steps)}
         self._gated = [step.name for step in self.steps if step.is_gated]
         shape = json.dumps([_describe(step) for step in self.steps], sort_keys=True)
@@ -686,16 +683,16 @@ class Workflow:
     def _execute(
         self, run_id: str, seen: int | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
-        with self.store.hold(run_id):
+        with self.store.hold(run_id) as lease:
             run = self.store.load(run_id)
             if seen is not None and run.version != seen:
                 raise ConflictError(run_id, seen, run.version)
             expired = expire(run, self.clock())
             if expired is not None:  # a read never shows a pause past its deadline
-                self.store.commit(expired, run.version)
+                self.store.commit(expired, run.version, lease=lease)
                 run = expired
             self._check_definition(run)
-            return (yield from self._drive(run, stream_events))
+            return (yield from self._drive(run, stream_events, lease))
 
     def _check_definition(self, run: RunRecord) -> None:
         if run.workflow != self.name:
@@ -710,7 +707,7 @@ class Workflow:
             raise DefinitionChanged(run.run_id, run.cursor, f"it was a {was}, it is now a {now}")
 
     def _drive(
-        self, run: RunRecord, stream_events: bool
+        self, run: RunRecord, stream_events: bool, lease: Lease | None
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         committed = run.version
         worked = False  # whether user code ran since the last commit
@@ -718,7 +715,7 @@ class Workflow:
             yield WorkflowStartedEvent(run.run_id, self.name, run.cursor)
         while True:
             if run.status.is_finished:
-                committed = self._commit(run, committed)
+                committed = self._commit(run, committed, lease)
                 yield WorkflowCompletedEvent(run.run_id, run.status, _last_content(run))
                 return run
             assert run.cursor is not None
@@ -732,7 +729,7 @@ class Workflow:
                 run, _ = apply_event(run, gate, Start(), self.clock(), live=RunStatus.running)
                 continue
             if gate is not None and gate.state.is_paused:
-                committed = self._commit(run, committed)
+                committed = self._commit(run, committed, lease)
                 yield _paused(run, gate)
                 return run
             if gate is not None and gate.is_terminal:
@@ -746,7 +743,7 @@ class Workflow:
             # Before more user code runs, store what the last unit did. Changes that need no
             # user code (a gate started, the cursor moved) can wait: they are derived again.
             if worked:
-                committed = self._commit(run, committed)
+                committed = self._commit(run, committed, lease)
             worked = True
             try:
                 if gate is None:
@@ -756,13 +753,13 @@ class Workflow:
                     run = yield from self._iteration(run, step, gate, stream_events)
             except _StepFailed as failure:
                 run = fail(run, failure.name, failure.error, self.clock())
-                committed = self._commit(run, committed)
+                committed = self._commit(run, committed, lease)
                 yield WorkflowFailedEvent(run.run_id, failure.name, failure.error)
                 return run
 
-    def _commit(self, run: RunRecord, committed: int) -> int:
+    def _commit(self, run: RunRecord, committed: int, lease: Lease | None) -> int:
         if run.version != committed:
-            self.store.commit(run, committed)
+            self.store.commit(run, committed, lease=lease)
         return run.version
 
     def _after(self, step: Step | Loop) -> str | None:

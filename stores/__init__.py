@@ -1,12 +1,23 @@
 """Persistence adapters for `statemachine` runs.
 
 `MemoryStore` is the reference (it lives in the core, which needs a default store);
-`FileStore` keeps runs as durable JSON files; `open_store(url)` builds either from a URL.
+`FileStore` keeps runs as durable JSON files; `RedisStore` keeps them in Redis or a Redis
+Cluster (the `redis` driver is imported only when one is built); `open_store(url)` builds any
+of them from a URL.
 """
 
 from statemachine.store import MemoryStore, Store
 
 from .file import FileStore
+from .redis import RedisConfigWarning, RedisStore
 from .url import open_store, register_scheme
 
-__all__ = ["FileStore", "MemoryStore", "Store", "open_store", "register_scheme"]
+__all__ = [
+    "FileStore",
+    "MemoryStore",
+    "RedisConfigWarning",
+    "RedisStore",
+    "Store",
+    "open_store",
+    "register_scheme",
+]

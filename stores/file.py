@@ -31,7 +31,7 @@ from statemachine.errors import (
     StoreError,
 )
 from statemachine.record import RunRecord
-from statemachine.store import Store, check_commit, check_run_id
+from statemachine.store import Lease, Store, check_commit, check_run_id
 
 __all__ = ["FileStore"]
 
@@ -156,7 +156,7 @@ class FileStore(Store):
             raise CorruptRun(where, "its version or run id is missing or wrong")
         return version
 
-    def commit(self, run: RunRecord, expected_version: int) -> None:
+    def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         check_commit(run, expected_version)
         with self._flock(check_run_id(run.run_id), "write", blocking=True):
             stored = self._stored_version(run.run_id)
@@ -166,6 +166,7 @@ class FileStore(Store):
 
     @contextmanager
     def hold(self, run_id: str) -> Iterator[None]:
+        # The kernel keeps the lock until this process closes it or dies: nothing to fence.
         with self._flock(check_run_id(run_id), "run", blocking=False):
             yield
 

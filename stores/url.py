@@ -1,7 +1,9 @@
 """Stores built from URLs, through an explicit scheme registry.
 
-``memory://``, ``file:///absolute/path`` or ``file://relative/path``; drivers for other
-schemes register a factory with `register_scheme` and are imported only when used.
+``memory://``; ``file:///absolute/path`` or ``file://relative/path``;
+``redis://[user:password@]host:port/db?prefix=...`` and ``rediss://`` (TLS), with
+``cluster=1`` for a Redis Cluster. Other drivers register a factory with `register_scheme`.
+Drivers are imported only when a store of theirs is built.
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ def _file(url: SplitResult) -> Store:
     return FileStore(path)
 
 
-_SCHEMES: dict[str, Factory] = {"memory": _memory, "file": _file}
+def _redis(url: SplitResult) -> Store:
+    from .redis import RedisStore
+
+    return RedisStore(url.geturl())
+
+
+_SCHEMES: dict[str, Factory] = {"memory": _memory, "file": _file, "redis": _redis, "rediss": _redis}
 
 
 def register_scheme(scheme: str, factory: Factory) -> None:

@@ -4,17 +4,19 @@ what `make test` uses)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from statemachine import Store
 from statemachine.testing import EPOCH
-from stores import FileStore, MemoryStore
+from stores import FileStore, MemoryStore, RedisStore
 
 from .helpers import Clock
+from .servers import RedisServer
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -28,22 +30,46 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-STORE_KINDS = ["memory", "file"]
+STORE_KINDS = ["memory", "file", "redis"]
+
+StoreFactory = Callable[[str], Store]
 
 
-def make_store(kind: str, directory: Path) -> Store:
-    """A fresh store of `kind`; file stores live under `directory`."""
-    if kind == "memory":
-        return MemoryStore()
-    return FileStore(directory / "runs")
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session (AOF on, noeviction), on a free loopback port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
+    """make_store(kind, name="runs"): an empty store of `kind`; the same name reopens it."""
+    made: list[Store] = []
+    prefix = f"t{uuid4().hex[:12]}"
+
+    def make(kind: str, name: str = "runs") -> Store:
+        store: Store
+        if kind == "memory":
+            store = MemoryStore()
+        elif kind == "file":
+            store = FileStore(tmp_path / name)
+        else:
+            server: RedisServer = request.getfixturevalue("redis_server")
+            store = RedisStore(server.url, prefix=f"{prefix}-{name}")
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
 
 
 @pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, make_store: Callable[..., Store]) -> Store:
     """Each store kind in turn, empty."""
-    made = make_store(request.param, tmp_path)
-    yield made
-    made.close()
+    return make_store(request.param)
 
 
 @pytest.fixture
