@@ -315,7 +315,8 @@ class RedisStore(Store):
         expected: int,
         lease: Lease | None,
         operation: str | None = None,
-    ) -> None:
+    ) -> str:
+        """Write through the script; returns "ok", or "duplicate" for a replayed operation."""
         run_id = check_run_id(run.run_id)
         keys = self._keys(run_id)
         deadline = run.pending_gate.deadline if run.pending_gate else None
@@ -337,7 +338,7 @@ class RedisStore(Store):
         outcome, found = self._call(lambda: self._write(keys=keys, args=args), keys[0])
         outcome = _text(outcome)
         if outcome in ("ok", "duplicate"):
-            return
+            return outcome
         actual = int(found) if found not in (b"", "", None) else None
         if outcome == "exists":
             raise RunExists(run_id)

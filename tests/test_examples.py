@@ -13,15 +13,43 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import STORE_KINDS
+from .servers import RedisServer
+
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def run_example(name: str, cwd: Path, stdin: str = "") -> str:
-    """Run examples/NAME.py in `cwd` with `stdin`; return its output, failing on a non-zero exit."""
+SEED_STORE_LINE = 'store=FileStore("runs")'
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the examples keep their runs: each store kind in turn."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "file":
+        return f"file://{tmp_path}/runs"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=examples-{tmp_path.name}"
+
+
+def run_example(name: str, cwd: Path, stdin: str = "", store_url: str | None = None) -> str:
+    """Run examples/NAME.py in `cwd` with `stdin`; return its output, failing on a non-zero exit.
+
+    With `store_url`, the example's store line is swapped for that store (the examples
+    themselves keep the seed page's file store).
+    """
+    command = [sys.executable, str(EXAMPLES / f"{name}.py")]
+    if store_url is not None:
+        source = (EXAMPLES / f"{name}.py").read_text()
+        assert SEED_STORE_LINE in source
+        source = source.replace(SEED_STORE_LINE, f"store=open_store({store_url!r})")
+        source = source.replace("from stores import FileStore", "from stores import open_store")
+        command = [sys.executable, "-c", source]
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py")],
-        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
+        command, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES)},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -37,6 +65,27 @@ def test_loop_confirmation(tmp_path: Path, answer: str, expected: str) -> None:
     assert "Message: Start refinement loop? (up to 5 iterations)" in out
     assert out.strip().endswith(expected)
     assert len(list((tmp_path / "runs").glob("*.json"))) == 1
+
+
+EVERY_EXAMPLE = {
+    "loop_confirmation": ("y\n", "Final report based on: Iteration complete: Quality improved"),
+    "iteration_review": ("no\nshorter\nyes\n", ""),
+    "should_continue": ("", "Quality pass 3 on the report"),
+    "review_timeout": ("", "completed: Draft 1 of the announcement"),
+    "streaming": ("", "completed Final report based on: Refined pass 2"),
+    "refinement_loop": ("", "completed: Final report based on: Refined: Prepared: Dear team,"),
+}
+
+
+@pytest.mark.parametrize("name", EVERY_EXAMPLE)
+def test_every_example_runs_on_every_store(tmp_path: Path, store_url: str, name: str) -> None:
+    """Each seed example, and the demo, run the same on the memory, file and Redis stores."""
+    stdin, ending = EVERY_EXAMPLE[name]
+    out = run_example(name, tmp_path, stdin, store_url)
+    if ending:
+        assert ending in out.strip().splitlines()[-1]
+    else:
+        assert out.count("Accept?") == 2  # rejected once with feedback, then accepted
 
 
 def test_iteration_review_with_feedback(tmp_path: Path) -> None:
