@@ -9,11 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 from statemachine import ConflictError
+from statemachine.contract import sample_run as new_run
+from statemachine.contract import touched
 from statemachine.testing import EPOCH
 from stores import RedisStore
 
 from .servers import LossyProxy, RedisServer
-from .test_store_contract import new_run, touched
 
 
 def test_no_acknowledged_write_is_lost_and_retries_answer_duplicate(tmp_path: Path) -> None:

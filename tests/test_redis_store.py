@@ -28,10 +28,11 @@ from statemachine import (
     StoreUnavailable,
     Workflow,
 )
+from statemachine.contract import sample_run as new_run
+from statemachine.contract import touched
 from stores import RedisConfigWarning, RedisStore, open_store
 
 from .servers import RedisServer, make_certificates, start_cluster
-from .test_store_contract import new_run, touched
 
 
 def fresh(server: RedisServer, **options: object) -> RedisStore:

@@ -1,9 +1,8 @@
 """One contract for every store: each must agree with `MemoryStore`, the reference.
 
-A Hypothesis state machine drives the store under test and a `MemoryStore` with the same
-operations at the same (simulated) times: create, get, compare-and-set with the current and
-stale versions, decisions (applied, duplicate, stale, unknown, late), timeouts, sweeps,
-cancellation, reopening the store, leftovers that are not runs, and junk where a run should be.
+The agreement machine is `statemachine.contract` (public, so that custom stores can use it);
+here it runs against every shipped store, with leftovers and junk in each store's own medium,
+and beside it the concurrency and bad-input figures of the reliability table.
 """
 
 from __future__ import annotations
@@ -12,78 +11,28 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import settings
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
 
 from statemachine import (
     ConflictError,
-    CorruptRun,
-    Gate,
-    HumanReview,
     InvalidArgument,
     InvalidRunId,
-    IterationCompleted,
-    RunExists,
     RunNotFound,
     RunRecord,
-    RunStatus,
-    Start,
     StateMachineError,
     Store,
-    Transition,
-    step,
 )
-from statemachine.store import STATES
+from statemachine.contract import check_store, sample_run, touched
 from statemachine.testing import EPOCH
 from stores import FileStore, MemoryStore, RedisStore
 
 from .conftest import STORE_KINDS
 from .servers import RedisServer
-
-IDS = ["r1", "r2", "r3"]
-DECISION_IDS = ["d1", "d2", "d3", "d4"]
-
-
-def new_run(run_id: str, now: datetime, paused: bool, timeout: float | None) -> RunRecord:
-    """A run created at `now`: paused for review (with a deadline if `timeout`), or pending."""
-    gates: tuple[Gate, ...] = ()
-    status = RunStatus.pending
-    if paused:
-        policy = HumanReview(requires_iteration_review=True, on_reject="retry", timeout=timeout)
-        gate, _ = step(Gate(name="loop", policy=policy, max_iterations=3), Start(), now)
-        gate, _ = step(gate, IterationCompleted("draft"), now)
-        gates, status = (gate,), RunStatus.paused
-    return RunRecord(
-        run_id=run_id, workflow="contract", fingerprint="f", status=status, input="in",
-        cursor="loop", gates=gates, created_at=now, updated_at=now, version=len(gates) * 2,
-    )  # fmt: skip
-
-
-def touched(run: RunRecord, now: datetime) -> RunRecord:
-    """The run with one more (synthetic) transition: a plain compare-and-set payload."""
-    entry = Transition(run.version + 1, now, "touch", "touched", "done")
-    return attrs.evolve(run, version=run.version + 1, updated_at=now, history=(*run.history, entry))
-
-
-def outcome(call: Callable[[], Any]) -> Any:
-    """The call's result, or the type of the library error it raised."""
-    try:
-        return call()
-    except StateMachineError as exc:
-        return type(exc)
 
 
 class Medium:
@@ -143,148 +92,14 @@ class Medium:
             client.hset(f"{store.prefix}:unrelated", "a", "b")
 
 
-def agreement(medium: Medium) -> type[RuleBasedStateMachine]:
-    """The state machine checking one kind of store against the reference."""
-
-    class Agreement(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.reference = MemoryStore()
-            self.store = medium.make()
-            self.now = EPOCH
-            self.corrupt: dict[str, bytes] = {}
-
-        def teardown(self) -> None:
-            self.store.close()
-
-        def both(self, call: Callable[[Store], Any]) -> Any:
-            expected = outcome(lambda: call(self.reference))
-            actual = outcome(lambda: call(self.store))
-            assert actual == expected, (actual, expected)
-            return expected
-
-        def live(self, run_id: str) -> bool:
-            return run_id not in self.corrupt
-
-        @rule(
-            run_id=st.sampled_from(IDS), paused=st.booleans(), timeout=st.sampled_from([None, 60])
-        )
-        def create(self, run_id: str, paused: bool, timeout: float | None) -> None:
-            if self.live(run_id):
-                self.both(lambda s: s.create(new_run(run_id, self.now, paused, timeout)))
-            else:
-                with pytest.raises(RunExists):
-                    self.store.create(new_run(run_id, self.now, paused, timeout))
-
-        @rule(run_id=st.sampled_from(IDS))
-        def get(self, run_id: str) -> None:
-            if self.live(run_id):
-                self.both(lambda s: s.get(run_id, now=self.now))
-
-        @rule(run_id=st.sampled_from(IDS))
-        def commit_current(self, run_id: str) -> None:
-            if not self.live(run_id):
-                return
-            current = outcome(lambda: self.reference.load(run_id))
-            if isinstance(current, RunRecord):
-                new = touched(current, self.now)
-                self.both(lambda s: s.commit(new, current.version))
-
-        @rule(run_id=st.sampled_from(IDS), delta=st.sampled_from([-2, -1, 1, 3]))
-        def commit_stale(self, run_id: str, delta: int) -> None:
-            current = outcome(lambda: self.reference.load(run_id))
-            if not self.live(run_id) or not isinstance(current, RunRecord):
-                return
-            expected = current.version + delta
-            if expected >= 0:
-                new = attrs.evolve(touched(current, self.now), version=expected + 1)
-                assert self.both(lambda s: s.commit(new, expected)) is ConflictError
-
-        @rule(
-            run_id=st.sampled_from([*IDS, "unknown"]),
-            which=st.sampled_from(["pending", "stale", "unknown"]),
-            verdict=st.sampled_from(["confirm", "reject"]),
-            decision_id=st.sampled_from(DECISION_IDS),
-            late=st.booleans(),
-        )
-        def decide(
-            self, run_id: str, which: str, verdict: str, decision_id: str, late: bool
-        ) -> None:
-            if not self.live(run_id):
-                return
-            request = {"pending": "loop:review:1", "stale": "loop:review:0", "unknown": "x"}[which]
-            decided_at = self.now + timedelta(seconds=61 if late else 0)
-            self.both(lambda s: s.decide(
-                run_id, request, verdict, "feedback", decision_id=decision_id,
-                decided_at=decided_at, now=max(self.now, decided_at),
-            ))  # fmt: skip
-
-        @rule()
-        def expire_due(self) -> None:
-            expected = sorted(self.reference.expire_due(self.now))
-            actual = sorted(self.store.expire_due(self.now))
-            assert actual == expected
-
-        @rule(run_id=st.sampled_from(IDS))
-        def cancel(self, run_id: str) -> None:
-            if self.live(run_id):
-                self.both(lambda s: s.cancel(run_id, now=self.now))
-
-        @rule(seconds=st.sampled_from([1, 59, 60, 61, 3600]))
-        def advance_clock(self, seconds: int) -> None:
-            self.now += timedelta(seconds=seconds)
-
-        @rule()
-        def reopen(self) -> None:
-            self.store = medium.reopen(self.store)
-
-        @rule()
-        def litter(self) -> None:
-            medium.litter(self.store)
-
-        @precondition(lambda self: medium.kind != "memory")
-        @rule(run_id=st.sampled_from(IDS))
-        def spoil(self, run_id: str) -> None:
-            if self.live(run_id) and isinstance(
-                outcome(lambda: self.reference.load(run_id)), RunRecord
-            ):
-                self.corrupt[run_id] = medium.spoil(self.store, run_id)
-                del self.reference._runs[run_id]  # the reference cannot hold junk: forget it
-
-        @precondition(lambda self: bool(self.corrupt))
-        @rule(data=st.data())
-        def junk_is_reported_and_left_alone(self, data: st.DataObject) -> None:
-            run_id = data.draw(st.sampled_from(sorted(self.corrupt)))
-            for call in (
-                lambda: self.store.load(run_id),
-                lambda: self.store.get(run_id, now=self.now),
-                lambda: self.store.decide(run_id, "loop:review:1", "confirm", now=self.now),
-                lambda: self.store.cancel(run_id, now=self.now),
-            ):
-                assert outcome(call) is CorruptRun
-            assert medium.junk(self.store, run_id) == self.corrupt[run_id]
-
-        @invariant()
-        def same_runs(self) -> None:
-            stored = set(self.store.run_ids())
-            assert stored - set(self.corrupt) == set(self.reference.run_ids()) - set(self.corrupt)
-            for run_id in stored - set(self.corrupt):
-                assert self.store.load(run_id) == self.reference.load(run_id)
-
-        @invariant()
-        def same_pages(self) -> None:
-            if self.corrupt:
-                return  # a page holding junk raises CorruptRun: checked above
-            for state in (None, *STATES):
-                ours = [run.run_id for run in self.store.page(state, limit=10)]
-                theirs = [run.run_id for run in self.reference.page(state, limit=10)]
-                assert ours == theirs, state
-
-    return Agreement
-
-
 def run_agreement(medium: Medium) -> None:
-    run_state_machine_as_test(agreement(medium), settings=settings())
+    check_store(
+        medium.make,
+        reopen=medium.reopen,
+        spoil=None if medium.kind == "memory" else medium.spoil,
+        junk=None if medium.kind == "memory" else medium.junk,
+        litter=medium.litter,
+    )
 
 
 @pytest.fixture
@@ -349,7 +164,7 @@ def test_four_writers_times_500_increments_lose_nothing(
     writers, times = 4, 500
     if kind == "memory":
         store: Store = MemoryStore()
-        store.create(new_run("counter", EPOCH, False, None))
+        store.create(sample_run("counter", EPOCH, False, None))
         threads = [
             threading.Thread(target=increment, args=(store, "counter", times))
             for _ in range(writers)
@@ -366,7 +181,7 @@ def test_four_writers_times_500_increments_lose_nothing(
             server: RedisServer = request.getfixturevalue("redis_server")
             location = f"{server.url}?prefix=counter-{os.getpid()}-{tmp_path.name}"
             store = RedisStore(location)
-        store.create(new_run("counter", EPOCH, False, None))
+        store.create(sample_run("counter", EPOCH, False, None))
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         processes = [
@@ -409,12 +224,14 @@ def test_bad_input_is_a_typed_error_and_writes_nothing(
 ) -> None:
     """Bad ids, states, decisions, versions and payloads raise typed errors; nothing changes."""
     store = make_store(kind)
-    store.create(new_run("good", EPOCH, True, 60))
+    store.create(sample_run("good", EPOCH, True, 60))
     before = store.load("good")
     bad_calls: list[Callable[[], object]] = [
         *(lambda bad=bad: store.load(bad) for bad in BAD_RUN_IDS),
         *(
-            lambda bad=bad: store.create(attrs.evolve(new_run("x", EPOCH, False, None), run_id=bad))
+            lambda bad=bad: store.create(
+                attrs.evolve(sample_run("x", EPOCH, False, None), run_id=bad)
+            )
             for bad in BAD_RUN_IDS
         ),
         lambda: store.page("paused_forever"),
@@ -440,7 +257,7 @@ def test_decisions_for_unknown_old_and_finished_requests_answer_without_raising(
 ) -> None:
     """Unknown requests and finished runs answer stale; a replayed decision answers duplicate."""
     store = make_store("memory")
-    store.create(new_run("run", EPOCH, True, None))
+    store.create(sample_run("run", EPOCH, True, None))
     first = store.decide("run", "loop:review:1", "confirm", decision_id="once")
     assert first.outcome.value == "applied"
     assert (
