@@ -204,6 +204,11 @@ class RunRecord:
     gates: tuple[Gate, ...] = ()
     results: tuple[StepResult, ...] = ()
     error: str | None = None
+    attempts: int = 0
+    """Failed attempts at the current unit of work since the last one that succeeded."""
+    retry_at: datetime | None = None
+    """For a failed run: when a worker may try again. None: no automatic retry (dead-lettered,
+    or failed under `continue_run`, which the caller retries)."""
     history: tuple[Transition, ...] = ()
     created_at: datetime
     updated_at: datetime

@@ -24,12 +24,14 @@ __all__ = [
     "DecisionResult",
     "Outcome",
     "Verdict",
+    "abandoned",
     "apply_event",
     "cancel_run",
     "decide",
     "expire",
     "fail",
     "finish_step",
+    "requeue",
 ]
 
 _EVENT_NAMES: dict[type, str] = {
@@ -179,10 +181,49 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
     return _record(run, [entry], now, status=RunStatus.cancelled)
 
 
-def fail(run: RunRecord, name: str, error: str, now: datetime) -> RunRecord:
-    """The run failed in step or gate `name`; what was committed stays, and may be retried."""
+def fail(
+    run: RunRecord, name: str, error: str, now: datetime, *, retry_at: datetime | None = None
+) -> RunRecord:
+    """The run failed in step or gate `name`; what was committed stays, and may be retried.
+
+    Args:
+        retry_at: when a worker may try again; None leaves the retry to a person (a run that
+            failed under a worker with its attempts used up is dead-lettered this way).
+    """
     entry = Transition(run.version + 1, now, name, "failed", RunStatus.failed.value)
-    return _record(run, [entry], now, status=RunStatus.failed, error=error)
+    return _record(
+        run, [entry], now, status=RunStatus.failed, error=error,
+        attempts=run.attempts + 1, retry_at=retry_at,
+    )  # fmt: skip
+
+
+def abandoned(run: RunRecord, now: datetime, *, retry_at: datetime | None) -> RunRecord:
+    """The run's executor lost its lease mid-work (it died, or stalled): count the attempt.
+
+    The run becomes runnable again at `retry_at`, or, when None (attempts used up), it is
+    failed and dead-lettered.
+    """
+    attempts = run.attempts + 1
+    if retry_at is None:
+        error = f"abandoned by {attempts} executors in a row (each lost its lease)"
+        return fail(run, "", error, now)
+    entry = Transition(run.version + 1, now, "", "abandoned", RunStatus.pending.value)
+    status = run.status if run.status is RunStatus.failed else RunStatus.pending
+    return _record(run, [entry], now, status=status, attempts=attempts, retry_at=retry_at)
+
+
+def requeue(run: RunRecord, now: datetime) -> RunRecord:
+    """A failed run made runnable again, its attempts forgotten (an operator's decision).
+
+    Raises:
+        InvalidArgument: the run has not failed.
+    """
+    if run.status is not RunStatus.failed:
+        raise InvalidArgument(
+            f"run {run.run_id!r} is {run.status.value}, not failed: nothing to requeue"
+        )
+    entry = Transition(run.version + 1, now, "", "requeue", RunStatus.pending.value)
+    return _record(run, [entry], now, status=RunStatus.pending, attempts=0, retry_at=None)
 
 
 def finish_step(

@@ -32,8 +32,8 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import attrs
@@ -48,9 +48,19 @@ from .errors import (
     RunNotFound,
 )
 from .record import RunRecord, RunStatus
-from .runs import DecisionResult, Verdict, cancel_run, decide, expire
+from .runs import DecisionResult, Verdict, cancel_run, decide, expire, requeue
 
-__all__ = ["STATES", "Lease", "MemoryStore", "Store", "check_commit", "check_run_id", "run_state"]
+__all__ = [
+    "STATES",
+    "Lease",
+    "MemoryStore",
+    "RetryPolicy",
+    "Store",
+    "check_commit",
+    "check_run_id",
+    "run_state",
+    "runnable_at",
+]
 
 STATES = (
     "pending",
@@ -72,6 +82,41 @@ def run_state(run: RunRecord) -> str:
         if gate is not None:
             return gate.state.value
     return run.status.value
+
+
+def runnable_at(run: RunRecord) -> datetime | None:
+    """When a worker may execute the run, or None if it waits for something else.
+
+    Pending and running runs are runnable (a running run is being executed only while its
+    lease is held); a failed run is, from its `retry_at`.
+    """
+    if run.status is RunStatus.pending or run.status is RunStatus.running:
+        return run.retry_at or run.updated_at
+    if run.status is RunStatus.failed:
+        return run.retry_at
+    return None
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often a failing unit of work is tried, and how long to wait between tries.
+
+    Attributes:
+        max_attempts: tries before the run is dead-lettered (failed, with no retry).
+        base_seconds, cap_seconds: the wait after the n-th failure is
+            ``min(cap_seconds, base_seconds * 2 ** (n - 1))``.
+    """
+
+    max_attempts: int = 5
+    base_seconds: float = 1.0
+    cap_seconds: float = 300.0
+
+    def next_attempt(self, attempts: int, now: datetime) -> datetime | None:
+        """When to try again after `attempts` failures, or None once they are used up."""
+        if attempts >= self.max_attempts:
+            return None
+        delay = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return now + timedelta(seconds=delay)
 
 
 @attrs.frozen
@@ -144,12 +189,34 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def hold(self, run_id: str) -> AbstractContextManager[Lease | None]:
-        """Hold the exclusive right to execute the run. Raises `RunBusy` if someone holds it."""
+    def acquire(self, run_id: str) -> Lease:
+        """Take the exclusive right to execute the run. Raises `RunBusy` if someone holds it.
+
+        Pair it with `release`, or use `hold` / `working`, which release for you.
+        """
+
+    @abstractmethod
+    def release(self, lease: Lease) -> None:
+        """Give the run back. Releasing a lease that was lost or released already is a no-op."""
 
     @abstractmethod
     def run_ids(self) -> list[str]:
         """The ids of every stored run, in no particular order."""
+
+    @contextmanager
+    def working(self, lease: Lease) -> Iterator[Lease]:
+        """Keep `lease` while the body runs (a store with expiring leases renews it), then
+        release it."""
+        try:
+            yield lease
+        finally:
+            self.release(lease)
+
+    @contextmanager
+    def hold(self, run_id: str) -> Iterator[Lease]:
+        """Hold the exclusive right to execute `run_id` for the body. Raises `RunBusy`."""
+        with self.working(self.acquire(check_run_id(run_id))) as lease:
+            yield lease
 
     def close(self) -> None:  # noqa: B027 (optional: most stores hold nothing open)
         """Release what the store holds open. The default has nothing to release."""
@@ -160,6 +227,49 @@ class Store(ABC):
 
     def _at(self, now: datetime | None) -> datetime:
         return self.now() if now is None else _aware(now)
+
+    # Work for workers: claiming, reaping, retrying.
+
+    def claim(self, now: datetime | None = None) -> Lease | None:
+        """Take the lease of one run that is runnable now (the longest waiting first), or None.
+
+        This default reads every run; stores with a ready index answer from it.
+        """
+        at = self._at(now)
+        waiting = []
+        for run_id in self.run_ids():
+            try:
+                due = runnable_at(self.load(run_id))
+            except (CorruptRun, RunNotFound):
+                continue
+            if due is not None and due <= at:
+                waiting.append((due, run_id))
+        for _, run_id in sorted(waiting):
+            try:
+                return self.acquire(run_id)
+            except RunBusy:
+                continue
+        return None
+
+    def reap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
+        """Count an attempt for every run whose executor lost its lease, and make it runnable
+        again (or dead-letter it). Returns the runs reaped.
+
+        Stores whose holds end with their process (memory, file) have nothing to reap: a run
+        whose worker died there is simply runnable again.
+        """
+        return []
+
+    def requeue(self, run_id: str, *, now: datetime | None = None) -> RunRecord:
+        """Make a failed (or dead-lettered) run runnable again, its attempts forgotten."""
+        at = self._at(now)
+        return self.update(check_run_id(run_id), lambda run: requeue(run, at))
+
+    def dead(self, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """Failed runs that no worker will retry, most recently changed first."""
+        return [run for run in self.page("failed", limit=1000) if run.retry_at is None][
+            offset : offset + limit
+        ]
 
     # What follows is built on the primitives, the same for every store.
 
@@ -318,7 +428,7 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
         self._lock = threading.Lock()
-        self._held: set[str] = set()
+        self._held: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._runs)} runs)"
@@ -346,19 +456,22 @@ class MemoryStore(Store):
                 raise ConflictError(run.run_id, expected_version, stored.version)
             self._runs[run.run_id] = run
 
-    @contextmanager
-    def hold(self, run_id: str) -> Iterator[None]:
+    def acquire(self, run_id: str) -> Lease:
         # Held for as long as this process lives: no lease to lose, so no fence needed.
         check_run_id(run_id)
         with self._lock:
+            if run_id not in self._runs:
+                raise RunNotFound(run_id)
             if run_id in self._held:
                 raise RunBusy(run_id)
-            self._held.add(run_id)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.discard(run_id)
+            lease = Lease(run_id, uuid4().hex, 0)
+            self._held[run_id] = lease.token
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            if self._held.get(lease.run_id) == lease.token:
+                del self._held[lease.run_id]
 
     def run_ids(self) -> list[str]:
         with self._lock:

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ class FileStore(Store):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._locks = self.path / ".locks"
+        self._held: dict[str, int] = {}  # lease token -> the descriptor holding its flock
+        self._guard = threading.Lock()
         try:
             self._locks.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -164,11 +167,30 @@ class FileStore(Store):
                 raise ConflictError(run.run_id, expected_version, stored)
             self._write(run)
 
-    @contextmanager
-    def hold(self, run_id: str) -> Iterator[None]:
+    def acquire(self, run_id: str) -> Lease:
         # The kernel keeps the lock until this process closes it or dies: nothing to fence.
-        with self._flock(check_run_id(run_id), "run", blocking=False):
-            yield
+        path = self._locks / f"{check_run_id(run_id)}.run"
+        if not self._snapshot(run_id).exists():
+            raise RunNotFound(run_id)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock file {path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunBusy(run_id) from None
+        lease = Lease(run_id, uuid4().hex, 0)
+        with self._guard:
+            self._held[lease.token] = fd
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        with self._guard:
+            fd = self._held.pop(lease.token, None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def run_ids(self) -> list[str]:
         ids = []

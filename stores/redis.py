@@ -48,14 +48,17 @@ from statemachine.errors import (
     StoreUnavailable,
 )
 from statemachine.record import RunRecord, RunStatus
+from statemachine.runs import abandoned
 from statemachine.store import (
     STATES,
     Lease,
+    RetryPolicy,
     Store,
     _check_page,
     check_commit,
     check_run_id,
     run_state,
+    runnable_at,
 )
 
 if TYPE_CHECKING:
@@ -69,46 +72,55 @@ T = TypeVar("T")
 _PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
 _OUR_QUERY = ("prefix", "partitions", "cluster", "lease_seconds", "retry_seconds")
 
-_STATE_KEYS = ", ".join(f"{state}={7 + n}" for n, state in enumerate(STATES))
+_STATE_KEYS = ", ".join(f"{state}={8 + n}" for n, state in enumerate(STATES))
 
-# KEYS: 1 run, 2 ops, 3 runs, 4 deadlines, 5 ready, 6 leases, 7.. state:<s> in STATES order.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: 1 run, 2 ops, 3 runs, 4 deadlines, 5 ready, 6 leases, 7 dead, 8.. state:<s> (STATES).
 # ARGV: 1 run id, 2 mode (create | commit), 3 expected version, 4 new version, 5 snapshot,
-#       6 state, 7 deadline score or '', 8 ready (1 | 0), 9 operation id, 10 changed-at score,
-#       11 created-at score, 12 fence or '', 13 lease token or ''.
+#       6 state, 7 deadline score or '', 8 ready score or '', 9 operation id, 10 changed-at
+#       score, 11 created-at score, 12 fence or '', 13 lease token or '', 14 dead (1 | 0).
 _WRITE = f"""
 local slot = {{{_STATE_KEYS}}}
 local id = ARGV[1]
 local done = redis.call('HGET', KEYS[2], ARGV[9])
 if done then return {{'duplicate', done}} end
 if ARGV[2] == 'create' and redis.call('EXISTS', KEYS[1]) == 1 then return {{'exists', ''}} end
+{_NOW}
 local current = redis.call('HGET', KEYS[1], 'version')
+local lease = redis.call('HMGET', KEYS[1], 'fence', 'owner', 'lease_until')
+local held = lease[2] and lease[2] ~= '' and tonumber(lease[3] or '0') >= now
 if ARGV[2] ~= 'create' then
   if not current then return {{'missing', ''}} end
   if current ~= ARGV[3] then return {{'conflict', current}} end
-  if ARGV[12] ~= '' then
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    local lease = redis.call('HMGET', KEYS[1], 'fence', 'owner', 'lease_until')
-    if lease[1] ~= ARGV[12] or lease[2] ~= ARGV[13] or tonumber(lease[3] or '0') < now then
-      return {{'fenced', current}}
-    end
+  if ARGV[12] ~= '' and not (held and lease[1] == ARGV[12] and lease[2] == ARGV[13]) then
+    return {{'fenced', current}}
   end
 end
 if not slot[ARGV[6]] then return redis.error_reply('unknown state ' .. ARGV[6]) end
 local old = redis.call('HGET', KEYS[1], 'state')
 if old and slot[old] then redis.call('ZREM', KEYS[slot[old]], id) end
 redis.call('HSET', KEYS[1], 'version', ARGV[4], 'snapshot', ARGV[5], 'state', ARGV[6],
-           'deadline', ARGV[7])
+           'deadline', ARGV[7], 'ready', ARGV[8])
 redis.call('ZADD', KEYS[slot[ARGV[6]]], ARGV[10], id)
 if ARGV[7] == '' then
   redis.call('ZREM', KEYS[4], id)
 else
   redis.call('ZADD', KEYS[4], ARGV[7], id)
 end
-if ARGV[8] == '1' then
-  redis.call('ZADD', KEYS[5], ARGV[10], id)
-else
+-- A held run stays out of the ready index: its release (or its reaping) puts it back.
+if ARGV[8] == '' or held then
   redis.call('ZREM', KEYS[5], id)
+else
+  redis.call('ZADD', KEYS[5], ARGV[8], id)
+end
+if ARGV[14] == '1' then
+  redis.call('ZADD', KEYS[7], ARGV[10], id)
+else
+  redis.call('ZREM', KEYS[7], id)
 end
 if ARGV[2] == 'create' then redis.call('ZADD', KEYS[3], ARGV[11], id) end
 redis.call('HSET', KEYS[2], ARGV[9], ARGV[4])
@@ -116,34 +128,47 @@ redis.call('EXPIRE', KEYS[2], 86400)
 return {{'ok', ARGV[4]}}
 """
 
-# KEYS: 1 run, 2 leases. ARGV: 1 run id, 2 token, 3 lease milliseconds, 4 mode (hold | renew).
-_LEASE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+# KEYS: 1 run, 2 leases, 3 ready. ARGV: 1 run id, 2 token, 3 lease milliseconds,
+#       4 mode: hold (this run), claim (this run, if it is still ready), renew.
+_LEASE = f"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{'missing', 0}} end
+{_NOW}
 local lease = redis.call('HMGET', KEYS[1], 'owner', 'lease_until', 'fence')
 local mine = lease[1] == ARGV[2]
 local live = tonumber(lease[2] or '0') >= now
 if ARGV[4] == 'renew' then
-  if not (mine and live) then return {'lost', 0} end
+  if not (mine and live) then return {{'lost', 0}} end
 elseif lease[1] and lease[1] ~= '' and not mine and live then
-  return {'busy', 0}
+  return {{'busy', 0}}
+elseif ARGV[4] == 'claim' and not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return {{'gone', 0}}
 end
 local fence = tonumber(lease[3] or '0')
 if not mine then fence = redis.call('HINCRBY', KEYS[1], 'fence', 1) end
 local expires = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'lease_until', expires)
 redis.call('ZADD', KEYS[2], expires, ARGV[1])
-return {'ok', fence}
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {{'ok', fence}}
 """
 
-# KEYS: 1 run, 2 leases. ARGV: 1 run id, 2 token.
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'owner', '', 'lease_until', 0)
-  redis.call('ZREM', KEYS[2], ARGV[1])
+# KEYS: 1 run, 2 leases, 3 ready. ARGV: 1 run id, 2 token, or '' to reap an expired lease.
+_RELEASE = f"""
+{_NOW}
+local lease = redis.call('HMGET', KEYS[1], 'owner', 'lease_until', 'ready')
+if ARGV[2] == '' then
+  if not lease[1] or lease[1] == '' then
+    redis.call('ZREM', KEYS[2], ARGV[1])
+    return 'idle'
+  end
+  if tonumber(lease[2] or '0') >= now then return 'live' end
+elseif lease[1] ~= ARGV[2] then
+  return 'not held'
 end
-return 1
+redis.call('HSET', KEYS[1], 'owner', '', 'lease_until', 0)
+redis.call('ZREM', KEYS[2], ARGV[1])
+if lease[3] and lease[3] ~= '' then redis.call('ZADD', KEYS[3], lease[3], ARGV[1]) end
+return 'released'
 """
 
 
@@ -233,6 +258,7 @@ class RedisStore(Store):
             f"{tag}:deadlines",
             f"{tag}:ready",
             f"{tag}:leases",
+            f"{tag}:dead",
             *(f"{tag}:state:{state}" for state in STATES),
         ]
 
@@ -320,6 +346,8 @@ class RedisStore(Store):
         run_id = check_run_id(run.run_id)
         keys = self._keys(run_id)
         deadline = run.pending_gate.deadline if run.pending_gate else None
+        ready = runnable_at(run)
+        dead = run.status is RunStatus.failed and run.retry_at is None
         args = [
             run_id,
             mode,
@@ -328,12 +356,13 @@ class RedisStore(Store):
             dumps(run),
             run_state(run),
             "" if deadline is None else _score(deadline),
-            "1" if run.status is RunStatus.pending else "0",
+            "" if ready is None else _score(ready),
             operation or uuid4().hex,  # a retry after a lost reply answers "duplicate"
             _score(run.updated_at),
             _score(run.created_at),
             "" if lease is None else str(lease.fence),
             "" if lease is None else lease.token,
+            "1" if dead else "0",
         ]
         outcome, found = self._call(lambda: self._write(keys=keys, args=args), keys[0])
         outcome = _text(outcome)
@@ -363,43 +392,100 @@ class RedisStore(Store):
             raise CorruptRun(key, f"it holds run {run.run_id!r}")
         return run
 
-    @contextmanager
-    def hold(self, run_id: str) -> Iterator[Lease]:
-        keys = self._keys(check_run_id(run_id))
-        lease_keys = [keys[0], keys[5]]
-        token = uuid4().hex
+    def _lease_call(self, run_id: str, token: str, mode: str) -> tuple[str, int]:
+        keys = self._keys(run_id)
+        lease_keys = [keys[0], keys[5], keys[4]]
         millis = str(int(self.lease_seconds * 1000))
+        outcome, fence = self._call(
+            lambda: self._lease(keys=lease_keys, args=[run_id, token, millis, mode]), keys[0]
+        )
+        return _text(outcome), int(fence)
 
-        def claim(mode: str) -> tuple[str, int]:
-            outcome, fence = self._call(
-                lambda: self._lease(keys=lease_keys, args=[run_id, token, millis, mode]), keys[0]
-            )
-            return _text(outcome), int(fence)
-
-        outcome, fence = claim("hold")
+    def acquire(self, run_id: str) -> Lease:
+        token = uuid4().hex
+        outcome, fence = self._lease_call(check_run_id(run_id), token, "hold")
         if outcome == "missing":
             raise RunNotFound(run_id)
         if outcome == "busy":
             raise RunBusy(run_id)
-        lease = Lease(run_id, token, fence)
+        return Lease(run_id, token, fence)
+
+    def release(self, lease: Lease) -> None:
+        self._release_call(lease.run_id, lease.token)
+
+    def _release_call(self, run_id: str, token: str) -> str:
+        keys = self._keys(run_id)
+        lease_keys = [keys[0], keys[5], keys[4]]
+        outcome = self._call(lambda: self._release(keys=lease_keys, args=[run_id, token]), keys[0])
+        return _text(outcome)
+
+    @contextmanager
+    def working(self, lease: Lease) -> Iterator[Lease]:
+        """Renew the lease every third of its length in a background thread while the body
+        runs, then release it. If a renewal finds the lease lost, commits with it are refused
+        from then on (`LeaseLost`)."""
         stop = threading.Event()
 
         def heartbeat() -> None:
             while not stop.wait(self.lease_seconds / 3):
                 try:
-                    if claim("renew")[0] != "ok":
-                        return  # lost: commits with this lease are refused from now on
+                    if self._lease_call(lease.run_id, lease.token, "renew")[0] != "ok":
+                        return
                 except StoreError:
                     continue  # try again at the next beat; the fence protects the data
 
-        beat = threading.Thread(target=heartbeat, name=f"lease-{run_id}", daemon=True)
+        beat = threading.Thread(target=heartbeat, name=f"lease-{lease.run_id}", daemon=True)
         beat.start()
         try:
             yield lease
         finally:
             stop.set()
             beat.join()
-            self._call(lambda: self._release(keys=lease_keys, args=[run_id, token]), keys[0])
+            self.release(lease)
+
+    def claim(self, now: datetime | None = None) -> Lease | None:
+        """Take the lease of a run from the ready index (runnable at `now`), or None."""
+        at = _score(self._at(now))
+        tags = self._partition_tags()
+        random.shuffle(tags)  # workers spread over partitions instead of all queuing on one
+        for tag in tags:
+            key = f"{tag}:ready"
+            ready = self._call(partial(self._client.zrangebyscore, key, "-inf", at, 0, 8), key)
+            for member in ready:
+                run_id = _text(member)
+                token = uuid4().hex
+                outcome, fence = self._lease_call(run_id, token, "claim")
+                if outcome == "ok":
+                    return Lease(run_id, token, fence)
+        return None
+
+    def reap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
+        """Release every lease that ran out (by the server's clock), count the attempt, and
+        make the run runnable again after its backoff (or dead-letter it)."""
+        at = self._at(now)
+        expired_before = repr(int(self.now().timestamp() * 1000))
+        reaped: list[str] = []
+        for tag in self._partition_tags():
+            key = f"{tag}:leases"
+            expired = self._call(
+                partial(self._client.zrangebyscore, key, "-inf", expired_before, 0, 100), key
+            )
+            for member in expired:
+                run_id = _text(member)
+                if self._release_call(run_id, "") != "released":
+                    continue
+                self.update(
+                    run_id,
+                    lambda run: abandoned(
+                        run, at, retry_at=policy.next_attempt(run.attempts + 1, at)
+                    ),
+                )
+                reaped.append(run_id)
+        return reaped
+
+    def dead(self, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """Dead-lettered runs, most recently failed first, from the dead index."""
+        return self._from_index("dead", limit, offset)
 
     def run_ids(self) -> list[str]:
         ids: list[str] = []
@@ -416,11 +502,15 @@ class RedisStore(Store):
         """Runs, most recently changed first: each partition's index gives its top
         ``offset + limit``, so the cost follows the page, not the number of runs stored."""
         _check_page(state, limit, offset)
-        states = STATES if state is None else (state,)
+        names = [f"state:{each}" for each in (STATES if state is None else (state,))]
+        return self._from_index(names, limit, offset)
+
+    def _from_index(self, names: str | list[str], limit: int, offset: int) -> list[RunRecord]:
+        """The runs of a page of sorted-set indexes, highest score first, over partitions."""
         scored: list[tuple[float, str]] = []
         for tag in self._partition_tags():
-            for each in states:
-                key = f"{tag}:state:{each}"
+            for name in [names] if isinstance(names, str) else names:
+                key = f"{tag}:{name}"
                 window = partial(
                     self._client.zrevrange, key, 0, offset + limit - 1, withscores=True
                 )
