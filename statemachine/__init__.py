@@ -36,7 +36,7 @@ from .policy import HumanReview, OnReject, OnTimeout
 from .record import Gate, Request, RequestKind, RunRecord, RunStatus, StepResult, Transition
 from .runs import DecisionResult, Outcome, Verdict
 from .states import TERMINAL_STATES, State
-from .store import STATES, Lease, MemoryStore, Store, check_run_id, run_state
+from .store import STATES, Lease, MemoryStore, RetryPolicy, Store, check_run_id, run_state
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -49,6 +49,7 @@ from .stream import (
     WorkflowStartedEvent,
 )
 from .table import TRANSITIONS, Trigger
+from .worker import Worker
 from .workflow import (
     Loop,
     RunOutput,
@@ -98,6 +99,7 @@ __all__ = [
     "RequestConfirmation",
     "RequestKind",
     "RequestReview",
+    "RetryPolicy",
     "RunBusy",
     "RunExists",
     "RunIteration",
@@ -128,6 +130,7 @@ __all__ = [
     "TransitionRefused",
     "Trigger",
     "Verdict",
+    "Worker",
     "Workflow",
     "WorkflowCompletedEvent",
     "WorkflowEvent",

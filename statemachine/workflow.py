@@ -15,6 +15,7 @@ runnable.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import traceback
@@ -40,7 +41,7 @@ from .policy import HumanReview
 from .record import Gate, RequestKind, RunRecord, RunStatus
 from .runs import Outcome, Verdict, apply_event, expire, fail, finish_step
 from .states import State
-from .store import Lease, MemoryStore, Store, check_run_id
+from .store import Lease, MemoryStore, RetryPolicy, Store, check_run_id
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -594,24 +595,45 @@ class Workflow:
             RunExists, InvalidRunId, InvalidArgument (input that is not JSON).
             A step's exception does not raise: the run comes back `failed`.
         """
+        run_id = self.submit(input, run_id=run_id)
+        events = self._execute(run_id, None, stream_events)
+        return events if stream else self._finish(events)
+
+    def submit(self, input: JSON = None, *, run_id: str | None = None) -> str:
+        """Store a new run, runnable, without executing it: a `Worker` will.
+
+        Returns:
+            The run id.
+
+        Raises:
+            RunExists, InvalidRunId, InvalidArgument (input that is not JSON).
+        """
         if problem := json_problem(input, "the workflow input"):
             raise InvalidArgument(problem)
         run_id = check_run_id(run_id if run_id is not None else uuid4().hex)
         now = self.clock()
-        record = RunRecord(
-            run_id=run_id,
-            workflow=self.name,
-            fingerprint=self.fingerprint,
-            status=RunStatus.pending,
-            input=input,
-            cursor=self.steps[0].name,
-            outline=tuple((step.name, _kind(step)) for step in self.steps),
-            created_at=now,
-            updated_at=now,
+        self.store.create(
+            RunRecord(
+                run_id=run_id,
+                workflow=self.name,
+                fingerprint=self.fingerprint,
+                status=RunStatus.pending,
+                input=input,
+                cursor=self.steps[0].name,
+                outline=tuple((step.name, _kind(step)) for step in self.steps),
+                created_at=now,
+                updated_at=now,
+            )
         )
-        self.store.create(record)
-        events = self._execute(run_id, None, stream_events)
-        return events if stream else self._finish(events)
+        return run_id
+
+    def bind(self, store: Store) -> Workflow:
+        """This workflow (the same steps, name and clock choice) on another store."""
+        bound = copy.copy(self)
+        bound.store = store
+        if self.clock == self.store.now:
+            bound.clock = store.now
+        return bound
 
     @overload
     def continue_run(
@@ -684,15 +706,40 @@ class Workflow:
         self, run_id: str, seen: int | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         with self.store.hold(run_id) as lease:
-            run = self.store.load(run_id)
-            if seen is not None and run.version != seen:
-                raise ConflictError(run_id, seen, run.version)
-            expired = expire(run, self.clock())
-            if expired is not None:  # a read never shows a pause past its deadline
-                self.store.commit(expired, run.version, lease=lease)
-                run = expired
-            self._check_definition(run)
+            run = self._prepare(lease, seen)
             return (yield from self._drive(run, stream_events, lease))
+
+    def _prepare(self, lease: Lease, seen: int | None = None) -> RunRecord:
+        run = self.store.load(lease.run_id)
+        if seen is not None and run.version != seen:
+            raise ConflictError(run.run_id, seen, run.version)
+        expired = expire(run, self.clock())
+        if expired is not None:  # a read never shows a pause past its deadline
+            self.store.commit(expired, run.version, lease=lease)
+            run = expired
+        self._check_definition(run)
+        return run
+
+    def run_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
+        """Execute one unit of the leased run's work (a plain step, or one loop iteration),
+        commit it fenced by the lease, and return the run as committed. What a worker does.
+
+        The run is left `pending` if more work follows, so that any worker can take the next
+        unit. A failing unit is retried after `retry`'s backoff, or dead-lettered once its
+        attempts are used up (without `retry`: left for a person to retry).
+
+        Raises:
+            LeaseLost: the lease ran out before the commit; nothing was written.
+            ConflictError: the run changed meanwhile (a decision or a cancellation came first).
+            DefinitionChanged, InvalidArgument: the run does not fit this workflow.
+        """
+        run = self._prepare(lease)
+        events = self._drive(run, False, lease, units=1, retry=retry)
+        while True:
+            try:
+                next(events)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
 
     def _check_definition(self, run: RunRecord) -> None:
         if run.workflow != self.name:
@@ -707,10 +754,16 @@ class Workflow:
             raise DefinitionChanged(run.run_id, run.cursor, f"it was a {was}, it is now a {now}")
 
     def _drive(
-        self, run: RunRecord, stream_events: bool, lease: Lease | None
+        self,
+        run: RunRecord,
+        stream_events: bool,
+        lease: Lease | None,
+        *,
+        units: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         committed = run.version
-        worked = False  # whether user code ran since the last commit
+        worked = 0  # units of user code run so far
         if stream_events:
             yield WorkflowStartedEvent(run.run_id, self.name, run.cursor)
         while True:
@@ -743,8 +796,13 @@ class Workflow:
             # Before more user code runs, store what the last unit did. Changes that need no
             # user code (a gate started, the cursor moved) can wait: they are derived again.
             if worked:
+                if units is not None and worked >= units:
+                    # Done here: hand the next unit to whichever worker is free.
+                    run = attrs.evolve(run, status=RunStatus.pending)
+                    self._commit(run, committed, lease)
+                    return run
                 committed = self._commit(run, committed, lease)
-            worked = True
+            worked += 1
             try:
                 if gate is None:
                     assert isinstance(step, Step)
@@ -752,10 +810,14 @@ class Workflow:
                 else:
                     run = yield from self._iteration(run, step, gate, stream_events)
             except _StepFailed as failure:
-                run = fail(run, failure.name, failure.error, self.clock())
+                now = self.clock()
+                retry_at = None if retry is None else retry.next_attempt(run.attempts + 1, now)
+                run = fail(run, failure.name, failure.error, now, retry_at=retry_at)
                 committed = self._commit(run, committed, lease)
                 yield WorkflowFailedEvent(run.run_id, failure.name, failure.error)
                 return run
+            if run.attempts or run.retry_at is not None:  # it worked: forget earlier failures
+                run = attrs.evolve(run, attempts=0, retry_at=None)
 
     def _commit(self, run: RunRecord, committed: int, lease: Lease | None) -> int:
         if run.version != committed:

@@ -1,0 +1,310 @@
+"""The command line for operating runs and workers: ``statemachine COMMAND --store URL``.
+
+Every command takes ``--store URL`` (or the ``STATEMACHINE_STORE`` environment variable) and
+``--json`` for scripts. Errors are one line on stderr, never a traceback, with exit codes that
+mean something:
+
+====  =========================================================
+0     done (a replayed decision is done too: it answers "duplicate")
+1     refused (a run that cannot be cancelled or requeued, bad input)
+2     usage (unknown command or option)
+3     conflict (the request is no longer pending, the run is busy or moved on)
+4     not found (no such run)
+5     the store is unavailable
+====  =========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any, NoReturn
+
+from .codec import converter
+from .diagram import mermaid
+from .errors import (
+    ConflictError,
+    InvalidArgument,
+    RunNotFound,
+    StateMachineError,
+    StoreUnavailable,
+)
+from .record import RunRecord
+from .runs import DecisionResult, Outcome
+from .store import STATES, RetryPolicy, Store, run_state
+from .workflow import Workflow
+
+__all__ = ["main"]
+
+ENVIRONMENT = "STATEMACHINE_STORE"
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5
+
+
+class Failure(Exception):
+    """A command's failure, with its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _store(url: str | None) -> Store:
+    from stores import open_store  # the adapters are imported only by the commands that need them
+
+    url = url or os.environ.get(ENVIRONMENT)
+    if not url:
+        raise Failure(f"no store: pass --store URL or set {ENVIRONMENT}", EXIT_USAGE)
+    return open_store(url)
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _summary(run: RunRecord) -> dict[str, Any]:
+    gate = run.pending_gate
+    return {
+        "run_id": run.run_id,
+        "workflow": run.workflow,
+        "status": run.status.value,
+        "state": run_state(run),
+        "step": run.cursor,
+        "request_id": gate.request.request_id if gate and gate.request else None,
+        "deadline": _when(gate.deadline) if gate else None,
+        "attempts": run.attempts,
+        "version": run.version,
+        "created_at": _when(run.created_at),
+        "updated_at": _when(run.updated_at),
+    }
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [
+        [str(row.get(column) if row.get(column) is not None else "") for column in columns]
+        for row in rows
+    ]
+    widths = [
+        max([len(column), *(len(line[n]) for line in cells)]) for n, column in enumerate(columns)
+    ]
+    lines = [
+        "  ".join(
+            column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)
+        )
+    ]
+    lines += [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text)
+
+
+# Commands
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    states: Iterable[str | None] = (
+        ("awaiting_confirmation", "awaiting_review") if args.state == "paused" else (args.state,)
+    )
+    found = [run for state in states for run in store.page(state, limit=args.offset + args.limit)]
+    found.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
+    rows = [_summary(run) for run in found[args.offset : args.offset + args.limit]]
+    columns = ["run_id", "workflow", "state", "step", "attempts", "updated_at"]
+    _print(args, rows, _table(rows, columns) if rows else "no runs")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run = _store(args.store).load(args.run)
+    data = {**_summary(run), "record": converter.unstructure(run)}
+    lines = [f"{key}: {value}" for key, value in _summary(run).items() if value not in (None, "")]
+    if run.error:
+        lines.append(f"error: {run.error}")
+    gate = run.pending_gate
+    if gate is not None and gate.request is not None:
+        lines.append(
+            f"pending: {gate.request.kind.value} of {gate.name!r} (iteration {gate.iteration}): "
+            f"{gate.request.message or ''}"
+        )
+        if gate.outputs and gate.request.kind.value == "review":
+            lines.append(f"under review: {json.dumps(gate.outputs[-1], ensure_ascii=False)}")
+    for each in run.gates:
+        progress = f"iteration {each.iteration}/{each.max_iterations}"
+        lines.append(f"gate {each.name}: {each.state.value}, {progress}")
+    history = [
+        {"v": e.version, "at": _when(e.at), "name": e.name, "event": e.event, "state": e.state,
+         "decision": e.decision_id}
+        for e in run.history
+    ]  # fmt: skip
+    lines += ["", _table(history, ["v", "at", "name", "event", "state", "decision"])]
+    _print(args, data, "\n".join(lines))
+    return 0
+
+
+def _decide(args: argparse.Namespace, *, verdict: str) -> int:
+    store = _store(args.store)
+    request = args.request
+    if request is None:
+        gate = store.get(args.run).pending_gate
+        if gate is None or gate.request is None:
+            raise Failure(f"run {args.run!r} is not waiting for a decision", EXIT_CONFLICT)
+        request = gate.request.request_id
+    feedback = getattr(args, "feedback", None)
+    result: DecisionResult = store.decide(
+        args.run, request, verdict, feedback, decision_id=args.decision_id
+    )
+    data = {"outcome": result.outcome.value, "deadline_passed": result.deadline_passed,
+            **_summary(result.run)}  # fmt: skip
+    text = f"{result.outcome.value}: run {args.run} is {run_state(result.run)}"
+    if result.deadline_passed:
+        text += " (the decision came after the deadline: the timeout applied)"
+    _print(args, data, text)
+    return EXIT_CONFLICT if result.outcome is Outcome.stale else 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    run = _store(args.store).cancel(args.run)
+    _print(args, _summary(run), f"run {args.run} is {run.status.value}")
+    return 0
+
+
+def cmd_requeue(args: argparse.Namespace) -> int:
+    run = _store(args.store).requeue(args.run)
+    _print(args, _summary(run), f"run {args.run} is {run.status.value} again")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    fired = store.expire_due()
+    reaped = store.reap(RetryPolicy())
+    _print(args, {"timeouts": fired, "reaped": reaped},
+           f"{len(fired)} timeouts applied, {len(reaped)} expired leases reaped")  # fmt: skip
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    text = mermaid()
+    _print(args, {"mermaid": text}, text.rstrip())
+    return 0
+
+
+def _load_app(spec: str) -> list[Workflow]:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise Failure(f"--app must be module:attribute, not {spec!r}", EXIT_USAGE)
+    sys.path.insert(0, os.getcwd())
+    try:
+        found: Any = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise Failure(f"cannot load {spec!r}: {exc}", EXIT_USAGE) from None
+    workflows = [found] if isinstance(found, Workflow) else list(found)
+    if not workflows or not all(isinstance(workflow, Workflow) for workflow in workflows):
+        raise Failure(f"{spec!r} is not a Workflow or a list of them", EXIT_USAGE)
+    return workflows
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import Worker
+
+    store = _store(args.store)
+    worker = Worker(_load_app(args.app), store, concurrency=args.concurrency)
+    stop = threading.Event()
+
+    def finish(signum: int, frame: object) -> None:
+        stop.set()  # finish the units under way, release, exit: no attempt is counted
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    print(f"worker: {args.concurrency} thread(s) on {store!r}", file=sys.stderr, flush=True)
+    worker.run(stop)
+    print(f"worker: stopped after {dict(worker.counts)}", file=sys.stderr, flush=True)
+    return 0
+
+
+# Parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise Failure(message, EXIT_USAGE)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``statemachine`` command."""
+    common = _Parser(add_help=False)
+    common.add_argument("--store", help=f"store URL (default: ${ENVIRONMENT})")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    top = _Parser(prog="statemachine", description="Operate human-in-the-loop runs and workers.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(
+        name: str, run: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(handler=run)
+        return sub
+
+    runs = command("runs", cmd_runs, "list runs, most recently changed first")
+    runs.add_argument("--state", choices=[*STATES, "paused"], help="only runs in this state")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--offset", type=int, default=0)
+    command("show", cmd_show, "one run: its state, pending request and history").add_argument("run")
+    for verdict in ("confirm", "reject"):
+        decide = command(
+            verdict, partial(_decide, verdict=verdict), f"{verdict} the pending request"
+        )
+        decide.add_argument("run")
+        decide.add_argument("--request", help="the request id (default: the pending one)")
+        decide.add_argument("--decision-id", help="makes retries of this command idempotent")
+        if verdict == "reject":
+            decide.add_argument("--feedback", help="for the next iteration")
+    command("cancel", cmd_cancel, "cancel a run").add_argument("run")
+    command(
+        "requeue", cmd_requeue, "make a failed or dead-lettered run runnable again"
+    ).add_argument("run")
+    command("sweep", cmd_sweep, "apply due timeouts and reap expired leases, once")
+    command("diagram", cmd_diagram, "print the gate machine as a Mermaid diagram")
+    worker = command("worker", cmd_worker, "execute runs until SIGTERM")
+    worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
+    worker.add_argument("--concurrency", type=int, default=1)
+    return top
+
+
+_CODES: list[tuple[type[Exception], int]] = [
+    (RunNotFound, EXIT_NOT_FOUND),
+    (StoreUnavailable, EXIT_UNAVAILABLE),
+    (ConflictError, EXIT_CONFLICT),
+    (InvalidArgument, EXIT_REFUSED),
+    (StateMachineError, EXIT_REFUSED),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    try:
+        args = parser().parse_args(argv)
+        if args.command in ("runs",) and (args.limit < 1 or args.offset < 0):
+            raise Failure("--limit must be at least 1 and --offset at least 0", EXIT_USAGE)
+        return int(args.handler(args))
+    except Failure as failure:
+        print(f"statemachine: {failure}", file=sys.stderr)
+        return failure.code
+    except StateMachineError as exc:
+        code = next(code for kind, code in _CODES if isinstance(exc, kind))
+        print(f"statemachine: {exc}", file=sys.stderr)
+        return code
