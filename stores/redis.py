@@ -95,10 +95,11 @@ local lease = redis.call('HMGET', KEYS[1], 'fence', 'owner', 'lease_until')
 local held = lease[2] and lease[2] ~= '' and tonumber(lease[3] or '0') >= now
 if ARGV[2] ~= 'create' then
   if not current then return {{'missing', ''}} end
-  if current ~= ARGV[3] then return {{'conflict', current}} end
+  -- A holder that lost its lease is told so first, whatever happened to the run since.
   if ARGV[12] ~= '' and not (held and lease[1] == ARGV[12] and lease[2] == ARGV[13]) then
     return {{'fenced', current}}
   end
+  if current ~= ARGV[3] then return {{'conflict', current}} end
 end
 if not slot[ARGV[6]] then return redis.error_reply('unknown state ' .. ARGV[6]) end
 local old = redis.call('HGET', KEYS[1], 'state')

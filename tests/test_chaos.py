@@ -1,0 +1,228 @@
+"""Chaos: 200 runs, 4 worker processes, and faults, against a real Redis (bounded to 90 s).
+
+Faults: random `kill -9` of workers (restarted at once) and `SIGSTOP` longer than the lease,
+a decider sending duplicate and conflicting decisions while leaving about 30% of pauses
+unanswered, and one `kill -9` of Redis restarted from its AOF. Then every run must end, and
+every invariant must hold.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from statemachine import (
+    STATES,
+    Cancel,
+    Confirm,
+    Event,
+    Gate,
+    IterationCompleted,
+    Reject,
+    RunRecord,
+    Start,
+    Timeout,
+    run_state,
+    step,
+)
+from stores import RedisStore
+
+from .chaos_app import TIMEOUT, answered, workflows
+from .servers import RedisServer
+
+ROOT = Path(__file__).parent.parent
+RUNS = 200
+LEASE = 1.5
+SWEEP = 1.0
+FAULT_SECONDS = 12.0
+
+
+def as_event(
+    name: str, at: datetime, feedback: Iterator[str | None], outputs: Iterator[Any]
+) -> Event:
+    """The event a history entry records; feedback and outputs come from the gate's record."""
+    if name == "start":
+        return Start()
+    if name == "confirm":
+        return Confirm(decided_at=at)
+    if name == "reject":
+        return Reject(next(feedback), decided_at=at)
+    if name == "timeout":
+        return Timeout()
+    if name == "cancel":
+        return Cancel()
+    assert name == "iteration_completed", name
+    return IterationCompleted(next(outputs))
+
+
+def replay(run: RunRecord) -> list[str]:
+    """Replay every gate's history through the machine; the problems found (none is good)."""
+    problems = []
+    for gate in run.gates:
+        replayed = Gate(name=gate.name, policy=gate.policy, max_iterations=gate.max_iterations)
+        feedback, outputs = iter(gate.feedback), iter(gate.outputs)
+        for entry in (e for e in run.history if e.name == gate.name and e.event != "completed"):
+            event = as_event(entry.event, entry.at, feedback, outputs)
+            if entry.event == "timeout" and replayed.policy.on_timeout.value == "reject":
+                next(feedback)  # a timeout that rejects leaves an empty feedback entry
+            replayed, _ = step(replayed, event, entry.at)
+            if replayed.state.value != entry.state:
+                expected = f"{entry.state} != {replayed.state.value}"
+                problems.append(f"{run.run_id} {gate.name} v{entry.version}: {expected}")
+        for field in ("state", "iteration", "feedback", "outputs"):
+            if getattr(replayed, field) != getattr(gate, field):
+                problems.append(f"{run.run_id} {gate.name}: replayed {field} differs")
+    return problems
+
+
+def pauses(run: RunRecord) -> list[tuple[str, datetime, str, datetime]]:
+    """(request id, paused at, the event that ended the pause, when) for every pause."""
+    found = []
+    iteration: dict[str, int] = {}
+    open_pause: dict[str, tuple[str, datetime]] = {}
+    for entry in run.history:
+        if entry.name in open_pause and entry.event != "completed":
+            request, paused_at = open_pause.pop(entry.name)
+            found.append((request, paused_at, entry.event, entry.at))
+        if entry.state == "iterating":
+            iteration[entry.name] = iteration.get(entry.name, 0) + 1
+        if entry.state in ("awaiting_review", "awaiting_confirmation"):
+            kind = "review" if entry.state == "awaiting_review" else "confirmation"
+            request = f"{entry.name}:{kind}:{iteration.get(entry.name, 0)}"
+            open_pause[entry.name] = (request, entry.at)
+    return found
+
+
+def test_chaos(tmp_path: Path) -> None:
+    """No invariant broken, every run ends in time, timeouts are punctual, fault paths taken."""
+    server = RedisServer(tmp_path / "redis").start()
+    url = f"{server.url}?prefix=chaos&lease_seconds={LEASE}&retry_seconds=15"
+    stats = tmp_path / "stats"
+    stats.mkdir()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        store = RedisStore(url)
+        run_ids = [workflows[n % 4].bind(store).submit(f"input {n}") for n in range(RUNS)]
+
+        def start_worker(slot: int, generation: int) -> subprocess.Popen[bytes]:
+            counts_file = str(stats / f"{slot}-{generation}.json")
+            command = [sys.executable, "-m", "tests.chaos_app", "worker", url, counts_file]
+            process = subprocess.Popen(command, cwd=ROOT)
+            processes.append(process)
+            return process
+
+        workers = [start_worker(slot, 0) for slot in range(4)]
+        decider = subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos_app", "decider", url], cwd=ROOT
+        )
+        processes.append(decider)
+
+        rng = random.Random(20261124)
+        started = time.monotonic()
+        outage: tuple[float, float] | None = None
+        resumes: list[threading.Timer] = []
+        kills = stops = 0
+        while time.monotonic() - started < FAULT_SECONDS:
+            time.sleep(rng.uniform(0.3, 0.8))
+            slot = rng.randrange(4)
+            if rng.random() < 0.5:
+                workers[slot].kill()
+                workers[slot].wait()
+                workers[slot] = start_worker(slot, kills + 1)
+                kills += 1
+            else:
+                victim = workers[slot]
+                if victim.poll() is None:
+                    victim.send_signal(signal.SIGSTOP)
+                    resume = threading.Timer(LEASE + 1.0, victim.send_signal, (signal.SIGCONT,))
+                    resume.start()
+                    resumes.append(resume)
+                    stops += 1
+            if outage is None and time.monotonic() - started > FAULT_SECONDS / 2:
+                down = time.time()
+                server.kill(signal.SIGKILL)
+                server.start()  # replays the AOF
+                outage = (down, time.time())
+        for resume in resumes:
+            resume.join()
+        faults_stopped = time.monotonic()
+
+        limit = LEASE + SWEEP + 5
+        unfinished = run_ids
+        while unfinished and time.monotonic() - faults_stopped < limit:
+            time.sleep(0.2)
+            unfinished = [r for r in unfinished if not store.load(r).status.is_finished]
+        settled_after = time.monotonic() - faults_stopped
+        runs = [store.load(r) for r in run_ids]
+        counts: dict[str, int] = {}
+        for path in stats.glob("*.json"):
+            for key, value in json.loads(path.read_text()).items():
+                counts[key] = counts.get(key, 0) + value
+
+        # Every run ended, in time.
+        assert not unfinished, (
+            f"{len(unfinished)} runs unfinished {settled_after:.1f}s after the faults"
+        )
+        assert {run.status.value for run in runs} <= {"completed", "cancelled"}
+
+        # Each history replays through the machine; the version counts the transitions.
+        problems = [problem for run in runs for problem in replay(run)]
+        assert not problems, problems[:10]
+        assert all(run.version == len(run.history) for run in runs)
+
+        # Each run is in exactly one state index, the right one, and in no work index.
+        client = server.client()
+        for run in runs:
+            member = [
+                s
+                for s in STATES
+                if client.zscore(f"chaos:{{p0}}:state:{s}", run.run_id) is not None
+            ]
+            assert member == [run_state(run)], (run.run_id, member)
+            for index in ("ready", "leases", "deadlines", "dead"):
+                assert client.zscore(f"chaos:{{p0}}:{index}", run.run_id) is None, (
+                    run.run_id,
+                    index,
+                )
+
+        # Unanswered pauses ended by their on_timeout, within a sweep interval + 250 ms.
+        assert outage is not None
+        down_from, up_at = outage
+        every = [(run.run_id, *pause) for run in runs for pause in pauses(run)]
+        unanswered = [p for p in every if not answered(p[0], p[1])]
+        assert unanswered, "the decider answered everything: no pause was left to time out"
+        assert {event for *_, event, _ in unanswered} == {"timeout"}
+        too_late = []
+        for _, _, paused_at, event, ended_at in every:
+            deadline = paused_at + timedelta(seconds=TIMEOUT)
+            outage_hit = down_from - 0.1 <= deadline.timestamp() <= up_at + SWEEP + 0.5
+            if (
+                event == "timeout"
+                and not outage_hit
+                and ended_at - deadline > timedelta(seconds=SWEEP + 0.25)
+            ):
+                too_late.append((deadline, ended_at))
+        assert not too_late, too_late[:5]
+
+        # The fault paths were taken.
+        print(f"\nchaos: {kills} kills, {stops} stops, outage {up_at - down_from:.2f}s, "
+              f"settled {settled_after:.1f}s after the faults, counts {counts}")  # fmt: skip
+        assert counts.get("fenced", 0) > 0, counts
+        assert counts.get("reaped", 0) > 0, counts
+        assert counts.get("timeouts", 0) > 0, counts
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait()
+        server.stop()
