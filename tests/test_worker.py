@@ -78,8 +78,9 @@ def test_failures_back_off_then_dead_letter(store: Store) -> None:
         workflow.run_unit(lease, policy)
     second = store.load(run_id)
     assert second.attempts == 2
-    assert second.retry_at - second.updated_at == timedelta(seconds=15)  # type: ignore[operator]
-    lease = store.claim(second.retry_at + timedelta(seconds=1))  # type: ignore[operator]
+    assert second.retry_at is not None
+    assert second.retry_at - second.updated_at == timedelta(seconds=15)
+    lease = store.claim(second.retry_at + timedelta(seconds=1))
     assert lease is not None
     with store.working(lease):
         workflow.run_unit(lease, policy)
