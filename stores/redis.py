@@ -385,6 +385,10 @@ class RedisStore(Store):
             if self._call(lambda: self._client.exists(key), key):
                 raise CorruptRun(key, "the run's hash has no snapshot")
             raise RunNotFound(run_id)
+        return self._decode(run_id, data)
+
+    def _decode(self, run_id: str, data: bytes) -> RunRecord:
+        key = self._keys(run_id)[0]
         try:
             run = loads(data, RunRecord)
         except CodecError as exc:
@@ -518,7 +522,22 @@ class RedisStore(Store):
                 top = self._call(window, key)
                 scored.extend((score, _text(member)) for member, score in top)
         scored.sort(reverse=True)
-        return [self.load(run_id) for _, run_id in scored[offset : offset + limit]]
+        return self._load_many([run_id for _, run_id in scored[offset : offset + limit]])
+
+    def _load_many(self, run_ids: list[str]) -> list[RunRecord]:
+        """Load runs in one pipelined round trip (a run deleted meanwhile is left out)."""
+
+        def fetch() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for run_id in run_ids:
+                pipe.hget(self._keys(run_id)[0], "snapshot")
+            return list(pipe.execute())
+
+        runs = []
+        for run_id, data in zip(run_ids, self._call(fetch), strict=True):
+            if data is not None:
+                runs.append(self._decode(run_id, data))
+        return runs
 
     def expire_due(self, now: datetime | None = None) -> list[str]:
         """Apply every due timeout, found through the deadline index in batches of 100."""
