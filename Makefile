@@ -8,7 +8,9 @@ export HYPOTHESIS_PROFILE
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: demo test lint redis bench docs-generated clean
+PEER_VENV := .venv-peer
+
+.PHONY: demo test lint redis bench bench-peer docs-generated clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,11 +39,17 @@ test: lint redis
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
 
+# The peer framework gets an environment of its own: this library never depends on it.
+bench-peer: redis
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[redis]' agno 'sqlalchemy[asyncio]'
+	$(PEER_VENV)/bin/python bench/peer.py
+
 docs-generated: $(STAMP)
 	$(BIN)/python -m statemachine.diagram --write docs/state-machine.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PEER_VENV) site .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
 demo: $(STAMP)
 	$(BIN)/python examples/refinement_loop.py

@@ -67,10 +67,12 @@ def answered(run_id: str, request_id: str) -> bool:
 
 def work(url: str, stats: str) -> None:
     """A worker process that keeps its counts in `stats` (rewritten every 100 ms)."""
-    from statemachine import Worker
+    from statemachine import RetryPolicy, Worker
     from stores import open_store
 
-    worker = Worker(workflows, open_store(url), concurrency=4)
+    # Short backoffs: a run abandoned by several killed workers in a row still ends in time.
+    retry = RetryPolicy(max_attempts=20, base_seconds=0.25, cap_seconds=1.0)
+    worker = Worker(workflows, open_store(url), concurrency=4, retry=retry)
     stop = threading.Event()
     runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     runner.start()

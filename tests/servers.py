@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import redis
 
 MISSING = (
@@ -30,6 +29,8 @@ def redis_server_binary() -> str:
     """The path of redis-server; without one the Redis tests fail (they are never skipped)."""
     found = shutil.which("redis-server")
     if found is None:
+        import pytest  # imported here: the benchmarks use these servers without pytest
+
         pytest.fail(MISSING, pytrace=False)
     return found
 

@@ -169,9 +169,12 @@ def test_chaos(tmp_path: Path) -> None:
                 counts[key] = counts.get(key, 0) + value
 
         # Every run ended, in time.
-        assert not unfinished, (
-            f"{len(unfinished)} runs unfinished {settled_after:.1f}s after the faults"
-        )
+        stuck = [
+            (r.run_id, r.status.value, run_state(r), r.attempts, r.retry_at, r.history[-3:])
+            for r in runs
+            if not r.status.is_finished
+        ]
+        assert not unfinished, f"{len(unfinished)} unfinished {settled_after:.1f}s after: {stuck}"
         assert {run.status.value for run in runs} <= {"completed", "cancelled"}
 
         # Each history replays through the machine; the version counts the transitions.
