@@ -10,7 +10,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 PEER_VENV := .venv-peer
 
-.PHONY: demo test lint redis bench bench-peer docs-generated clean
+.PHONY: demo test lint docs redis bench bench-peer docs-generated clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ redis:
 		echo "Could not install redis-server: the Redis tests will fail and say how to get it"; \
 	}
 
-test: lint redis
+# The documentation site, built strictly: a broken link or reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint docs redis
 	$(BIN)/pytest
 
 bench: $(STAMP)

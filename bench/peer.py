@@ -209,14 +209,22 @@ def stored_after_rejections(system: Any, rejections: int = 40) -> int:
     return int(system.stored_bytes(out))
 
 
-def import_ms(module: str, rounds: int) -> float:
+def import_ms(modules: dict[str, str], rounds: int) -> dict[str, float]:
+    """Median import time of each module in a fresh interpreter, minus a bare interpreter's;
+    the interpreters are interleaved so that a busy moment hits every figure alike."""
+
     def once(code: str) -> float:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True)
         return (time.perf_counter() - start) * 1000
 
-    bare = statistics.median(once("pass") for _ in range(rounds))
-    return statistics.median(once(f"import {module}") for _ in range(rounds)) - bare
+    samples: dict[str, list[float]] = {name: [] for name in ("bare", *modules)}
+    for _ in range(rounds):
+        samples["bare"].append(once("pass"))
+        for name, module in modules.items():
+            samples[name].append(once(f"import {module}"))
+    bare = statistics.median(samples.pop("bare"))
+    return {name: statistics.median(values) - bare for name, values in samples.items()}
 
 
 def main() -> None:
@@ -258,10 +266,7 @@ def main() -> None:
         finally:
             server.stop()
     peer_name = systems[0].name
-    imports = {
-        "peer": import_ms("agno.workflow", args.rounds * 2),
-        "ours": import_ms("statemachine", args.rounds * 2),
-    }
+    imports = import_ms({"peer": "agno.workflow", "ours": "statemachine"}, args.rounds * 4)
 
     def median(name: str, what: str) -> float:
         return statistics.median(figures[name][what])

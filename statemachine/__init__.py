@@ -5,6 +5,8 @@ clock, the storage and the humans. The runtime (`Workflow`, `Step`, `Loop`) runs
 loops with human gates on top of it, persisting runs in a `Store`.
 """
 
+from typing import TYPE_CHECKING
+
 from .actions import Action, Finish, RequestConfirmation, RequestReview, RunIteration
 from .codec import SCHEMA_VERSION, dumps, loads
 from .errors import (
@@ -49,7 +51,9 @@ from .stream import (
     WorkflowStartedEvent,
 )
 from .table import TRANSITIONS, Trigger
-from .worker import Worker
+
+if TYPE_CHECKING:
+    from .worker import Worker
 from .workflow import (
     Loop,
     RunOutput,
@@ -142,3 +146,12 @@ __all__ = [
     "run_state",
     "step",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Workers (threads, logging) load on first use: most importers never start one.
+    if name == "Worker":
+        from .worker import Worker
+
+        return Worker
+    raise AttributeError(f"module 'statemachine' has no attribute {name!r}")

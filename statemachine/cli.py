@@ -129,7 +129,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     run = _store(args.store).load(args.run)
-    data = {**_summary(run), "record": converter.unstructure(run)}
+    data = {**_summary(run), "record": converter().unstructure(run)}
     lines = [f"{key}: {value}" for key, value in _summary(run).items() if value not in (None, "")]
     if run.error:
         lines.append(f"error: {run.error}")

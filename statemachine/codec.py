@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Any, Final, TypeVar
-
-import cattrs
-from cattrs.preconf.json import make_converter
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .errors import (
     CodecError,
@@ -26,15 +24,15 @@ from .errors import (
 from .events import JSON, json_problem
 from .record import Gate, RunRecord, StepResult, Transition
 
+if TYPE_CHECKING:
+    from cattrs.preconf.json import JsonConverter
+
 __all__ = ["SCHEMA_VERSION", "converter", "dumps", "loads"]
 
 SCHEMA_VERSION: Final = 1
 """The version of the wire format this library writes and reads."""
 
 R = TypeVar("R")
-
-converter: Final = make_converter(forbid_extra_keys=True)
-"""The library's converter. Never cattrs' global one: users may configure that as they like."""
 
 _RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate, RunRecord})
 
@@ -64,7 +62,7 @@ def _aware_datetime(value: object, _: type) -> datetime:
     return parsed
 
 
-def _list_only(kind: Any) -> None:
+def _list_only(converter: JsonConverter, kind: Any) -> None:
     structure_items = converter.get_structure_hook(kind)
 
     def structure(value: object, _: type) -> object:
@@ -95,23 +93,31 @@ def _structure_transition(value: object, _: type) -> Transition:
     return Transition(version, _aware_datetime(at, datetime), name, event, state, *decision)
 
 
-converter.register_unstructure_hook(Transition, _unstructure_transition)
-converter.register_structure_hook(Transition, _structure_transition)
+@cache
+def converter() -> JsonConverter:
+    """The library's cattrs converter, built on first use (cattrs costs import time that
+    workflows on the memory store never need). Never cattrs' global converter: users may
+    configure that as they like."""
+    from cattrs.preconf.json import make_converter
 
-for _kind in (int, str, bool):
-    converter.register_structure_hook(_kind, _exact(_kind))
-converter.register_structure_hook(float, _number)
-converter.register_structure_hook(datetime, _aware_datetime)
-for _sequence in (
-    tuple[str | None, ...],
-    tuple[JSON, ...],
-    tuple[Gate, ...],
-    tuple[StepResult, ...],
-    tuple[Transition, ...],
-    tuple[tuple[str, str], ...],
-    tuple[str, str],
-):
-    _list_only(_sequence)
+    built = make_converter(forbid_extra_keys=True)
+    built.register_unstructure_hook(Transition, _unstructure_transition)
+    built.register_structure_hook(Transition, _structure_transition)
+    for kind in (int, str, bool):
+        built.register_structure_hook(kind, _exact(kind))
+    built.register_structure_hook(float, _number)
+    built.register_structure_hook(datetime, _aware_datetime)
+    for sequence in (
+        tuple[str | None, ...],
+        tuple[JSON, ...],
+        tuple[Gate, ...],
+        tuple[StepResult, ...],
+        tuple[Transition, ...],
+        tuple[tuple[str, str], ...],
+        tuple[str, str],
+    ):
+        _list_only(built, sequence)
+    return built
 
 
 def _unstorable(record: Gate | RunRecord) -> str | None:
@@ -142,7 +148,7 @@ def dumps(record: Any) -> str:
         raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
     if problem := _unstorable(record):
         raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
-    document = {"schema_version": SCHEMA_VERSION, **converter.unstructure(record)}
+    document = {"schema_version": SCHEMA_VERSION, **converter().unstructure(record)}
     try:
         return json.dumps(document, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -168,8 +174,10 @@ def loads(data: str | bytes, kind: type[R]) -> R:
     version = document.pop("schema_version", None)
     if version != SCHEMA_VERSION or type(version) is not int:
         raise SchemaVersionError(version, SCHEMA_VERSION)
+    import cattrs
+
     try:
-        return converter.structure(document, kind)
+        return converter().structure(document, kind)
     except cattrs.BaseValidationError as exc:
         reasons = "; ".join(cattrs.transform_error(exc, path=kind.__name__))
         raise MalformedRecord(f"not a valid {kind.__name__}: {reasons}") from exc

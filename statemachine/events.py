@@ -85,7 +85,7 @@ class Start:
 class Confirm:
     """A human accepts: start the loop, or keep the output under review.
 
-    Args:
+    Attributes:
         request_id: the pause this decision answers; when given, a decision for an older
             pause is refused with `StaleRequest`.
         decided_at: when the human decided; it is checked against the deadline instead of the
@@ -100,7 +100,7 @@ class Confirm:
 class Reject:
     """A human rejects, optionally with feedback for the next iteration.
 
-    Args:
+    Attributes:
         feedback: text passed to the next iteration when `on_reject` is retry.
         request_id: as for `Confirm`.
         decided_at: as for `Confirm`.
@@ -125,7 +125,7 @@ class Cancel:
 class IterationCompleted:
     """The current iteration finished with `output`.
 
-    Args:
+    Attributes:
         output: the iteration's result, a JSON value (it is stored in the record).
             Anything JSON would not give back unchanged raises `InvalidArgument`.
         should_continue: for loops without iteration review, whether another iteration should

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
-
-from transitions import Machine
+from typing import TYPE_CHECKING
 
 from .actions import Action, Finish, RequestConfirmation, RequestReview, RunIteration
 from .errors import (
@@ -27,6 +26,9 @@ from .events import Confirm, Event, IterationCompleted, Reject, Timeout
 from .record import Gate, Request, RequestKind
 from .states import State
 from .table import TRANSITIONS, Trigger, resolve
+
+if TYPE_CHECKING:
+    from transitions import Machine
 
 __all__ = ["engine", "step"]
 
@@ -43,6 +45,8 @@ _REJECTIONS = frozenset(
 @cache
 def engine() -> Machine:
     """The process's one `transitions.Machine`, built from the table."""
+    from transitions import Machine  # on first use: `transitions` costs import time
+
     machine = Machine(
         model=None,
         states=State,
@@ -65,7 +69,15 @@ def _compile(machine: Machine) -> Mapping[tuple[State, Trigger], State]:
     return compiled
 
 
-_NEXT: Mapping[tuple[State, Trigger], State] = _compile(engine())
+_NEXT: Mapping[tuple[State, Trigger], State] | None = None
+"""The compiled table, built from the engine the first time an event is applied."""
+
+
+def _targets() -> Mapping[tuple[State, Trigger], State]:
+    global _NEXT
+    if _NEXT is None:
+        _NEXT = _compile(engine())
+    return _NEXT
 
 
 def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
@@ -80,19 +92,20 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
     Returns:
         The new record (version + 1) and the one action the caller must take next.
 
+    When it raises, `gate` is untouched (records are immutable) and nothing was built.
+
     Raises:
         TransitionRefused: the table has no transition for this event in this state.
         TimeoutNotDue: a `Timeout` for a pause without a deadline or before it.
         StaleRequest: a decision names a request other than the pending one.
         DeadlinePassed: a decision was made after the deadline; send `Timeout` instead.
         InvalidArgument: `now` is naive.
-        In every case `gate` is untouched (records are immutable) and nothing was built.
     """
     if now.utcoffset() is None:
         raise InvalidArgument(f"now must be a timezone-aware datetime, not {now!r}")
     source = gate.state
     trigger = resolve(event, gate.policy, gate.iteration, gate.max_iterations)
-    target = _NEXT.get((source, trigger))
+    target = (_NEXT or _targets()).get((source, trigger))
     if target is None:
         raise TransitionRefused(source, event, gate.name)
 

@@ -16,6 +16,7 @@ runnable.
 from __future__ import annotations
 
 import copy
+import enum
 import hashlib
 import json
 import traceback
@@ -27,7 +28,6 @@ from uuid import uuid4
 import attrs
 
 from .actions import RunIteration
-from .codec import converter
 from .errors import (
     ConflictError,
     DeadlinePassed,
@@ -122,7 +122,7 @@ def _check_name(kind: str, name: object) -> str:
 class Step:
     """One unit of work: an `executor` function, or an `agent` with a ``run(message)`` method.
 
-    Args:
+    Attributes:
         name: unique within the workflow; runs refer to steps by name.
         executor: ``fn(step_input) -> StepOutput | str | JSON``.
         agent: any object whose ``run(message)`` returns something with ``.content`` (an
@@ -173,7 +173,7 @@ def _as_steps(steps: Iterable[Step]) -> tuple[Step, ...]:
 class Loop:
     """Steps repeated up to `max_iterations` times, with optional human gates.
 
-    Args:
+    Attributes:
         name: unique within the workflow.
         steps: the body, run in order each iteration; the last one's content is the
             iteration's output. Body steps cannot have a `human_review` of their own.
@@ -255,10 +255,14 @@ def _max_iterations(step: Step | Loop) -> int:
     return step.max_iterations if isinstance(step, Loop) else 1
 
 
+def _plain(instance: object, field: object, value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def _describe(step: Step | Loop) -> dict[str, Any]:
     shape: dict[str, Any] = {"name": step.name, "kind": type(step).__name__}
     if step.human_review is not None:
-        shape["policy"] = converter.unstructure(step.human_review)
+        shape["policy"] = attrs.asdict(step.human_review, value_serializer=_plain)
     if isinstance(step, Loop):
         shape.update(
             max_iterations=step.max_iterations,
@@ -380,7 +384,8 @@ class StepRequirement:
         """Reject, optionally with feedback for the next iteration (`on_reject` applies).
 
         Raises:
-            As `confirm`.
+            DeadlinePassed: the deadline has passed; the timeout action was applied instead.
+            StaleRequest: the request is no longer pending.
         """
         self._decide(Verdict.reject, feedback)
 
@@ -591,9 +596,12 @@ class Workflow:
                 final one.
             run_id: the new run's id (default: a random one).
 
+        A step's exception does not raise: the run comes back `failed`.
+
         Raises:
-            RunExists, InvalidRunId, InvalidArgument (input that is not JSON).
-            A step's exception does not raise: the run comes back `failed`.
+            RunExists: a run with this id exists.
+            InvalidRunId: the run id is not acceptable.
+            InvalidArgument: the input is not a JSON value.
         """
         run_id = self.submit(input, run_id=run_id)
         events = self._execute(run_id, None, stream_events)
@@ -606,7 +614,9 @@ class Workflow:
             The run id.
 
         Raises:
-            RunExists, InvalidRunId, InvalidArgument (input that is not JSON).
+            RunExists: a run with this id exists.
+            InvalidRunId: the run id is not acceptable.
+            InvalidArgument: the input is not a JSON value.
         """
         if problem := json_problem(input, "the workflow input"):
             raise InvalidArgument(problem)
@@ -671,7 +681,8 @@ class Workflow:
                 process is executing it (`RunBusy`); no user code ran.
             DefinitionChanged: the run's current step is not in this workflow any more under
                 the same name and kind.
-            RunNotFound, InvalidRunId.
+            RunNotFound: there is no such run.
+            InvalidRunId: the run id is not acceptable.
         """
         if isinstance(run, RunOutput):
             run_id, seen = run.run_id, run.version
@@ -731,7 +742,8 @@ class Workflow:
         Raises:
             LeaseLost: the lease ran out before the commit; nothing was written.
             ConflictError: the run changed meanwhile (a decision or a cancellation came first).
-            DefinitionChanged, InvalidArgument: the run does not fit this workflow.
+            DefinitionChanged: the run's current step no longer fits this workflow.
+            InvalidArgument: the run belongs to another workflow.
         """
         run = self._prepare(lease)
         events = self._drive(run, False, lease, units=1, retry=retry)

@@ -199,7 +199,8 @@ class RedisStore(Store):
             `StoreUnavailable`. Every operation is safe to retry: writes carry operation ids.
 
     Raises:
-        InvalidArgument: a bad URL, prefix or option. StoreUnavailable: no server.
+        InvalidArgument: a bad URL, prefix or option.
+        StoreUnavailable: no server answers.
     """
 
     def __init__(

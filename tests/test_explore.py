@@ -61,7 +61,7 @@ def test_review_with_retry_reaches_every_iteration_and_reviews_the_last() -> Non
 
 def test_terminal_state_that_accepts_an_event_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine whose `done` accepts cancel fails the exploration with that problem named."""
-    broken = {**machine_module._NEXT, (State.done, Trigger.cancel): State.cancelled}
+    broken = {**machine_module._targets(), (State.done, Trigger.cancel): State.cancelled}
     monkeypatch.setattr(machine_module, "_NEXT", broken)
     with pytest.raises(ExplorationFailed, match="done@1: terminal state accepted cancel"):
         explore(HumanReview(), 1).check()
@@ -71,7 +71,7 @@ def test_dead_end_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine where awaiting_review has no exit fails: those gates could never finish."""
     broken = {
         key: target
-        for key, target in machine_module._NEXT.items()
+        for key, target in machine_module._targets().items()
         if key[0] is not State.awaiting_review
     }
     monkeypatch.setattr(machine_module, "_NEXT", broken)
@@ -83,7 +83,10 @@ def test_dead_end_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_runaway_iteration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine that iterates past the maximum is reported, not crashed on."""
-    broken = {**machine_module._NEXT, (State.iterating, Trigger.iteration_last): State.iterating}
+    broken = {
+        **machine_module._targets(),
+        (State.iterating, Trigger.iteration_last): State.iterating,
+    }
     monkeypatch.setattr(machine_module, "_NEXT", broken)
     exploration: Exploration = explore(HumanReview(), 1)
     assert any("InvalidArgument" in problem for problem in exploration.problems)

@@ -7,7 +7,8 @@ import sys
 
 
 def test_core_import_pulls_in_no_drivers_or_stores() -> None:
-    """`import statemachine` loads neither redis, nor the stores package, nor Hypothesis."""
+    """`import statemachine` loads no driver, store, test tool, or what only some uses need
+    (cattrs for encoding, transitions for building the machine, the worker)."""
     script = "import sys, statemachine\nprint('\\n'.join(sorted(sys.modules)))\n"
     loaded = set(
         subprocess.run(
@@ -19,8 +20,11 @@ def test_core_import_pulls_in_no_drivers_or_stores() -> None:
         "redis",
         "stores",
         "hypothesis",
+        "cattrs",
+        "transitions",
         "statemachine.testing",
         "statemachine.diagram",
+        "statemachine.worker",
     ):
         assert forbidden not in loaded, forbidden
         assert not any(name.startswith(forbidden + ".") for name in loaded), forbidden
