@@ -17,7 +17,6 @@ renamed over the snapshot, and the directory fsynced.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.floors import durable_write_us
 from statemachine import (
     HumanReview,
     Loop,
@@ -35,6 +37,8 @@ from statemachine import (
     Workflow,
 )
 from stores import FileStore, MemoryStore
+
+SNAPSHOT_BYTES = 2000  # about a run's size in this workload
 
 
 def refine(step_input: StepInput) -> str:
@@ -76,23 +80,6 @@ def cycle_us(make_store: Callable[[], Store], runs: int, cold: bool) -> float:
     return (time.perf_counter() - start) / (3 * runs) * 1e6
 
 
-def durable_write_us(directory: Path, writes: int) -> float:
-    data = b"x" * 2000
-    final = directory / "floor.json"
-    start = time.perf_counter()
-    for i in range(writes):
-        temp = directory / f".floor.{i}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        os.write(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        os.replace(temp, final)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(dir_fd)
-        os.close(dir_fd)
-    return (time.perf_counter() - start) / writes * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
@@ -114,7 +101,8 @@ def main() -> None:
                 ("file, cold", file_store, True),
             ]:
                 results.setdefault(name, []).append(cycle_us(make, args.runs, cold))
-            results.setdefault("floor", []).append(2 * durable_write_us(base, 3 * args.runs))
+            floor = durable_write_us(base, SNAPSHOT_BYTES, 3 * args.runs)
+            results.setdefault("floor", []).append(2 * floor)
     floor = statistics.median(results.pop("floor"))
     print(f"python {sys.version.split()[0]}, {args.rounds} rounds x {args.runs} runs x 3 cycles")
     print("| store, object | median per cycle | ratio |\n|---|---|---|")

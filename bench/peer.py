@@ -37,10 +37,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 logging.disable(logging.WARNING)  # the peer logs every pause
 
 
+class System:
+    """What both systems do the same way: the seed page's API."""
+
+    name: str
+
+    def start(self, workflow: Any, text: str) -> Any:
+        return workflow.run(text)
+
+    def decide(self, out: Any, feedback: str | None) -> None:
+        (requirement,) = out.steps_requiring_output_review
+        requirement.confirm() if feedback is None else requirement.reject(feedback=feedback)
+
+    def resume(self, workflow: Any, out: Any) -> Any:
+        return workflow.continue_run(out)
+
+
 # The peer ---------------------------------------------------------------------------------
 
 
-class Peer:
+class Peer(System):
     name = "peer (agno, SQLite)"
 
     def __init__(self, directory: Path, max_iterations: int = 5) -> None:
@@ -85,16 +101,6 @@ class Peer:
             ],
         )
 
-    def start(self, workflow: Any, text: str) -> Any:
-        return workflow.run(text)
-
-    def decide(self, out: Any, feedback: str | None) -> None:
-        (requirement,) = out.steps_requiring_output_review
-        requirement.confirm() if feedback is None else requirement.reject(feedback=feedback)
-
-    def resume(self, workflow: Any, out: Any) -> Any:
-        return workflow.continue_run(out)
-
     def cold(self, out: Any) -> tuple[Any, Any]:
         workflow = self.build(session_id=out.session_id)
         return workflow, workflow.get_run(out.run_id, session_id=out.session_id)
@@ -118,7 +124,7 @@ class Peer:
 # This library -----------------------------------------------------------------------------
 
 
-class Ours:
+class Ours(System):
     def __init__(self, name: str, make_store: Callable[[], Any], max_iterations: int = 5) -> None:
         self.name = name
         self.store = make_store()
@@ -144,16 +150,6 @@ class Ours:
                 Step(name="finalize", executor=lambda si: f"final {si.previous_step_content}"),
             ],
         )
-
-    def start(self, workflow: Any, text: str) -> Any:
-        return workflow.run(text)
-
-    def decide(self, out: Any, feedback: str | None) -> None:
-        (requirement,) = out.steps_requiring_output_review
-        requirement.confirm() if feedback is None else requirement.reject(feedback=feedback)
-
-    def resume(self, workflow: Any, out: Any) -> Any:
-        return workflow.continue_run(out)
 
     def cold(self, out: Any) -> tuple[Any, Any]:
         workflow = self.build()

@@ -17,7 +17,6 @@ Each figure is the median over rounds of the mean per operation.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import itertools
 
 import attrs
 
+from bench.floors import durable_write_us
 from statemachine import MemoryStore, RunRecord, Store, dumps
 from statemachine.contract import sample_run as new_run
 from statemachine.contract import touched
@@ -65,22 +65,6 @@ def ping_us(store: RedisStore, count: int) -> float:
     return (time.perf_counter() - start) / count * 1e6
 
 
-def durable_write_us(directory: Path, data: bytes, count: int) -> float:
-    final = directory / "floor.json"
-    start = time.perf_counter()
-    for n in range(count):
-        temp = directory / f".floor.{n}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        os.write(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        os.replace(temp, final)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(dir_fd)
-        os.close(dir_fd)
-    return (time.perf_counter() - start) / count * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=2000)
@@ -103,7 +87,7 @@ def main() -> None:
                 ("file commit", lambda n: commit_us(file_store, f"f{n}", args.commits // 4)),
                 (
                     "bare durable write",
-                    lambda n: durable_write_us(base, b"x" * size, args.commits // 4),
+                    lambda n: durable_write_us(base, size, args.commits // 4),
                 ),
                 ("memory commit", lambda n: commit_us(memory_store, f"m{n}", args.commits)),
             ]

@@ -27,14 +27,13 @@ The contract, which the shared store test suite checks for every store:
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import attrs
 
@@ -134,7 +133,10 @@ class Lease:
     fence: int
 
 
-log = logging.getLogger("statemachine.store")
+def new_id() -> str:
+    """A random 128-bit id, as 32 hex digits (what uuid4().hex gives, without uuid's imports)."""
+    return os.urandom(16).hex()
+
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _COMMIT_ATTEMPTS = 100
@@ -364,7 +366,7 @@ class Store(ABC):
             ) from None
         if feedback is not None and not isinstance(feedback, str):
             raise InvalidArgument(f"feedback must be a string or None, not {feedback!r}")
-        decision_id = decision_id or uuid4().hex
+        decision_id = decision_id or new_id()
         result: DecisionResult | None = None
 
         def change(run: RunRecord) -> RunRecord | None:
@@ -405,7 +407,9 @@ class Store(ABC):
         try:
             self.update(run_id, change)
         except (CorruptRun, RunNotFound) as exc:
-            log.warning("timeout sweep skipped run %r: %s", run_id, exc)
+            import logging  # only this rare path logs: keep it off import time
+
+            logging.getLogger("statemachine.store").warning("sweep skipped run %r: %s", run_id, exc)
             return False
         return fired
 
@@ -464,7 +468,7 @@ class MemoryStore(Store):
                 raise RunNotFound(run_id)
             if run_id in self._held:
                 raise RunBusy(run_id)
-            lease = Lease(run_id, uuid4().hex, 0)
+            lease = Lease(run_id, new_id(), 0)
             self._held[run_id] = lease.token
         return lease
 

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import copy
 import enum
-import hashlib
 import json
-import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, overload
-from uuid import uuid4
 
 import attrs
 
@@ -41,7 +38,7 @@ from .policy import HumanReview
 from .record import Gate, RequestKind, RunRecord, RunStatus
 from .runs import Outcome, Verdict, apply_event, expire, fail, finish_step
 from .states import State
-from .store import Lease, MemoryStore, RetryPolicy, Store, check_run_id
+from .store import Lease, MemoryStore, RetryPolicy, Store, check_run_id, new_id
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -305,6 +302,8 @@ def _run_step(step: Step, step_input: StepInput) -> StepOutput:
 
 
 def _error_text(exc: BaseException) -> str:
+    import traceback
+
     lines = traceback.format_exception_only(type(exc), exc)
     return "".join(lines).strip()[:2000]
 
@@ -331,7 +330,7 @@ class StepRequirement:
         assert gate.request is not None
         request = gate.request
         self._output = output
-        self._decisions = {verdict: uuid4().hex for verdict in Verdict}
+        self._decisions = {verdict: new_id() for verdict in Verdict}
         self.step_name = gate.name
         self.request_id = request.request_id
         self.kind = request.kind
@@ -551,6 +550,8 @@ class Workflow:
         self._index = {step.name: position for position, step in enumerate(self.steps)}
         self._gated = [step.name for step in self.steps if step.is_gated]
         shape = json.dumps([_describe(step) for step in self.steps], sort_keys=True)
+        import hashlib  # here, not at import: loading OpenSSL's hashes takes milliseconds
+
         self.fingerprint = hashlib.sha256(shape.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -620,7 +621,7 @@ class Workflow:
         """
         if problem := json_problem(input, "the workflow input"):
             raise InvalidArgument(problem)
-        run_id = check_run_id(run_id if run_id is not None else uuid4().hex)
+        run_id = check_run_id(run_id if run_id is not None else new_id())
         now = self.clock()
         self.store.create(
             RunRecord(
