@@ -116,6 +116,11 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store = _store(args.store)
+    if args.dead:
+        rows = [_summary(run) for run in store.dead(limit=args.limit, offset=args.offset)]
+        columns = ["run_id", "workflow", "step", "attempts", "updated_at"]
+        _print(args, rows, _table(rows, columns) if rows else "no dead-lettered runs")
+        return 0
     states: Iterable[str | None] = (
         ("awaiting_confirmation", "awaiting_review") if args.state == "paused" else (args.state,)
     )
@@ -261,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
 
     runs = command("runs", cmd_runs, "list runs, most recently changed first")
     runs.add_argument("--state", choices=[*STATES, "paused"], help="only runs in this state")
+    runs.add_argument(
+        "--dead", action="store_true", help="only dead-lettered runs (failed, no retry left)"
+    )
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--offset", type=int, default=0)
     command("show", cmd_show, "one run: its state, pending request and history").add_argument("run")

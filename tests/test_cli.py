@@ -113,6 +113,8 @@ def test_failed_runs_dead_letter_and_requeue(url: str) -> None:
         time.sleep(0.02)
     assert [run.run_id for run in store.dead()] == [run_id]
     assert store.load(run_id).attempts == 2
+    listed = json.loads(cli("runs", "--dead", "--json", store=url).stdout)
+    assert [row["run_id"] for row in listed] == [run_id]
     requeued = cli("requeue", run_id, store=url)
     assert requeued.returncode == 0, requeued.stderr
     assert store.load(run_id).status is RunStatus.pending
