@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .errors import (
@@ -22,6 +22,7 @@ from .errors import (
     StateMachineError,
 )
 from .events import JSON, json_problem
+from .policy import HumanReview
 from .record import Gate, RunRecord, StepResult, Transition
 
 if TYPE_CHECKING:
@@ -74,12 +75,12 @@ def _list_only(converter: JsonConverter, kind: Any) -> None:
     converter.register_structure_hook_func(lambda candidate: candidate == kind, structure)
 
 
-def _unstructure_transition(entry: Transition) -> list[object]:
-    # History entries repeat for every transition: a flat list keeps each under 100 bytes.
-    row: list[object] = [entry.version, entry.at.isoformat(), entry.name, entry.event, entry.state]
-    if entry.decision_id is not None:
-        row.append(entry.decision_id)
-    return row
+@lru_cache(maxsize=65_536)
+def _unstructure_transition(entry: Transition) -> tuple[object, ...]:
+    # History entries repeat for every transition: a flat array keeps each under 100 bytes.
+    # Entries never change and every commit writes the whole history again: remember them.
+    row = (entry.version, entry.at.isoformat(), entry.name, entry.event, entry.state)
+    return row if entry.decision_id is None else (*row, entry.decision_id)
 
 
 def _structure_transition(value: object, _: type) -> Transition:
@@ -102,6 +103,10 @@ def converter() -> JsonConverter:
 
     built = make_converter(forbid_extra_keys=True)
     built.register_unstructure_hook(Transition, _unstructure_transition)
+    # A policy is shared by every run of its workflow and never changes: encode it once.
+    built.register_unstructure_hook(
+        HumanReview, lru_cache(maxsize=1024)(built.gen_unstructure_attrs_fromdict(HumanReview))
+    )
     built.register_structure_hook(Transition, _structure_transition)
     for kind in (int, str, bool):
         built.register_structure_hook(kind, _exact(kind))

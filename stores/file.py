@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from uuid import uuid4
 
 from statemachine.codec import SCHEMA_VERSION, dumps, loads
 from statemachine.errors import (
@@ -32,7 +31,7 @@ from statemachine.errors import (
     StoreError,
 )
 from statemachine.record import RunRecord
-from statemachine.store import Lease, Store, check_commit, check_run_id
+from statemachine.store import Lease, Store, check_commit, check_run_id, new_id
 
 __all__ = ["FileStore"]
 
@@ -108,7 +107,7 @@ class FileStore(Store):
     def _write(self, run: RunRecord) -> None:
         data = dumps(run).encode()
         final = self._snapshot(run.run_id)
-        temp = self.path / f".{run.run_id}.{os.getpid()}.{uuid4().hex[:12]}{_TEMP_SUFFIX}"
+        temp = self.path / f".{run.run_id}.{os.getpid()}.{new_id()[:12]}{_TEMP_SUFFIX}"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
@@ -181,7 +180,7 @@ class FileStore(Store):
         except BlockingIOError:
             os.close(fd)
             raise RunBusy(run_id) from None
-        lease = Lease(run_id, uuid4().hex, 0)
+        lease = Lease(run_id, new_id(), 0)
         with self._guard:
             self._held[lease.token] = fd
         return lease

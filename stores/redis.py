@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
-from uuid import uuid4
 
 from statemachine.codec import dumps, loads
 from statemachine.errors import (
@@ -57,6 +56,7 @@ from statemachine.store import (
     _check_page,
     check_commit,
     check_run_id,
+    new_id,
     run_state,
     runnable_at,
 )
@@ -236,6 +236,7 @@ class RedisStore(Store):
             "retry_seconds", retry_seconds, options.get("retry_seconds"), 5.0
         )
         requested = partitions if partitions is not None else options.get("partitions")
+        self._key_cache: dict[str, list[str]] = {}
         self._write = self._client.register_script(_WRITE)
         self._lease = self._client.register_script(_LEASE)
         self._release = self._client.register_script(_RELEASE)
@@ -252,6 +253,14 @@ class RedisStore(Store):
         return f"{self.prefix}:{{p{partition}}}"
 
     def _keys(self, run_id: str) -> list[str]:
+        keys = self._key_cache.get(run_id)
+        if keys is None:
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            keys = self._key_cache[run_id] = self._make_keys(run_id)
+        return keys
+
+    def _make_keys(self, run_id: str) -> list[str]:
         tag = self._tag(run_id)
         return [
             f"{tag}:run:{run_id}",
@@ -359,7 +368,7 @@ class RedisStore(Store):
             run_state(run),
             "" if deadline is None else _score(deadline),
             "" if ready is None else _score(ready),
-            operation or uuid4().hex,  # a retry after a lost reply answers "duplicate"
+            operation or new_id(),  # a retry after a lost reply answers "duplicate"
             _score(run.updated_at),
             _score(run.created_at),
             "" if lease is None else str(lease.fence),
@@ -408,7 +417,7 @@ class RedisStore(Store):
         return _text(outcome), int(fence)
 
     def acquire(self, run_id: str) -> Lease:
-        token = uuid4().hex
+        token = new_id()
         outcome, fence = self._lease_call(check_run_id(run_id), token, "hold")
         if outcome == "missing":
             raise RunNotFound(run_id)
@@ -459,7 +468,7 @@ class RedisStore(Store):
             ready = self._call(partial(self._client.zrangebyscore, key, "-inf", at, 0, 8), key)
             for member in ready:
                 run_id = _text(member)
-                token = uuid4().hex
+                token = new_id()
                 outcome, fence = self._lease_call(run_id, token, "claim")
                 if outcome == "ok":
                     return Lease(run_id, token, fence)
