@@ -37,8 +37,9 @@ redis:
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# The suite; the pure core must keep full branch coverage (see [tool.coverage] in pyproject).
 test: lint docs redis
-	$(BIN)/pytest
+	$(BIN)/pytest --cov
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py

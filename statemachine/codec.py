@@ -19,7 +19,6 @@ from .errors import (
     InvalidArgument,
     MalformedRecord,
     SchemaVersionError,
-    StateMachineError,
 )
 from .events import JSON, json_problem
 from .policy import HumanReview
@@ -146,7 +145,8 @@ def dumps(record: Any) -> str:
     """Encode a record (a `Gate` or a `RunRecord`) as a JSON document.
 
     Raises:
-        CodecError: the record holds a value JSON cannot carry (an object, NaN, infinity).
+        CodecError: the record holds a value JSON cannot carry (an object, NaN, infinity, a
+            string with a lone surrogate).
         InvalidArgument: `record` is not a record type of this library.
     """
     if type(record) not in _RECORD_TYPES:
@@ -154,10 +154,12 @@ def dumps(record: Any) -> str:
     if problem := _unstorable(record):
         raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
     document = {"schema_version": SCHEMA_VERSION, **converter().unstructure(record)}
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     try:
-        return json.dumps(document, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+        text.encode()  # stores write UTF-8: a lone surrogate in some text would break that
+    except UnicodeEncodeError as exc:
         raise CodecError(f"cannot encode {type(record).__name__}: {exc}") from exc
+    return text
 
 
 def loads(data: str | bytes, kind: type[R]) -> R:
@@ -183,8 +185,6 @@ def loads(data: str | bytes, kind: type[R]) -> R:
 
     try:
         return converter().structure(document, kind)
-    except cattrs.BaseValidationError as exc:
+    except cattrs.BaseValidationError as exc:  # it wraps every error raised while structuring
         reasons = "; ".join(cattrs.transform_error(exc, path=kind.__name__))
         raise MalformedRecord(f"not a valid {kind.__name__}: {reasons}") from exc
-    except (StateMachineError, ValueError, TypeError, KeyError) as exc:
-        raise MalformedRecord(f"not a valid {kind.__name__}: {exc}") from exc

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from statemachine import (
     OnReject,
     OnTimeout,
     Reject,
+    RunRecord,
     SchemaVersionError,
     Start,
     State,
@@ -28,6 +30,7 @@ from statemachine import (
     loads,
     step,
 )
+from statemachine.contract import sample_run, touched
 from statemachine.testing import EPOCH, event_sequences, gates
 
 GOLDEN = Path(__file__).parent / "golden" / "gate_v1.json"
@@ -115,6 +118,8 @@ MALFORMED = {
     "iteration past max": mutate(lambda d: d.update(iteration=9)),
     "feedback not a list": mutate(lambda d: d.update(feedback="shorter")),
     "numeric feedback": mutate(lambda d: d.update(feedback=[1])),
+    "infinite timeout": mutate(lambda d: d["policy"].update(timeout=1e999)),
+    "numeric deadline": mutate(lambda d: d["request"].update(deadline=1700000000)),
 }
 
 
@@ -159,3 +164,43 @@ def test_deadlines_are_written_with_their_offset() -> None:
     deadline = datetime.fromisoformat(document["request"]["deadline"])
     assert deadline == datetime(2026, 11, 24, 9, 30, tzinfo=UTC) + timedelta(seconds=120)
     assert deadline.utcoffset() == timedelta(0)
+
+
+def golden_run() -> RunRecord:
+    """A run record with a gate, results and a history."""
+    run = sample_run("run-1", datetime(2026, 11, 24, 9, 30, tzinfo=UTC), paused=True, timeout=60)
+    return touched(run, run.updated_at)
+
+
+def mutate_run(change: object) -> str:
+    document = json.loads(dumps(golden_run()))
+    change(document)  # type: ignore[operator]
+    return json.dumps(document)
+
+
+BAD_RUNS = {
+    "history entry not a list": mutate_run(lambda d: d["history"].__setitem__(0, {"v": 1})),
+    "history entry too short": mutate_run(lambda d: d["history"].__setitem__(0, [1, "x"])),
+    "history version a string": mutate_run(lambda d: d["history"][0].__setitem__(0, "1")),
+    "history name a number": mutate_run(lambda d: d["history"][0].__setitem__(2, 7)),
+    "history time naive": mutate_run(
+        lambda d: d["history"][0].__setitem__(1, "2026-11-24T09:30:00")
+    ),
+    "outline a string": mutate_run(lambda d: d.update(outline="loop")),
+    "unknown status": mutate_run(lambda d: d.update(status="sleeping")),
+}
+
+
+@pytest.mark.parametrize("data", BAD_RUNS.values(), ids=BAD_RUNS.keys())
+def test_malformed_runs_are_typed_errors(data: str) -> None:
+    """A run document with a bad history, outline or status raises MalformedRecord."""
+    assert loads(dumps(golden_run()), RunRecord) == golden_run()
+    with pytest.raises(MalformedRecord):
+        loads(data, RunRecord)
+
+
+def test_text_utf_8_cannot_carry_is_refused() -> None:
+    """A lone surrogate in stored text raises CodecError instead of breaking a later write."""
+    run = attrs.evolve(golden_run(), error="broken \ud800 text")
+    with pytest.raises(CodecError, match="surrogate"):
+        dumps(run)

@@ -151,6 +151,7 @@ INCONSISTENT = {
     "more outputs than iterations": {"state": State.iterating, "iteration": 1, "outputs": ("a",)},
     "list outputs": {"state": State.done, "iteration": 1, "outputs": ["a"]},
     "not a policy": {"policy": {"timeout": 3}},
+    "not a state": {"state": "done"},
     "negative version": {"version": -1},
 }
 

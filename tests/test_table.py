@@ -98,3 +98,38 @@ def test_engine_is_built_once_per_process(monkeypatch: pytest.MonkeyPatch) -> No
     for event in (Start(), IterationCompleted(1), IterationCompleted(2), IterationCompleted(3)):
         gate, _ = step(gate, event, EPOCH)
     assert gate.state is State.done
+
+
+def test_validation_refuses_states_that_cannot_finish() -> None:
+    """A state whose every exit leads back to itself can never end: the table is refused."""
+    table = broken(
+        {State.awaiting_confirmation: {Trigger.confirm: State.awaiting_confirmation,
+                                       Trigger.cancel: State.awaiting_confirmation}}
+    )  # fmt: skip
+    with pytest.raises(StateMachineError, match="states that cannot finish"):
+        _validate(table)
+
+
+def test_validation_needs_every_trigger_described(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each trigger needs its WHEN entry: the docs' table is built from them."""
+    from statemachine import table as table_module
+
+    monkeypatch.setattr(table_module, "WHEN", {})
+    with pytest.raises(StateMachineError, match="WHEN entry"):
+        _validate(TRANSITIONS)
+
+
+def test_resolution_refuses_what_is_not_an_event() -> None:
+    """resolve() raises TypeError for an object that is not a gate event."""
+    from statemachine.table import resolve
+
+    with pytest.raises(TypeError, match="not a gate event"):
+        resolve("confirm", HumanReview(), 0, 1)  # type: ignore[arg-type]
+
+
+def test_states_read_well() -> None:
+    """States show as State.name, and know whether they are terminal or paused."""
+    assert repr(State.awaiting_review) == "State.awaiting_review"
+    assert State.awaiting_review.is_paused
+    assert not State.awaiting_review.is_terminal
+    assert State.skipped.is_terminal

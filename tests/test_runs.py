@@ -1,0 +1,69 @@
+"""Pure changes to run records: cancelling, failing, abandoning, requeueing, history bounds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from statemachine import InvalidArgument, RunStatus, State
+from statemachine.contract import sample_run, touched
+from statemachine.record import MAX_HISTORY
+from statemachine.runs import abandoned, cancel_run, fail, requeue
+from statemachine.testing import EPOCH
+
+
+def test_cancelling_a_paused_run_cancels_its_gate() -> None:
+    """Cancel goes to the live gate; the run follows it."""
+    run = cancel_run(sample_run("r", EPOCH), EPOCH)
+    assert run.status is RunStatus.cancelled
+    assert run.gates[0].state is State.cancelled
+    assert cancel_run(run, EPOCH) is run  # cancelling again changes nothing
+
+
+def test_cancelling_between_gates_cancels_the_run_itself() -> None:
+    """With no live gate at the cursor, the run is cancelled by a transition of its own."""
+    run = cancel_run(sample_run("r", EPOCH, paused=False), EPOCH)
+    assert (run.status, run.history[-1].event, run.version) == (RunStatus.cancelled, "cancel", 1)
+
+
+def test_a_completed_run_cannot_be_cancelled() -> None:
+    """Cancelling a completed run raises InvalidArgument."""
+    done = attrs.evolve(sample_run("r", EPOCH, paused=False), status=RunStatus.completed)
+    with pytest.raises(InvalidArgument, match="completed"):
+        cancel_run(done, EPOCH)
+
+
+def test_abandoned_runs_count_attempts_until_they_are_dead_lettered() -> None:
+    """Each lost lease counts an attempt; with none left the run fails with no retry."""
+    run = sample_run("r", EPOCH, paused=False)
+    again = abandoned(run, EPOCH, retry_at=EPOCH + timedelta(seconds=1))
+    assert (again.status, again.attempts, again.retry_at) == (
+        RunStatus.pending, 1, EPOCH + timedelta(seconds=1),
+    )  # fmt: skip
+    dead = abandoned(again, EPOCH, retry_at=None)
+    assert (dead.status, dead.attempts, dead.retry_at) == (RunStatus.failed, 2, None)
+    assert dead.error is not None
+    assert "abandoned by 2 executors" in dead.error
+    still_failed = abandoned(fail(run, "s", "boom", EPOCH), EPOCH, retry_at=EPOCH)
+    assert still_failed.status is RunStatus.failed  # a failed run being retried stays failed
+
+
+def test_requeue_only_takes_failed_runs() -> None:
+    """requeue makes a failed run pending with its attempts forgotten, and refuses others."""
+    failed = fail(sample_run("r", EPOCH, paused=False), "s", "boom", EPOCH)
+    again = requeue(failed, EPOCH)
+    assert (again.status, again.attempts, again.retry_at) == (RunStatus.pending, 0, None)
+    with pytest.raises(InvalidArgument, match="not failed"):
+        requeue(again, EPOCH)
+
+
+def test_history_is_bounded_but_the_version_keeps_counting() -> None:
+    """Past MAX_HISTORY transitions the oldest entries go; the version counts them all."""
+    run = sample_run("r", EPOCH, paused=False)
+    run = attrs.evolve(run, history=tuple(touched(run, EPOCH).history) * MAX_HISTORY)
+    longer = cancel_run(run, EPOCH)
+    assert len(longer.history) == MAX_HISTORY
+    assert longer.history[-1].event == "cancel"
+    assert longer.version == run.version + 1
