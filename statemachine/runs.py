@@ -201,15 +201,19 @@ def abandoned(run: RunRecord, now: datetime, *, retry_at: datetime | None) -> Ru
     """The run's executor lost its lease mid-work (it died, or stalled): count the attempt.
 
     The run becomes runnable again at `retry_at`, or, when None (attempts used up), it is
-    failed and dead-lettered.
+    failed and dead-lettered. A run that is not pending or running was left by an executor
+    that had committed its work (it paused, ended, or failed): it is returned unchanged.
     """
+    if run.status is not RunStatus.pending and run.status is not RunStatus.running:
+        return run
     attempts = run.attempts + 1
     if retry_at is None:
         error = f"abandoned by {attempts} executors in a row (each lost its lease)"
         return fail(run, "", error, now)
     entry = Transition(run.version + 1, now, "", "abandoned", RunStatus.pending.value)
-    status = run.status if run.status is RunStatus.failed else RunStatus.pending
-    return _record(run, [entry], now, status=status, attempts=attempts, retry_at=retry_at)
+    return _record(
+        run, [entry], now, status=RunStatus.pending, attempts=attempts, retry_at=retry_at
+    )
 
 
 def requeue(run: RunRecord, now: datetime) -> RunRecord:

@@ -101,6 +101,10 @@ class Worker:
             except StoreError as exc:  # the store is unreachable: wait and try again
                 log.warning("worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))
+            except Exception:  # a bug must not silently take a worker thread down
+                log.exception("worker: unexpected error; going on")
+                self._count("errors")
+                stop.wait(min(1.0, self.poll_seconds * 10))
 
     def maybe_sweep(self) -> None:
         """Sweep if this worker's turn has come (about every `sweep_seconds`, jittered)."""

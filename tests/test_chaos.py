@@ -219,6 +219,7 @@ def test_chaos(tmp_path: Path) -> None:
         # The fault paths were taken.
         print(f"\nchaos: {kills} kills, {stops} stops, outage {up_at - down_from:.2f}s, "
               f"settled {settled_after:.1f}s after the faults, counts {counts}")  # fmt: skip
+        assert counts.get("errors", 0) == 0, counts  # no worker thread hit a bug
         assert counts.get("fenced", 0) > 0, counts
         assert counts.get("reaped", 0) > 0, counts
         assert counts.get("timeouts", 0) > 0, counts

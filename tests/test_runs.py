@@ -36,7 +36,8 @@ def test_a_completed_run_cannot_be_cancelled() -> None:
 
 
 def test_abandoned_runs_count_attempts_until_they_are_dead_lettered() -> None:
-    """Each lost lease counts an attempt; with none left the run fails with no retry."""
+    """Each lost lease counts an attempt; with none left the run fails with no retry. Runs
+    whose executor had committed (failed, finished, paused) are left alone."""
     run = sample_run("r", EPOCH, paused=False)
     again = abandoned(run, EPOCH, retry_at=EPOCH + timedelta(seconds=1))
     assert (again.status, again.attempts, again.retry_at) == (
@@ -46,8 +47,12 @@ def test_abandoned_runs_count_attempts_until_they_are_dead_lettered() -> None:
     assert (dead.status, dead.attempts, dead.retry_at) == (RunStatus.failed, 2, None)
     assert dead.error is not None
     assert "abandoned by 2 executors" in dead.error
-    still_failed = abandoned(fail(run, "s", "boom", EPOCH), EPOCH, retry_at=EPOCH)
-    assert still_failed.status is RunStatus.failed  # a failed run being retried stays failed
+    for finished in (
+        fail(run, "s", "boom", EPOCH),
+        attrs.evolve(run, status=RunStatus.completed),
+        sample_run("p", EPOCH, paused=True),
+    ):
+        assert abandoned(finished, EPOCH, retry_at=EPOCH) is finished  # its work was committed
 
 
 def test_requeue_only_takes_failed_runs() -> None:
