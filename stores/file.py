@@ -79,21 +79,27 @@ class FileStore(Store):
             except FileNotFoundError:
                 continue
 
-    @contextmanager
-    def _flock(self, run_id: str, kind: str, blocking: bool) -> Iterator[None]:
+    def _lock(self, run_id: str, kind: str, blocking: bool) -> int:
+        """A descriptor holding the run's `kind` flock; closing it releases the lock."""
         path = self._locks / f"{run_id}.{kind}"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StoreError(f"cannot open the lock file {path}: {exc}") from exc
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                raise RunBusy(run_id) from None
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            raise RunBusy(run_id) from None
+        return fd
+
+    @contextmanager
+    def _write_lock(self, run_id: str) -> Iterator[None]:
+        fd = self._lock(check_run_id(run_id), "write", blocking=True)
+        try:
             yield
         finally:
-            os.close(fd)  # closing the descriptor releases the lock
+            os.close(fd)
 
     def _read(self, run_id: str) -> bytes:
         path = self._snapshot(run_id)
@@ -128,7 +134,7 @@ class FileStore(Store):
             raise StoreError(f"cannot write {final}: {exc}") from exc
 
     def create(self, run: RunRecord) -> None:
-        with self._flock(check_run_id(run.run_id), "write", blocking=True):
+        with self._write_lock(run.run_id):
             if self._snapshot(run.run_id).exists():
                 raise RunExists(run.run_id)
             self._write(run)
@@ -160,7 +166,7 @@ class FileStore(Store):
 
     def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         check_commit(run, expected_version)
-        with self._flock(check_run_id(run.run_id), "write", blocking=True):
+        with self._write_lock(run.run_id):
             stored = self._stored_version(run.run_id)
             if stored != expected_version:
                 raise ConflictError(run.run_id, expected_version, stored)
@@ -168,18 +174,9 @@ class FileStore(Store):
 
     def acquire(self, run_id: str) -> Lease:
         # The kernel keeps the lock until this process closes it or dies: nothing to fence.
-        path = self._locks / f"{check_run_id(run_id)}.run"
         if not self._snapshot(run_id).exists():
             raise RunNotFound(run_id)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock file {path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RunBusy(run_id) from None
+        fd = self._lock(run_id, "run", blocking=False)
         lease = Lease(run_id, new_id(), 0)
         with self._guard:
             self._held[lease.token] = fd
