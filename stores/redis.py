@@ -217,6 +217,7 @@ class RedisStore(Store):
 
         self._redis = redis
         options: dict[str, str] = {}
+        self._owns_client = isinstance(target, str)
         if isinstance(target, str):
             self._client, self._where, options = _client_from_url(target)
         elif isinstance(target, redis.Redis | redis.cluster.RedisCluster):
@@ -570,8 +571,9 @@ class RedisStore(Store):
         return fired
 
     def close(self) -> None:
-        """Close the connections this store opened."""
-        self._client.close()
+        """Close the connections this store opened (a client passed in is left open)."""
+        if self._owns_client:
+            self._client.close()
 
 
 def _client_from_url(url: str) -> tuple[Any, str, dict[str, str]]:
