@@ -205,6 +205,10 @@ class Store(ABC):
     def run_ids(self) -> list[str]:
         """The ids of every stored run, in no particular order."""
 
+    def version(self, run_id: str) -> int:
+        """The stored run's version (a store may read it without decoding the whole run)."""
+        return self.load(run_id).version
+
     @contextmanager
     def working(self, lease: Lease) -> Iterator[Lease]:
         """Keep `lease` while the body runs (a store with expiring leases renews it), then
@@ -275,19 +279,32 @@ class Store(ABC):
 
     # What follows is built on the primitives, the same for every store.
 
-    def update(self, run_id: str, change: Callable[[RunRecord], RunRecord | None]) -> RunRecord:
+    def update(
+        self,
+        run_id: str,
+        change: Callable[[RunRecord], RunRecord | None],
+        *,
+        seen: RunRecord | None = None,
+    ) -> RunRecord:
         """Apply `change` to the latest run and commit it, retrying when another writer won.
 
         `change` gets the stored run and returns the new one, or None to leave it alone; it
         must be pure, since it may run several times.
 
+        Args:
+            seen: the run as the caller last read it. The first attempt starts from it
+                without reading the store; compare-and-set catches it if it is stale.
+
         Returns:
             The run as it now stands.
         """
-        for _ in range(_COMMIT_ATTEMPTS):
-            run = self.load(run_id)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            trusting = attempt == 0 and seen is not None
+            run = seen if trusting and seen is not None else self.load(run_id)
             new = change(run)
             if new is None or new is run:
+                if trusting:
+                    continue  # nothing to write: answer from the stored run, not the caller's
                 return run
             try:
                 self.commit(new, run.version)
@@ -337,6 +354,7 @@ class Store(ABC):
         decision_id: str | None = None,
         decided_at: datetime | None = None,
         now: datetime | None = None,
+        seen: RunRecord | None = None,
     ) -> DecisionResult:
         """Record a human decision on the pending request `request_id`, from any process.
 
@@ -348,6 +366,7 @@ class Store(ABC):
             decided_at: when the human decided (default: `now`); a decision after the
                 deadline is not applied, and the timeout action is, instead.
             now: the current time (default: the store's clock).
+            seen: the run as the caller last read it, to save a read while it is current.
 
         Returns:
             `applied`, `duplicate` or `stale`, with the run as it now stands. A replayed or
@@ -377,7 +396,7 @@ class Store(ABC):
             )  # fmt: skip
             return result.run
 
-        self.update(check_run_id(run_id), change)
+        self.update(check_run_id(run_id), change, seen=seen)
         assert result is not None
         return result
 

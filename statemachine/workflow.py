@@ -399,6 +399,7 @@ class StepRequirement:
             decision_id=self._decisions[verdict],
             decided_at=now,
             now=now,
+            seen=self._output.record,
         )
         self._output._record = result.run
         if result.deadline_passed:
@@ -686,7 +687,7 @@ class Workflow:
             InvalidRunId: the run id is not acceptable.
         """
         if isinstance(run, RunOutput):
-            run_id, seen = run.run_id, run.version
+            run_id, seen = run.run_id, run.record
         else:
             run_id, seen = check_run_id(run), None
         events = self._execute(run_id, seen, stream_events)
@@ -715,16 +716,22 @@ class Workflow:
                 return RunOutput(stop.value, self)
 
     def _execute(
-        self, run_id: str, seen: int | None, stream_events: bool
+        self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         with self.store.hold(run_id) as lease:
             run = self._prepare(lease, seen)
             return (yield from self._drive(run, stream_events, lease))
 
-    def _prepare(self, lease: Lease, seen: int | None = None) -> RunRecord:
-        run = self.store.load(lease.run_id)
-        if seen is not None and run.version != seen:
-            raise ConflictError(run.run_id, seen, run.version)
+    def _prepare(self, lease: Lease, seen: RunRecord | None = None) -> RunRecord:
+        """The run to execute: the caller's, if no one changed it since (every write raises
+        the version, so the same version is the same run), else the stored one."""
+        if seen is None:
+            run = self.store.load(lease.run_id)
+        else:
+            stored = self.store.version(lease.run_id)
+            if stored != seen.version:
+                raise ConflictError(seen.run_id, seen.version, stored)
+            run = seen
         expired = expire(run, self.clock())
         if expired is not None:  # a read never shows a pause past its deadline
             self.store.commit(expired, run.version, lease=lease)

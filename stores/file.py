@@ -149,8 +149,11 @@ class FileStore(Store):
             raise CorruptRun(str(self._snapshot(run_id)), f"it holds run {run.run_id!r}")
         return run
 
+    def version(self, run_id: str) -> int:
+        return self._stored_version(check_run_id(run_id))
+
     def _stored_version(self, run_id: str) -> int:
-        # Only the version is needed under the lock: skip building the whole record.
+        # Only the version is needed: skip building the whole record.
         data = self._read(run_id)
         where = str(self._snapshot(run_id))
         try:

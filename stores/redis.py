@@ -398,6 +398,13 @@ class RedisStore(Store):
             raise RunNotFound(run_id)
         return self._decode(run_id, data)
 
+    def version(self, run_id: str) -> int:
+        key = self._keys(check_run_id(run_id))[0]
+        found = self._call(lambda: self._client.hget(key, "version"), key)
+        if found is None:
+            return self.load(run_id).version  # raises RunNotFound, or CorruptRun for junk
+        return int(found)
+
     def _decode(self, run_id: str, data: bytes) -> RunRecord:
         key = self._keys(run_id)[0]
         try:

@@ -276,3 +276,18 @@ def test_decisions_for_unknown_old_and_finished_requests_answer_without_raising(
     assert store.decide("run", "loop:review:1", "confirm").outcome.value == "stale"
     with pytest.raises(InvalidArgument):
         store.decide("run", "loop:review:1", "approve")
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_callers_stale_view_never_wins(kind: str, make_store: Callable[..., Store]) -> None:
+    """decide(seen=...) starts from the caller's view; compare-and-set corrects a stale one."""
+    store = make_store(kind)
+    store.create(sample_run("r", EPOCH, True, None))
+    view = store.load("r")
+    first = store.decide("r", "loop:review:1", "confirm", decision_id="a", seen=view)
+    assert first.outcome.value == "applied"
+    late = store.decide("r", "loop:review:1", "reject", decision_id="b", seen=view)
+    assert late.outcome.value == "stale"  # the view still showed the request pending
+    assert store.load("r") == first.run
+    again = store.decide("r", "loop:review:1", "confirm", decision_id="a", seen=view)
+    assert again.outcome.value == "duplicate"
