@@ -56,6 +56,7 @@ __all__ = [
     "RetryPolicy",
     "Store",
     "check_commit",
+    "check_page",
     "check_run_id",
     "run_state",
     "runnable_at",
@@ -326,7 +327,7 @@ class Store(ABC):
         This default reads every run; stores with indexes answer in time proportional to the
         page. Overdue timeouts are not applied: this is a listing, not a read of one run.
         """
-        _check_page(state, limit, offset)
+        check_page(state, limit, offset)
         runs = [self.load(run_id) for run_id in self.run_ids()]
         if state is not None:
             runs = [run for run in runs if run_state(run) == state]
@@ -337,11 +338,14 @@ class Store(ABC):
         self, workflow: str | None = None, *, now: datetime | None = None
     ) -> list[RunRecord]:
         """Every run (of `workflow`, if given), oldest first, overdue timeouts applied."""
+        at = self._at(now)
         runs = []
         for run_id in self.run_ids():
             run = self.load(run_id)
             if workflow is None or run.workflow == workflow:
-                runs.append(self.get(run_id, now=now) if run.pending_gate else run)
+                if expire(run, at) is not None:  # only an overdue pause costs a write
+                    run = self.update(run_id, lambda stored: expire(stored, at))
+                runs.append(run)
         return sorted(runs, key=lambda run: (run.created_at, run.run_id))
 
     def decide(
@@ -438,7 +442,7 @@ class Store(ABC):
         return self.update(check_run_id(run_id), lambda run: cancel_run(run, at))
 
 
-def _check_page(state: str | None, limit: int, offset: int) -> None:
+def check_page(state: str | None, limit: int, offset: int) -> None:
     if state is not None and state not in STATES:
         raise InvalidArgument(f"unknown state {state!r}; one of: {', '.join(STATES)}")
     if type(limit) is not int or type(offset) is not int or not 0 < limit <= 1000 or offset < 0:

@@ -53,8 +53,8 @@ from statemachine.store import (
     Lease,
     RetryPolicy,
     Store,
-    _check_page,
     check_commit,
+    check_page,
     check_run_id,
     new_id,
     run_state,
@@ -524,7 +524,7 @@ class RedisStore(Store):
     ) -> list[RunRecord]:
         """Runs, most recently changed first: each partition's index gives its top
         ``offset + limit``, so the cost follows the page, not the number of runs stored."""
-        _check_page(state, limit, offset)
+        check_page(state, limit, offset)
         names = [f"state:{each}" for each in (STATES if state is None else (state,))]
         return self._from_index(names, limit, offset)
 
