@@ -1,6 +1,6 @@
 """Commit latency of each store next to its physical floor, measured in the same run.
 
-    python bench/stores.py [--commits 2000] [--rounds 7]
+    python bench/stores.py [--batch 200] [--rounds 25]
 
 - Redis: `RedisStore.commit` (one EVALSHA: compare-and-set, operation id, snapshot and
   indexes) against a `PING` round trip on the same connection pool, to a redis-server this
@@ -11,22 +11,25 @@
 
 The record committed is a realistic paused run (one gate, a review pending, a short history).
 Records are built before timing; encoding them is part of a commit, so it is timed.
-Each figure is the median over rounds of the mean per operation.
+
+Each store and its floor are timed in alternating batches (a batch of commits, then a batch
+of the floor), so that both see the same machine: a VM's speed drifts by tens of percent
+within a minute. The ratio is the median of the per-batch ratios; the latencies are the
+medians of the per-batch means.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import itertools
 
 import attrs
 
@@ -34,81 +37,104 @@ from bench.floors import durable_write_us
 from statemachine import MemoryStore, RunRecord, Store, dumps
 from statemachine.contract import sample_run as new_run
 from statemachine.contract import touched
+from statemachine.testing import EPOCH
 from stores import FileStore, RedisStore
 from tests.servers import RedisServer
 
 
-def chain(first: RunRecord, count: int) -> list[RunRecord]:
-    """Successive versions of one run, all the same size (a typical paused run's)."""
-    base = first
-    for _ in range(6):  # a short history, as a run a few transitions in has
-        base = touched(base, base.updated_at)
-    return [attrs.evolve(base, version=base.version + n) for n in range(count + 1)]
+def sample(run_id: str) -> RunRecord:
+    """A typical paused run a few transitions in."""
+    run = new_run(run_id, EPOCH, True, 3600)
+    for _ in range(6):
+        run = touched(run, run.updated_at)
+    return run
 
 
-def commit_us(store: Store, run_id: str, count: int) -> float:
-    from statemachine.testing import EPOCH
+def committer(store: Store, run_id: str) -> Callable[[int], float]:
+    """Mean microseconds per commit over `count` successive versions of one run."""
+    base = sample(run_id)
+    store.create(base)
+    versions: Iterator[int] = itertools.count(base.version)
 
-    runs = chain(new_run(run_id, EPOCH, True, 3600), count)
-    store.create(runs[0])
-    start = time.perf_counter()
-    for previous, run in itertools.pairwise(runs):
-        store.commit(run, previous.version)
-    return (time.perf_counter() - start) / count * 1e6
+    def commit_us(count: int) -> float:
+        first = next(versions)
+        runs = [attrs.evolve(base, version=first + n) for n in range(count + 1)]
+        for _ in range(count - 1):
+            next(versions)
+        start = time.perf_counter()
+        for previous, run in itertools.pairwise(runs):
+            store.commit(run, previous.version)
+        return (time.perf_counter() - start) / count * 1e6
+
+    return commit_us
 
 
-def ping_us(store: RedisStore, count: int) -> float:
+def pinger(store: RedisStore) -> Callable[[int], float]:
     ping = store._client.ping
-    start = time.perf_counter()
-    for _ in range(count):
-        ping()
-    return (time.perf_counter() - start) / count * 1e6
+
+    def ping_us(count: int) -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            ping()
+        return (time.perf_counter() - start) / count * 1e6
+
+    return ping_us
+
+
+def paired(
+    subject: Callable[[int], float], floor: Callable[[int], float], batch: int, rounds: int
+) -> tuple[float, float, float]:
+    """Median subject and floor latencies, and the median ratio of alternating batches."""
+    subject(batch // 4), floor(batch // 4)  # warm up: connections, caches, scripts
+    pairs = [(subject(batch), floor(batch)) for _ in range(rounds)]
+    return (
+        statistics.median(s for s, _ in pairs),
+        statistics.median(f for _, f in pairs),
+        statistics.median(s / f for s, f in pairs),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commits", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=200, help="Redis operations per batch")
+    parser.add_argument("--rounds", type=int, default=25)
     args = parser.parse_args()
+    size = len(dumps(sample("x")).encode())
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         base = Path(scratch)
         server = RedisServer(base / "redis").start()
         try:
             redis_store = RedisStore(server.url, prefix="bench")
-            file_store = FileStore(base / "runs")
-            memory_store = MemoryStore()
-            from statemachine.testing import EPOCH
-
-            size = len(dumps(chain(new_run("x", EPOCH, True, 3600), 0)[0]).encode())
-            samples: dict[str, list[float]] = {}
-            measures: list[tuple[str, Callable[[int], float]]] = [
-                ("redis commit", lambda n: commit_us(redis_store, f"r{n}", args.commits)),
-                ("redis PING", lambda n: ping_us(redis_store, args.commits)),
-                ("file commit", lambda n: commit_us(file_store, f"f{n}", args.commits // 4)),
-                (
-                    "bare durable write",
-                    lambda n: durable_write_us(base, size, args.commits // 4),
-                ),
-                ("memory commit", lambda n: commit_us(memory_store, f"m{n}", args.commits)),
-            ]
-            for round_ in range(args.rounds):
-                for name, measure in measures:
-                    samples.setdefault(name, []).append(measure(round_))
+            redis = paired(
+                committer(redis_store, "r"), pinger(redis_store), args.batch, args.rounds
+            )
+            file = paired(
+                committer(FileStore(base / "runs"), "f"),
+                lambda count: durable_write_us(base, size, count),
+                args.batch // 4,
+                args.rounds,
+            )
+            memory = committer(MemoryStore(), "m")(args.batch * 10)
         finally:
             server.stop()
-    median = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"python {sys.version.split()[0]}, {args.rounds} rounds, snapshot {size} bytes")
-    print("| operation | median | ratio to its floor |\n|---|---|---|")
-    rows = [
-        ("redis commit", "redis PING"),
-        ("redis PING", None),
-        ("file commit", "bare durable write"),
-        ("bare durable write", None),
-        ("memory commit", None),
-    ]
-    for name, floor in rows:
-        ratio = f"{median[name] / median[floor]:.2f}x" if floor else ""
-        print(f"| {name} | {median[name]:,.1f} µs | {ratio} |")
+    hiredis = "with" if _has_hiredis() else "without"
+    print(
+        f"python {sys.version.split()[0]}, redis-py {hiredis} hiredis, {args.rounds} rounds, "
+        f"snapshot {size} bytes"
+    )
+    print("| operation | median | floor | median | ratio |\n|---|---|---|---|---|")
+    print(f"| redis commit | {redis[0]:,.1f} µs | PING | {redis[1]:,.1f} µs | {redis[2]:.2f}x |")
+    print(
+        f"| file commit | {file[0]:,.1f} µs | bare durable write | {file[1]:,.1f} µs "
+        f"| {file[2]:.2f}x |"
+    )
+    print(f"| memory commit | {memory:,.1f} µs | | | |")
+
+
+def _has_hiredis() -> bool:
+    from redis.utils import HIREDIS_AVAILABLE
+
+    return bool(HIREDIS_AVAILABLE)
 
 
 if __name__ == "__main__":

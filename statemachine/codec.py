@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .errors import (
@@ -74,10 +75,8 @@ def _list_only(converter: JsonConverter, kind: Any) -> None:
     converter.register_structure_hook_func(lambda candidate: candidate == kind, structure)
 
 
-@lru_cache(maxsize=65_536)
 def _unstructure_transition(entry: Transition) -> tuple[object, ...]:
     # History entries repeat for every transition: a flat array keeps each under 100 bytes.
-    # Entries never change and every commit writes the whole history again: remember them.
     row = (entry.version, entry.at.isoformat(), entry.name, entry.event, entry.state)
     return row if entry.decision_id is None else (*row, entry.decision_id)
 
@@ -102,10 +101,6 @@ def converter() -> JsonConverter:
 
     built = make_converter(forbid_extra_keys=True)
     built.register_unstructure_hook(Transition, _unstructure_transition)
-    # A policy is shared by every run of its workflow and never changes: encode it once.
-    built.register_unstructure_hook(
-        HumanReview, lru_cache(maxsize=1024)(built.gen_unstructure_attrs_fromdict(HumanReview))
-    )
     built.register_structure_hook(Transition, _structure_transition)
     for kind in (int, str, bool):
         built.register_structure_hook(kind, _exact(kind))
@@ -141,6 +136,98 @@ def _unstorable(record: Gate | RunRecord) -> str | None:
     return None
 
 
+# Encoding writes the JSON text directly: every commit encodes the whole run, and going through
+# cattrs' unstructured dicts took twice as long. A property test holds this text equal to
+# `json.dumps(converter().unstructure(record))`, the format's definition.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_text = json.encoder.encode_basestring
+
+
+def _optional_text(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+def _moment(value: datetime | None) -> str:
+    return "null" if value is None else f'"{value.isoformat()}"'
+
+
+# Encoded texts of values that never change and recur in every commit of a run (its workflow's
+# policies, its history entries), by identity: holding the value keeps its id from being reused.
+_remembered: dict[int, tuple[object, str]] = {}
+
+
+def _remember(value: Any, encode: Callable[[Any], str]) -> str:
+    hit = _remembered.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    if len(_remembered) >= 16_384:
+        _remembered.clear()
+    text = encode(value)
+    _remembered[id(value)] = (value, text)
+    return text
+
+
+def _array(values: tuple[Any, ...]) -> str:
+    return _json(values) if values else "[]"
+
+
+def _policy_json(policy: HumanReview) -> str:
+    return _json(
+        {
+            "requires_confirmation": policy.requires_confirmation,
+            "confirmation_message": policy.confirmation_message,
+            "requires_iteration_review": policy.requires_iteration_review,
+            "iteration_review_message": policy.iteration_review_message,
+            "requires_output_review": policy.requires_output_review,
+            "output_review_message": policy.output_review_message,
+            "on_reject": policy.on_reject.value,
+            "timeout": policy.timeout,
+            "on_timeout": policy.on_timeout.value,
+        }
+    )
+
+
+def _transition_json(entry: Transition) -> str:
+    return _json(_unstructure_transition(entry))
+
+
+def _gate_json(gate: Gate) -> str:
+    request = gate.request
+    pending = (
+        "null"
+        if request is None
+        else f'{{"request_id":{_text(request.request_id)},"kind":"{request.kind.value}",'
+        f'"message":{_optional_text(request.message)},"deadline":{_moment(request.deadline)}}}'
+    )
+    return (
+        f'{{"name":{_text(gate.name)},'
+        f'"policy":{_remember(gate.policy, _policy_json)},'
+        f'"max_iterations":{gate.max_iterations},"state":"{gate.state.value}",'
+        f'"iteration":{gate.iteration},"request":{pending},"feedback":{_array(gate.feedback)},'
+        f'"outputs":{_array(gate.outputs)},"version":{gate.version}}}'
+    )
+
+
+def _run_json(run: RunRecord) -> str:
+    results = ",".join(
+        f'{{"name":{_text(result.name)},"content":{_json(result.content)}}}'
+        for result in run.results
+    )
+    history = ",".join([_remember(entry, _transition_json) for entry in run.history])
+    return (
+        f'{{"schema_version":{SCHEMA_VERSION},"run_id":{_text(run.run_id)},'
+        f'"workflow":{_text(run.workflow)},"fingerprint":{_text(run.fingerprint)},'
+        f'"status":"{run.status.value}","input":{_json(run.input)},'
+        f'"cursor":{_optional_text(run.cursor)},"outline":{_array(run.outline)},'
+        f'"gates":[{",".join(map(_gate_json, run.gates))}],"results":[{results}],'
+        f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
+        f'"retry_at":{_moment(run.retry_at)},"history":[{history}],'
+        f'"created_at":"{run.created_at.isoformat()}",'
+        f'"updated_at":"{run.updated_at.isoformat()}",'
+        f'"version":{run.version}}}'
+    )
+
+
 def dumps(record: Any) -> str:
     """Encode a record (a `Gate` or a `RunRecord`) as a JSON document.
 
@@ -153,8 +240,11 @@ def dumps(record: Any) -> str:
         raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
     if problem := _unstorable(record):
         raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
-    document = {"schema_version": SCHEMA_VERSION, **converter().unstructure(record)}
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    text = (
+        _run_json(record)
+        if type(record) is RunRecord
+        else f'{{"schema_version":{SCHEMA_VERSION},{_gate_json(record)[1:]}'
+    )
     try:
         text.encode()  # stores write UTF-8: a lone surrogate in some text would break that
     except UnicodeEncodeError as exc:

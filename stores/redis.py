@@ -3,11 +3,12 @@
 Theory of operation. A run is a hash ``<prefix>:{p<N>}:run:<id>`` holding its snapshot (the
 codec's JSON), version, state, deadline, and execution lease (owner, fence, lease_until).
 Beside it, in the same partition ``{p<N>}`` and so in the same Cluster slot, live the
-indexes: ``runs`` (every run, by creation), ``state:<state>`` (one per entry of `STATES`, by
-last change), ``deadlines`` (paused runs, by deadline), ``ready`` (runnable runs), ``leases``
-(held runs, by lease expiry), and ``ops:<id>`` (operation ids already applied). A run's
-partition is ``crc32(run_id) % partitions``: one partition on a single server, several in a
-Cluster so that runs spread over its nodes.
+indexes: ``runs`` (every run, by creation), ``states`` (every run, by state and then by last
+change: one sorted set read by lexical ranges), ``deadlines`` (paused runs, by deadline),
+``ready`` (runnable runs), ``leases`` (held runs, by lease expiry), ``dead`` (dead-lettered
+runs), and one ``op:<id>`` key per recent write (its operation id). A run's partition is
+``crc32(run_id) % partitions``: one partition on a single server, several in a Cluster so
+that runs spread over its nodes.
 
 Every write is one Lua script (redis-py `Script`: EVALSHA, loaded again after SCRIPT FLUSH or
 a restart) that checks the operation id (a replayed write answers "duplicate"), the version
@@ -28,9 +29,9 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from statemachine.codec import dumps, loads
@@ -46,7 +47,7 @@ from statemachine.errors import (
     StoreError,
     StoreUnavailable,
 )
-from statemachine.record import RunRecord, RunStatus
+from statemachine.record import RunRecord
 from statemachine.runs import abandoned
 from statemachine.store import (
     STATES,
@@ -72,61 +73,78 @@ T = TypeVar("T")
 _PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
 _OUR_QUERY = ("prefix", "partitions", "cluster", "lease_seconds", "retry_seconds")
 
-_STATE_KEYS = ", ".join(f"{state}={8 + n}" for n, state in enumerate(STATES))
-
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: 1 run, 2 ops, 3 runs, 4 deadlines, 5 ready, 6 leases, 7 dead, 8.. state:<s> (STATES).
-# ARGV: 1 run id, 2 mode (create | commit), 3 expected version, 4 new version, 5 snapshot,
-#       6 state, 7 deadline score or '', 8 ready score or '', 9 operation id, 10 changed-at
-#       score, 11 created-at score, 12 fence or '', 13 lease token or '', 14 dead (1 | 0).
+# KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready, 6 dead, 7 op:<operation id>.
+# ARGV: 1 snapshot, 2 the other fields, joined by \x1f (each command argument costs the driver
+#       about a microsecond): 1 run id, 2 expected version ('' to create), 3 new version,
+#       4 state, 5 the run's entry in states, 6 deadline score or '', 7 ready score or '',
+#       8 dead-lettered-at score or '', 9 created-at score ('' but to create),
+#       10 "<fence> <token>" of the lease or '', 11 seconds to remember the operation id.
+# Each index entry mirrors a field of the run's hash (entry, deadline, ready), so the script
+# reads the fields once and touches only the indexes whose entry changes. Answers are status
+# replies (one line to parse): ok, duplicate, exists, missing, fenced, conflict <version>.
 _WRITE = f"""
-local slot = {{{_STATE_KEYS}}}
-local id = ARGV[1]
-local done = redis.call('HGET', KEYS[2], ARGV[9])
-if done then return {{'duplicate', done}} end
-if ARGV[2] == 'create' and redis.call('EXISTS', KEYS[1]) == 1 then return {{'exists', ''}} end
+local done = redis.call('GET', KEYS[7])
+if done then return {{ok = 'duplicate'}} end
+local f, from = {{}}, 1
+while true do
+  local at = string.find(ARGV[2], '\\31', from, true)
+  if not at then f[#f + 1] = string.sub(ARGV[2], from); break end
+  f[#f + 1] = string.sub(ARGV[2], from, at - 1)
+  from = at + 1
+end
+local id = f[1]
+local old = {{}}
+if f[2] == '' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {{ok = 'exists'}} end
+else
+  old = redis.call('HMGET', KEYS[1], 'version', 'state', 'entry', 'deadline', 'ready', 'owner',
+                   'lease_until', 'fence')
+  if not old[1] then return {{ok = 'missing'}} end
+end
+local owned = old[6] and old[6] ~= ''
+local held = false
+if owned then
 {_NOW}
-local current = redis.call('HGET', KEYS[1], 'version')
-local lease = redis.call('HMGET', KEYS[1], 'fence', 'owner', 'lease_until')
-local held = lease[2] and lease[2] ~= '' and tonumber(lease[3] or '0') >= now
-if ARGV[2] ~= 'create' then
-  if not current then return {{'missing', ''}} end
+  held = tonumber(old[7] or '0') >= now
+end
+if f[2] ~= '' then
   -- A holder that lost its lease is told so first, whatever happened to the run since.
-  if ARGV[12] ~= '' and not (held and lease[1] == ARGV[12] and lease[2] == ARGV[13]) then
-    return {{'fenced', current}}
+  if f[10] ~= '' and not (held and f[10] == (old[8] or '') .. ' ' .. old[6]) then
+    return {{ok = 'fenced'}}
   end
-  if current ~= ARGV[3] then return {{'conflict', current}} end
+  if old[1] ~= f[2] then return {{ok = 'conflict ' .. old[1]}} end
 end
-if not slot[ARGV[6]] then return redis.error_reply('unknown state ' .. ARGV[6]) end
-local old = redis.call('HGET', KEYS[1], 'state')
-if old and slot[old] then redis.call('ZREM', KEYS[slot[old]], id) end
-redis.call('HSET', KEYS[1], 'version', ARGV[4], 'snapshot', ARGV[5], 'state', ARGV[6],
-           'deadline', ARGV[7], 'ready', ARGV[8])
-redis.call('ZADD', KEYS[slot[ARGV[6]]], ARGV[10], id)
-if ARGV[7] == '' then
+redis.call('HSET', KEYS[1], 'version', f[3], 'snapshot', ARGV[1], 'state', f[4],
+           'entry', f[5], 'deadline', f[6], 'ready', f[7])
+if f[5] ~= old[3] then
+  if old[3] then redis.call('ZREM', KEYS[3], old[3]) end
+  redis.call('ZADD', KEYS[3], 0, f[5])
+end
+if f[6] ~= '' then
+  if f[6] ~= old[4] then redis.call('ZADD', KEYS[4], f[6], id) end
+elseif old[4] and old[4] ~= '' then
   redis.call('ZREM', KEYS[4], id)
-else
-  redis.call('ZADD', KEYS[4], ARGV[7], id)
 end
--- A held run stays out of the ready index: its release (or its reaping) puts it back.
-if ARGV[8] == '' or held then
+-- A held run stays out of the ready index: its release (or its reaping) puts it back. A claim
+-- took it out; otherwise an unchanged entry stands.
+if f[7] ~= '' and not held then
+  if f[7] ~= old[5] or owned then redis.call('ZADD', KEYS[5], f[7], id) end
+elseif old[5] and old[5] ~= '' then
   redis.call('ZREM', KEYS[5], id)
-else
-  redis.call('ZADD', KEYS[5], ARGV[8], id)
 end
-if ARGV[14] == '1' then
-  redis.call('ZADD', KEYS[7], ARGV[10], id)
-else
-  redis.call('ZREM', KEYS[7], id)
+if f[8] ~= '' then
+  redis.call('ZADD', KEYS[6], f[8], id)
+elseif old[2] == 'failed' then
+  redis.call('ZREM', KEYS[6], id)
 end
-if ARGV[2] == 'create' then redis.call('ZADD', KEYS[3], ARGV[11], id) end
-redis.call('HSET', KEYS[2], ARGV[9], ARGV[4])
-redis.call('EXPIRE', KEYS[2], 86400)
-return {{'ok', ARGV[4]}}
+if f[2] == '' then redis.call('ZADD', KEYS[2], f[9], id) end
+redis.call('SET', KEYS[7], f[3], 'EX', f[11])
+return {{ok = 'ok'}}
 """
 
 # KEYS: 1 run, 2 leases, 3 ready. ARGV: 1 run id, 2 token, 3 lease milliseconds,
@@ -173,12 +191,43 @@ return 'released'
 """
 
 
+class _RunKeys(NamedTuple):
+    """A run's keys: its hash, the indexes a write may touch, those a lease touches."""
+
+    tag: str
+    run: str
+    write: list[str]
+    lease: list[str]
+
+    @classmethod
+    def of(cls, tag: str, run_id: str) -> _RunKeys:
+        run = f"{tag}:run:{run_id}"
+        indexes = ("runs", "states", "deadlines", "ready", "dead")
+        write = [run, *(f"{tag}:{name}" for name in indexes)]
+        return cls(tag, run, write, [run, f"{tag}:leases", f"{tag}:ready"])
+
+
 class RedisConfigWarning(UserWarning):
     """The Redis server is configured in a way that could lose runs."""
 
 
 def _score(moment: datetime) -> str:
     return repr(round(moment.timestamp(), 6))
+
+
+_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _state_entry(state: str, changed_at: datetime, run_id: str) -> str:
+    """The run's member of the ``states`` index: one sorted set ordered by state, then by the
+    time of the last change (microseconds since year 1, fixed width), then by run id."""
+    return f"{state}|{(changed_at - _YEAR_ONE) // _MICROSECOND:018d}|{run_id}"
+
+
+def _parse_entry(entry: object) -> tuple[int, str]:
+    _, changed, run_id = _text(entry).split("|", 2)
+    return int(changed), run_id
 
 
 class RedisStore(Store):
@@ -237,10 +286,13 @@ class RedisStore(Store):
             "retry_seconds", retry_seconds, options.get("retry_seconds"), 5.0
         )
         requested = partitions if partitions is not None else options.get("partitions")
-        self._key_cache: dict[str, list[str]] = {}
+        self._key_cache: dict[str, _RunKeys] = {}
         self._write = self._client.register_script(_WRITE)
         self._lease = self._client.register_script(_LEASE)
         self._release = self._client.register_script(_RELEASE)
+        # An operation id must outlive every retry of its write: those come within the retry
+        # window after a first attempt failed (by the socket timeout, 10 s unless set).
+        self._remember_ops = str(int(self.retry_seconds) + 600)
         self.partitions = self._call(lambda: self._settle_partitions(requested))
         self._check_eviction_policy()
 
@@ -253,26 +305,13 @@ class RedisStore(Store):
         partition = zlib.crc32(run_id.encode()) % self.partitions
         return f"{self.prefix}:{{p{partition}}}"
 
-    def _keys(self, run_id: str) -> list[str]:
+    def _keys(self, run_id: str) -> _RunKeys:
         keys = self._key_cache.get(run_id)
         if keys is None:
             if len(self._key_cache) > 10_000:
                 self._key_cache.clear()
-            keys = self._key_cache[run_id] = self._make_keys(run_id)
+            keys = self._key_cache[run_id] = _RunKeys.of(self._tag(run_id), run_id)
         return keys
-
-    def _make_keys(self, run_id: str) -> list[str]:
-        tag = self._tag(run_id)
-        return [
-            f"{tag}:run:{run_id}",
-            f"{tag}:ops:{run_id}",
-            f"{tag}:runs",
-            f"{tag}:deadlines",
-            f"{tag}:ready",
-            f"{tag}:leases",
-            f"{tag}:dead",
-            *(f"{tag}:state:{state}" for state in STATES),
-        ]
 
     def _partition_tags(self) -> list[str]:
         return [f"{self.prefix}:{{p{n}}}" for n in range(self.partitions)]
@@ -355,42 +394,41 @@ class RedisStore(Store):
         operation: str | None = None,
     ) -> str:
         """Write through the script; returns "ok", or "duplicate" for a replayed operation."""
-        run_id = check_run_id(run.run_id)
-        keys = self._keys(run_id)
-        deadline = run.pending_gate.deadline if run.pending_gate else None
+        run_id = run.run_id
+        keys = self._key_cache.get(run_id) or self._keys(check_run_id(run_id))
+        gate = run.pending_gate
+        deadline = None if gate is None else gate.deadline
         ready = runnable_at(run)
-        dead = run.status is RunStatus.failed and run.retry_at is None
-        args = [
+        state = run_state(run)
+        fields = (
             run_id,
-            mode,
-            str(expected),
+            "" if mode == "create" else str(expected),
             str(run.version),
-            dumps(run),
-            run_state(run),
+            state,
+            _state_entry(state, run.updated_at, run_id),
             "" if deadline is None else _score(deadline),
             "" if ready is None else _score(ready),
-            operation or new_id(),  # a retry after a lost reply answers "duplicate"
-            _score(run.updated_at),
-            _score(run.created_at),
-            "" if lease is None else str(lease.fence),
-            "" if lease is None else lease.token,
-            "1" if dead else "0",
-        ]
-        outcome, found = self._call(lambda: self._write(keys=keys, args=args), keys[0])
-        outcome = _text(outcome)
-        if outcome in ("ok", "duplicate"):
+            _score(run.updated_at) if state == "failed" and ready is None else "",
+            _score(run.created_at) if mode == "create" else "",
+            "" if lease is None else f"{lease.fence} {lease.token}",
+            self._remember_ops,
+        )
+        args = [dumps(run), "\x1f".join(fields)]
+        # A retry after a lost reply carries the same operation id, and answers "duplicate".
+        write = [*keys.write, f"{keys.tag}:op:{operation or new_id()}"]
+        outcome = _text(self._call(lambda: self._write(keys=write, args=args), keys.run))
+        if outcome == "ok" or outcome == "duplicate":
             return outcome
-        actual = int(found) if found not in (b"", "", None) else None
         if outcome == "exists":
             raise RunExists(run_id)
         if outcome == "missing":
             raise RunNotFound(run_id)
         if outcome == "fenced":
             raise LeaseLost(run_id)
-        raise ConflictError(run_id, expected, actual)
+        raise ConflictError(run_id, expected, int(outcome.split()[1]))
 
     def load(self, run_id: str) -> RunRecord:
-        key = self._keys(check_run_id(run_id))[0]
+        key = self._keys(check_run_id(run_id)).run
         data = self._call(lambda: self._client.hget(key, "snapshot"), key)
         if data is None:
             if self._call(lambda: self._client.exists(key), key):
@@ -399,14 +437,14 @@ class RedisStore(Store):
         return self._decode(run_id, data)
 
     def version(self, run_id: str) -> int:
-        key = self._keys(check_run_id(run_id))[0]
+        key = self._keys(check_run_id(run_id)).run
         found = self._call(lambda: self._client.hget(key, "version"), key)
         if found is None:
             return self.load(run_id).version  # raises RunNotFound, or CorruptRun for junk
         return int(found)
 
     def _decode(self, run_id: str, data: bytes) -> RunRecord:
-        key = self._keys(run_id)[0]
+        key = self._keys(run_id).run
         try:
             run = loads(data, RunRecord)
         except CodecError as exc:
@@ -417,10 +455,9 @@ class RedisStore(Store):
 
     def _lease_call(self, run_id: str, token: str, mode: str) -> tuple[str, int]:
         keys = self._keys(run_id)
-        lease_keys = [keys[0], keys[5], keys[4]]
         millis = str(int(self.lease_seconds * 1000))
         outcome, fence = self._call(
-            lambda: self._lease(keys=lease_keys, args=[run_id, token, millis, mode]), keys[0]
+            lambda: self._lease(keys=keys.lease, args=[run_id, token, millis, mode]), keys.run
         )
         return _text(outcome), int(fence)
 
@@ -438,8 +475,7 @@ class RedisStore(Store):
 
     def _release_call(self, run_id: str, token: str) -> str:
         keys = self._keys(run_id)
-        lease_keys = [keys[0], keys[5], keys[4]]
-        outcome = self._call(lambda: self._release(keys=lease_keys, args=[run_id, token]), keys[0])
+        outcome = self._call(lambda: self._release(keys=keys.lease, args=[run_id, token]), keys.run)
         return _text(outcome)
 
     @contextmanager
@@ -506,10 +542,6 @@ class RedisStore(Store):
                 reaped.append(run_id)
         return reaped
 
-    def dead(self, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
-        """Dead-lettered runs, most recently failed first, from the dead index."""
-        return self._from_index("dead", limit, offset)
-
     def run_ids(self) -> list[str]:
         ids: list[str] = []
         for tag in self._partition_tags():
@@ -522,23 +554,32 @@ class RedisStore(Store):
     def page(
         self, state: str | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[RunRecord]:
-        """Runs, most recently changed first: each partition's index gives its top
-        ``offset + limit``, so the cost follows the page, not the number of runs stored."""
+        """Runs, most recently changed first: each partition's ``states`` index gives its top
+        ``offset + limit`` of each state asked for, all in one pipelined round trip, so the cost
+        follows the page, not the number of runs stored."""
         check_page(state, limit, offset)
-        names = [f"state:{each}" for each in (STATES if state is None else (state,))]
-        return self._from_index(names, limit, offset)
+        wanted = STATES if state is None else (state,)
 
-    def _from_index(self, names: str | list[str], limit: int, offset: int) -> list[RunRecord]:
-        """The runs of a page of sorted-set indexes, highest score first, over partitions."""
+        def fetch() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for tag in self._partition_tags():
+                for each in wanted:  # entries "<state>|..." sort before "<state>}"
+                    pipe.zrevrangebylex(
+                        f"{tag}:states", f"({each}}}", f"[{each}|", 0, offset + limit
+                    )
+            return list(pipe.execute())
+
+        entries = sorted(_parse_entry(entry) for top in self._call(fetch) for entry in top)
+        entries.reverse()
+        return self._load_many([run_id for _, run_id in entries[offset : offset + limit]])
+
+    def dead(self, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """Dead-lettered runs, most recently failed first, from the dead index."""
         scored: list[tuple[float, str]] = []
         for tag in self._partition_tags():
-            for name in [names] if isinstance(names, str) else names:
-                key = f"{tag}:{name}"
-                window = partial(
-                    self._client.zrevrange, key, 0, offset + limit - 1, withscores=True
-                )
-                top = self._call(window, key)
-                scored.extend((score, _text(member)) for member, score in top)
+            key = f"{tag}:dead"
+            window = partial(self._client.zrevrange, key, 0, offset + limit - 1, withscores=True)
+            scored.extend((score, _text(member)) for member, score in self._call(window, key))
         scored.sort(reverse=True)
         return self._load_many([run_id for _, run_id in scored[offset : offset + limit]])
 
@@ -548,7 +589,7 @@ class RedisStore(Store):
         def fetch() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
             for run_id in run_ids:
-                pipe.hget(self._keys(run_id)[0], "snapshot")
+                pipe.hget(self._keys(run_id).run, "snapshot")
             return list(pipe.execute())
 
         runs = []

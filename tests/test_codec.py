@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
@@ -26,12 +26,16 @@ from statemachine import (
     Start,
     State,
     StateMachineError,
+    StepResult,
+    Transition,
     dumps,
     loads,
     step,
 )
+from statemachine.codec import converter
 from statemachine.contract import sample_run, touched
-from statemachine.testing import EPOCH, event_sequences, gates
+from statemachine.record import RunStatus
+from statemachine.testing import EPOCH, event_sequences, gates, json_values
 
 GOLDEN = Path(__file__).parent / "golden" / "gate_v1.json"
 
@@ -204,3 +208,76 @@ def test_text_utf_8_cannot_carry_is_refused() -> None:
     run = attrs.evolve(golden_run(), error="broken \ud800 text")
     with pytest.raises(CodecError, match="surrogate"):
         dumps(run)
+
+
+OFFSETS = st.sampled_from(
+    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=3))]
+)
+MOMENTS = st.datetimes(timezones=OFFSETS)
+TEXT = st.text(max_size=12)
+
+
+@st.composite
+def reached_gates(draw: st.DrawFn) -> Gate:
+    gate = draw(gates())
+    now = draw(st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)))
+    for delay, event in draw(event_sequences(max_size=8)):
+        now += delay
+        try:
+            gate, _ = step(gate, event, now)
+        except StateMachineError:
+            continue
+    return gate
+
+
+def run_records() -> st.SearchStrategy[RunRecord]:
+    return st.builds(
+        RunRecord,
+        run_id=TEXT,
+        workflow=TEXT,
+        fingerprint=TEXT,
+        status=st.sampled_from(RunStatus),
+        input=json_values(),
+        cursor=st.none() | TEXT,
+        outline=st.lists(st.tuples(TEXT, TEXT), max_size=3).map(tuple),
+        gates=st.lists(reached_gates(), max_size=3).map(tuple),
+        results=st.lists(st.builds(StepResult, TEXT, json_values()), max_size=3).map(tuple),
+        error=st.none() | TEXT,
+        attempts=st.integers(0, 10),
+        retry_at=st.none() | MOMENTS,
+        history=st.lists(
+            st.builds(
+                Transition, st.integers(0, 10**6), MOMENTS, TEXT, TEXT, TEXT, st.none() | TEXT
+            ),
+            max_size=5,
+        ).map(tuple),
+        created_at=MOMENTS,
+        updated_at=MOMENTS,
+        version=st.integers(0, 10**6),
+    )
+
+
+@given(run_records() | reached_gates())
+def test_the_encoder_writes_what_the_converter_defines(record: RunRecord | Gate) -> None:
+    """`dumps` writes its text directly; it must equal the converter's unstructured record
+    as JSON, which defines the format, and decode back to the record."""
+    document = {"schema_version": 1, **converter().unstructure(record)}
+    assert dumps(record) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    assert loads(dumps(record), type(record)) == record
+
+
+def test_equal_values_written_differently_are_not_confused_by_the_encoders_caches() -> None:
+    """Policies and history entries are encoded once and remembered; an equal value that
+    JSON writes differently (60 and 60.0; one instant in two offsets) keeps its own text."""
+    gate = golden_gate()
+    for timeout in (60, 60.0, 60):
+        policy = attrs.evolve(gate.policy, timeout=timeout)
+        assert json.loads(dumps(attrs.evolve(gate, policy=policy)))["policy"]["timeout"] == timeout
+        assert f'"timeout":{timeout!r}' in dumps(attrs.evolve(gate, policy=policy))
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    for moment in (at, at.astimezone(timezone(timedelta(hours=5, minutes=30))), at):
+        entry = Transition(1, moment, "loop", "start", "iterating")
+        run = attrs.evolve(golden_run(), history=(entry,))
+        assert json.loads(dumps(run))["history"] == [
+            [1, moment.isoformat(), "loop", "start", "iterating"]
+        ]

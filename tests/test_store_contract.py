@@ -65,7 +65,7 @@ class Medium:
             return path.read_bytes()
         assert isinstance(store, RedisStore)
         assert self.server is not None
-        key = store._keys(run_id)[0]
+        key = store._keys(run_id).run
         client = self.server.client()
         client.delete(key)
         client.set(key, b"not a hash")
@@ -76,7 +76,7 @@ class Medium:
             return (store.path / f"{run_id}.json").read_bytes()
         assert isinstance(store, RedisStore)
         assert self.server is not None
-        value = self.server.client().get(store._keys(run_id)[0])
+        value = self.server.client().get(store._keys(run_id).run)
         assert isinstance(value, bytes)
         return value
 
