@@ -1,0 +1,163 @@
+"""RedisStore's indexes always say what its snapshots and leases say.
+
+The write script touches only the index entries that change, trusting that every entry mirrors
+a field of the run's hash. This stateful test drives writes, claims, holds, fenced commits,
+releases, expired leases, reaping and timeouts in any order, and after every step rebuilds
+each run's expected index entries from its snapshot and lease and compares them with Redis.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from statemachine import Lease, LeaseLost, RetryPolicy, RunRecord, RunStatus
+from statemachine.contract import sample_run, touched
+from statemachine.store import run_state, runnable_at
+from stores import RedisStore
+from stores.redis import _score, _state_entry, _text
+
+from .servers import RedisServer
+
+IDS = ("a", "b", "c")
+KINDS = ("paused", "waiting", "pending", "retrying", "dead", "completed")
+prefixes = itertools.count()
+
+
+def shaped(run: RunRecord, kind: str) -> RunRecord:
+    """`run` one transition later, in the situation `kind` names."""
+    run = touched(run, run.updated_at + timedelta(seconds=1))
+    at = run.updated_at
+    if kind in ("paused", "waiting"):  # a review pending, with a deadline or without one
+        gates = sample_run(run.run_id, at, True, 60 if kind == "paused" else None).gates
+        return attrs.evolve(run, status=RunStatus.paused, gates=gates, retry_at=None)
+    status = {
+        "pending": RunStatus.pending,
+        "retrying": RunStatus.failed,
+        "dead": RunStatus.failed,
+        "completed": RunStatus.completed,
+    }[kind]
+    retry_at = at + timedelta(seconds=30) if kind == "retrying" else None
+    return attrs.evolve(run, status=status, gates=(), retry_at=retry_at)
+
+
+class IndexesMirrorRuns(RuleBasedStateMachine):
+    server: RedisServer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = RedisStore(self.server.url, prefix=f"ix{next(prefixes)}", lease_seconds=60)
+        self.client = self.server.client()
+        self.leases: dict[str, Lease] = {}
+
+    def teardown(self) -> None:
+        self.store.close()
+
+    def exists(self, run_id: str) -> bool:
+        return bool(self.client.exists(self.store._keys(run_id).run))
+
+    @rule(run_id=st.sampled_from(IDS), kind=st.sampled_from(KINDS))
+    def create(self, run_id: str, kind: str) -> None:
+        if not self.exists(run_id):
+            run = shaped(sample_run(run_id, self.store.now(), False), kind)
+            self.store.create(run)
+
+    @rule(run_id=st.sampled_from(IDS), kind=st.sampled_from(KINDS), fenced=st.booleans())
+    def commit(self, run_id: str, kind: str, fenced: bool) -> None:
+        if not self.exists(run_id):
+            return
+        run = self.store.load(run_id)
+        lease = self.leases.get(run_id) if fenced else None
+        try:
+            self.store.commit(shaped(run, kind), run.version, lease=lease)
+        except LeaseLost:
+            assert lease is not None
+
+    @rule()
+    def claim(self) -> None:
+        lease = self.store.claim(self.store.now() + timedelta(minutes=5))
+        if lease is not None:
+            assert lease.run_id not in self.leases or self.lease_ran_out(lease.run_id)
+            self.leases[lease.run_id] = lease
+
+    @rule(run_id=st.sampled_from(IDS))
+    def acquire(self, run_id: str) -> None:
+        if self.exists(run_id) and run_id not in self.leases:
+            self.leases[run_id] = self.store.acquire(run_id)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        run_id = data.draw(st.sampled_from(sorted(self.leases)))
+        self.store.release(self.leases.pop(run_id))
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def lease_runs_out(self, data: st.DataObject) -> None:
+        run_id = data.draw(st.sampled_from(sorted(self.leases)))
+        self.client.hset(self.store._keys(run_id).run, "lease_until", 0)
+        self.client.zadd(f"{self.store._keys(run_id).tag}:leases", {run_id: 0})
+
+    @rule()
+    def reap(self) -> None:
+        for run_id in self.store.reap(RetryPolicy(max_attempts=2), self.store.now()):
+            self.leases.pop(run_id, None)
+
+    @rule()
+    def expire_due(self) -> None:
+        self.store.expire_due(self.store.now() + timedelta(minutes=2))
+
+    def lease_ran_out(self, run_id: str) -> bool:
+        until = self.client.hget(self.store._keys(run_id).run, "lease_until")
+        return int(until or 0) < self.store.now().timestamp() * 1000
+
+    @invariant()
+    def every_index_mirrors_its_run(self) -> None:
+        keys = {run_id: self.store._keys(run_id) for run_id in IDS}
+        tag = keys["a"].tag
+        members = [_text(m) for m in self.client.zrange(f"{tag}:states", 0, -1)]
+        stored = [run_id for run_id in IDS if self.exists(run_id)]
+        assert sorted(m.rsplit("|", 1)[1] for m in members) == sorted(stored)
+        now_ms = self.store.now().timestamp() * 1000
+        for run_id in stored:
+            run = self.store.load(run_id)
+            state = run_state(run)
+            assert _state_entry(state, run.updated_at, run_id) in members
+            owner, until = self.client.hmget(keys[run_id].run, "owner", "lease_until")
+            owned = bool(owner)
+            live = owned and int(until or 0) >= now_ms
+
+            gate = run.pending_gate
+            deadline = None if gate is None else gate.deadline
+            expected = None if deadline is None else float(_score(deadline))
+            assert self.client.zscore(f"{tag}:deadlines", run_id) == expected, run_id
+
+            ready = runnable_at(run)
+            actual = self.client.zscore(f"{tag}:ready", run_id)
+            if live:
+                assert actual is None, (run_id, "held but ready")
+            elif not owned:
+                assert actual == (None if ready is None else float(_score(ready))), run_id
+
+            lease_score = self.client.zscore(f"{tag}:leases", run_id)
+            assert (lease_score is not None) == owned, (run_id, owner, lease_score)
+
+            dead = run.status is RunStatus.failed and run.retry_at is None
+            assert (self.client.zscore(f"{tag}:dead", run_id) is not None) == dead, run_id
+            assert self.client.zscore(f"{tag}:runs", run_id) is not None
+
+
+def test_indexes_mirror_runs_through_any_sequence(redis_server: RedisServer) -> None:
+    """Whatever happens to runs and their leases, every index entry is the one it should be."""
+    IndexesMirrorRuns.server = redis_server
+    run_state_machine_as_test(IndexesMirrorRuns)
