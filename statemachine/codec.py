@@ -21,7 +21,7 @@ from .errors import (
     MalformedRecord,
     SchemaVersionError,
 )
-from .events import JSON, json_problem
+from .events import JSON, _json_problem, json_problem
 from .policy import HumanReview
 from .record import Gate, RunRecord, StepResult, Transition
 
@@ -122,17 +122,16 @@ def converter() -> JsonConverter:
 def _unstorable(record: Gate | RunRecord) -> str | None:
     """Values JSON would alter on the way through (tuples, NaN, objects), named."""
     gates = (record,) if isinstance(record, Gate) else record.gates
-    values: list[tuple[str, object]] = [
-        (f"{gate.name}.outputs[{index}]", output)
-        for gate in gates
-        for index, output in enumerate(gate.outputs)
-    ]
+    for gate in gates:
+        for index, output in enumerate(gate.outputs):
+            if found := _json_problem(output):
+                return f"{gate.name}.outputs[{index}]{found[0]}{found[1]}"
     if isinstance(record, RunRecord):
-        values.append(("input", record.input))
-        values.extend((f"results[{r.name!r}]", r.content) for r in record.results)
-    for where, value in values:
-        if problem := json_problem(value, where):
+        if problem := json_problem(record.input, "input"):
             return problem
+        for result in record.results:
+            if found := _json_problem(result.content):
+                return f"results[{result.name!r}]{found[0]}{found[1]}"
     return None
 
 

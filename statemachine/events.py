@@ -36,27 +36,32 @@ def json_problem(value: object, path: str = "output") -> str | None:
     Tuples, sets, non-string keys, NaN and arbitrary objects are refused rather than silently
     turned into something else on the way through storage.
     """
+    found = _json_problem(value)
+    return None if found is None else f"{path}{found[0]}{found[1]}"
+
+
+def _json_problem(value: object) -> tuple[str, str] | None:
+    """(where inside `value`, what is wrong there), or None: every commit checks the stored
+    values, so the path is only put together once a problem is found."""
     kind = type(value)
     if value is None or kind is bool or kind is int or kind is str:
         return None
     if kind is float:
         finite = math.isfinite(cast(float, value))
-        return None if finite else f"{path} is {value!r}, which JSON cannot carry"
+        return None if finite else ("", f" is {value!r}, which JSON cannot carry")
     if kind is list:
         for index, item in enumerate(cast(list[object], value)):
-            if problem := json_problem(item, f"{path}[{index}]"):
-                return problem
+            if found := _json_problem(item):
+                return f"[{index}]{found[0]}", found[1]
         return None
     if kind is dict:
         for key, item in cast(dict[object, object], value).items():
             if type(key) is not str:
-                return f"{path} has the key {key!r}; JSON object keys are strings"
-            if problem := json_problem(item, f"{path}[{key!r}]"):
-                return problem
+                return "", f" has the key {key!r}; JSON object keys are strings"
+            if found := _json_problem(item):
+                return f"[{key!r}]{found[0]}", found[1]
         return None
-    return (
-        f"{path} is a {kind.__name__}; only None, bool, int, float, str, list and dict are stored"
-    )
+    return "", f" is a {kind.__name__}; only None, bool, int, float, str, list and dict are stored"
 
 
 def _json_value(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

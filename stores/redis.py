@@ -65,6 +65,7 @@ from statemachine.store import (
 if TYPE_CHECKING:
     import redis
     import redis.cluster
+    from redis.commands.core import Script
 
 __all__ = ["RedisConfigWarning", "RedisStore"]
 
@@ -78,33 +79,33 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+_FIELDS = "\\31".join(["([^\\31]*)"] * 11)
+
 # KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready, 6 dead, 7 op:<operation id>.
 # ARGV: 1 snapshot, 2 the other fields, joined by \x1f (each command argument costs the driver
-#       about a microsecond): 1 run id, 2 expected version ('' to create), 3 new version,
-#       4 state, 5 the run's entry in states, 6 deadline score or '', 7 ready score or '',
-#       8 dead-lettered-at score or '', 9 created-at score ('' but to create),
-#       10 "<fence> <token>" of the lease or '', 11 seconds to remember the operation id.
-# Each index entry mirrors a field of the run's hash (entry, deadline, ready), so the script
-# reads the fields once and touches only the indexes whose entry changes. Answers are status
-# replies (one line to parse): ok, duplicate, exists, missing, fenced, conflict <version>.
+#       about a microsecond), as named in the script's first line.
+# The operation id is claimed first (SET NX) and given back if the write is refused, so that a
+# retry gets the same answer. Each index entry mirrors a field of the run's hash (entry,
+# deadline, ready), so the script reads the fields once and touches only the indexes whose
+# entry changes. Answers are status replies (one line to parse): ok, duplicate, exists,
+# missing, fenced, conflict <version>.
 _WRITE = f"""
-local done = redis.call('GET', KEYS[7])
-if done then return {{ok = 'duplicate'}} end
-local f, from = {{}}, 1
-while true do
-  local at = string.find(ARGV[2], '\\31', from, true)
-  if not at then f[#f + 1] = string.sub(ARGV[2], from); break end
-  f[#f + 1] = string.sub(ARGV[2], from, at - 1)
-  from = at + 1
+local id, expected, version, state, entry, deadline, ready, dead, created, lease, keep =
+  string.match(ARGV[2], '^{_FIELDS}$')
+if not redis.call('SET', KEYS[7], version, 'NX', 'EX', keep) then
+  return {{ok = 'duplicate'}}
 end
-local id = f[1]
+local function refuse(answer)
+  redis.call('DEL', KEYS[7])
+  return {{ok = answer}}
+end
 local old = {{}}
-if f[2] == '' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return {{ok = 'exists'}} end
+if expected == '' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return refuse('exists') end
 else
   old = redis.call('HMGET', KEYS[1], 'version', 'state', 'entry', 'deadline', 'ready', 'owner',
                    'lease_until', 'fence')
-  if not old[1] then return {{ok = 'missing'}} end
+  if not old[1] then return refuse('missing') end
 end
 local owned = old[6] and old[6] ~= ''
 local held = false
@@ -112,38 +113,37 @@ if owned then
 {_NOW}
   held = tonumber(old[7] or '0') >= now
 end
-if f[2] ~= '' then
+if expected ~= '' then
   -- A holder that lost its lease is told so first, whatever happened to the run since.
-  if f[10] ~= '' and not (held and f[10] == (old[8] or '') .. ' ' .. old[6]) then
-    return {{ok = 'fenced'}}
+  if lease ~= '' and not (held and lease == (old[8] or '') .. ' ' .. old[6]) then
+    return refuse('fenced')
   end
-  if old[1] ~= f[2] then return {{ok = 'conflict ' .. old[1]}} end
+  if old[1] ~= expected then return refuse('conflict ' .. old[1]) end
 end
-redis.call('HSET', KEYS[1], 'version', f[3], 'snapshot', ARGV[1], 'state', f[4],
-           'entry', f[5], 'deadline', f[6], 'ready', f[7])
-if f[5] ~= old[3] then
+redis.call('HSET', KEYS[1], 'version', version, 'snapshot', ARGV[1], 'state', state,
+           'entry', entry, 'deadline', deadline, 'ready', ready)
+if entry ~= old[3] then
   if old[3] then redis.call('ZREM', KEYS[3], old[3]) end
-  redis.call('ZADD', KEYS[3], 0, f[5])
+  redis.call('ZADD', KEYS[3], 0, entry)
 end
-if f[6] ~= '' then
-  if f[6] ~= old[4] then redis.call('ZADD', KEYS[4], f[6], id) end
+if deadline ~= '' then
+  if deadline ~= old[4] then redis.call('ZADD', KEYS[4], deadline, id) end
 elseif old[4] and old[4] ~= '' then
   redis.call('ZREM', KEYS[4], id)
 end
 -- A held run stays out of the ready index: its release (or its reaping) puts it back. A claim
 -- took it out; otherwise an unchanged entry stands.
-if f[7] ~= '' and not held then
-  if f[7] ~= old[5] or owned then redis.call('ZADD', KEYS[5], f[7], id) end
+if ready ~= '' and not held then
+  if ready ~= old[5] or owned then redis.call('ZADD', KEYS[5], ready, id) end
 elseif old[5] and old[5] ~= '' then
   redis.call('ZREM', KEYS[5], id)
 end
-if f[8] ~= '' then
-  redis.call('ZADD', KEYS[6], f[8], id)
+if dead ~= '' then
+  redis.call('ZADD', KEYS[6], dead, id)
 elseif old[2] == 'failed' then
   redis.call('ZREM', KEYS[6], id)
 end
-if f[2] == '' then redis.call('ZADD', KEYS[2], f[9], id) end
-redis.call('SET', KEYS[7], f[3], 'EX', f[11])
+if expected == '' then redis.call('ZADD', KEYS[2], created, id) end
 return {{ok = 'ok'}}
 """
 
@@ -196,14 +196,14 @@ class _RunKeys(NamedTuple):
 
     tag: str
     run: str
-    write: list[str]
+    write: list[bytes]  # encoded once: the driver checks the type of every argument it encodes
     lease: list[str]
 
     @classmethod
     def of(cls, tag: str, run_id: str) -> _RunKeys:
         run = f"{tag}:run:{run_id}"
         indexes = ("runs", "states", "deadlines", "ready", "dead")
-        write = [run, *(f"{tag}:{name}" for name in indexes)]
+        write = [run.encode(), *(f"{tag}:{name}".encode() for name in indexes)]
         return cls(tag, run, write, [run, f"{tag}:leases", f"{tag}:ready"])
 
 
@@ -400,7 +400,7 @@ class RedisStore(Store):
         deadline = None if gate is None else gate.deadline
         ready = runnable_at(run)
         state = run_state(run)
-        fields = (
+        fields = (  # named in the script's first line
             run_id,
             "" if mode == "create" else str(expected),
             str(run.version),
@@ -415,8 +415,8 @@ class RedisStore(Store):
         )
         args = [dumps(run), "\x1f".join(fields)]
         # A retry after a lost reply carries the same operation id, and answers "duplicate".
-        write = [*keys.write, f"{keys.tag}:op:{operation or new_id()}"]
-        outcome = _text(self._call(lambda: self._write(keys=write, args=args), keys.run))
+        write = [*keys.write, f"{keys.tag}:op:{operation or new_id()}".encode()]
+        outcome = _text(self._call(lambda: self._evalsha(self._write, write, args), keys.run))
         if outcome == "ok" or outcome == "duplicate":
             return outcome
         if outcome == "exists":
@@ -426,6 +426,14 @@ class RedisStore(Store):
         if outcome == "fenced":
             raise LeaseLost(run_id)
         raise ConflictError(run_id, expected, int(outcome.split()[1]))
+
+    def _evalsha(self, script: Script, keys: list[bytes], args: list[str]) -> Any:
+        """Run `script` (as its `__call__` would, minus a slow check for pipelines), loading it
+        again if the server lost it (SCRIPT FLUSH, a restart)."""
+        try:
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except self._redis.exceptions.NoScriptError:
+            return script(keys=keys, args=args)
 
     def load(self, run_id: str) -> RunRecord:
         key = self._keys(check_run_id(run_id)).run

@@ -281,3 +281,18 @@ def test_equal_values_written_differently_are_not_confused_by_the_encoders_cache
         assert json.loads(dumps(run))["history"] == [
             [1, moment.isoformat(), "loop", "start", "iterating"]
         ]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"input": {"when": float("nan")}}, "input['when']"),
+        ({"results": (StepResult("prepare", [1, ("a",)]),)}, "results['prepare'][1]"),
+    ],
+)
+def test_run_values_json_would_change_are_refused_by_name(
+    change: dict[str, object], named: str
+) -> None:
+    """A run's input or a step's result that JSON would alter is a CodecError naming it."""
+    with pytest.raises(CodecError, match=named.replace("[", r"\[")):
+        dumps(attrs.evolve(golden_run(), **change))

@@ -85,9 +85,10 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
 
     @rule()
     def claim(self) -> None:
+        lost = {run_id for run_id in self.leases if self.lease_ran_out(run_id)}
         lease = self.store.claim(self.store.now() + timedelta(minutes=5))
         if lease is not None:
-            assert lease.run_id not in self.leases or self.lease_ran_out(lease.run_id)
+            assert lease.run_id not in self.leases or lease.run_id in lost
             self.leases[lease.run_id] = lease
 
     @rule(run_id=st.sampled_from(IDS))

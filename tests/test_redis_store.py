@@ -71,7 +71,8 @@ def test_every_key_lives_under_the_prefix_and_a_run_shares_a_slot_with_its_index
     assert all(key.startswith(f"{store.prefix}:") for key in keys)
     for run_id in run_ids:
         own = store._keys(run_id)
-        slots = {key_slot(key.encode()) for key in [*own.write, *own.lease, f"{own.tag}:op:x"]}
+        names = [*own.write, *(key.encode() for key in own.lease), f"{own.tag}:op:x".encode()]
+        slots = {key_slot(name) for name in names}
         assert len(slots) == 1
     assert {key.split(":")[1] for key in keys if "{" in key} <= {"{p0}", "{p1}", "{p2}", "{p3}"}
 
