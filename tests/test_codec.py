@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -291,7 +292,7 @@ def test_equal_values_written_differently_are_not_confused_by_the_encoders_cache
     ],
 )
 def test_run_values_json_would_change_are_refused_by_name(
-    change: dict[str, object], named: str
+    change: dict[str, Any], named: str
 ) -> None:
     """A run's input or a step's result that JSON would alter is a CodecError naming it."""
     with pytest.raises(CodecError, match=named.replace("[", r"\[")):
