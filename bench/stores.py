@@ -9,8 +9,11 @@
   write of the same bytes: temp file, fsync, rename, fsync of the directory.
 - Memory: `MemoryStore.commit`, for scale.
 
-The record committed is a realistic paused run (one gate, a review pending, a short history).
-Records are built before timing; encoding them is part of a commit, so it is timed.
+The run committed is realistic (one gate, a short history), and each commit is a real
+change: successive versions alternate between paused for review (with a deadline) and pending
+again after a rejection, each at a later time, so every commit moves the run in the states,
+deadlines and ready indexes. Records are built before timing; encoding them is part of a
+commit, so it is timed.
 
 Each store and its floor are timed in alternating batches (a batch of commits, then a batch
 of the floor), so that both see the same machine: a VM's speed drifts by tens of percent
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import attrs
 
 from bench.floors import durable_write_us
-from statemachine import MemoryStore, RunRecord, Store, dumps
+from statemachine import MemoryStore, Reject, RunRecord, RunStatus, Store, dumps, step
 from statemachine.contract import sample_run as new_run
 from statemachine.contract import touched
 from statemachine.testing import EPOCH
@@ -50,15 +54,29 @@ def sample(run_id: str) -> RunRecord:
     return run
 
 
+def shapes(run_id: str) -> tuple[RunRecord, RunRecord]:
+    """The run paused for review, and pending again after the review was rejected."""
+    paused = sample(run_id)
+    gate, _ = step(paused.gates[0], Reject("shorter"), paused.updated_at)
+    return paused, attrs.evolve(paused, status=RunStatus.pending, gates=(gate,))
+
+
 def committer(store: Store, run_id: str) -> Callable[[int], float]:
     """Mean microseconds per commit over `count` successive versions of one run."""
-    base = sample(run_id)
-    store.create(base)
-    versions: Iterator[int] = itertools.count(base.version)
+    both = shapes(run_id)
+    store.create(both[0])
+    versions: Iterator[int] = itertools.count(both[0].version)
 
     def commit_us(count: int) -> float:
         first = next(versions)
-        runs = [attrs.evolve(base, version=first + n) for n in range(count + 1)]
+        runs = [
+            attrs.evolve(
+                both[(first + n) % 2],
+                version=first + n,
+                updated_at=EPOCH + timedelta(seconds=first + n),
+            )
+            for n in range(count + 1)
+        ]
         for _ in range(count - 1):
             next(versions)
         start = time.perf_counter()

@@ -212,7 +212,7 @@ class RedisConfigWarning(UserWarning):
 
 
 def _score(moment: datetime) -> str:
-    return repr(round(moment.timestamp(), 6))
+    return f"{moment.timestamp():.6f}"
 
 
 _YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
