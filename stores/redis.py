@@ -147,6 +147,18 @@ if expected == '' then redis.call('ZADD', KEYS[2], created, id) end
 return {{ok = 'ok'}}
 """
 
+# The version of the key layout, kept in <prefix>:meta with the partition count, so that a
+# later layout can tell runs it cannot read instead of misreading them.
+_LAYOUT = "2"
+
+# KEYS: 1 meta. ARGV: 1 partitions, 2 layout. A new prefix gets both; the stored pair answers.
+_SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'partitions', ARGV[1], 'layout', ARGV[2])
+end
+return redis.call('HMGET', KEYS[1], 'partitions', 'layout')
+"""
+
 # KEYS: 1 run, 2 leases, 3 ready. ARGV: 1 run id, 2 token, 3 lease milliseconds,
 #       4 mode: hold (this run), claim (this run, if it is still ready), renew.
 _LEASE = f"""
@@ -322,9 +334,17 @@ class RedisStore(Store):
         wanted = default if requested is None else _int("partitions", requested)
         if not 1 <= wanted <= 1024:
             raise InvalidArgument("partitions must be between 1 and 1024")
-        self._client.hsetnx(meta, "partitions", wanted)
-        stored = self._client.hget(meta, "partitions")
-        actual = int(stored) if stored is not None else wanted
+        stored, layout = self._client.eval(_SETTLE, 1, meta, wanted, _LAYOUT)
+        if _text(layout) != _LAYOUT:
+            found = "an earlier one" if layout is None else f"layout {_text(layout)}"
+            raise StoreError(
+                f"prefix {self.prefix!r} holds runs in {found} of keys; this version reads layout "
+                f"{_LAYOUT}: use another prefix"
+            )
+        try:
+            actual = int(stored)
+        except (TypeError, ValueError):
+            raise CorruptRun(meta, f"its partition count is {stored!r}") from None
         if requested is not None and actual != wanted:
             raise InvalidArgument(
                 f"prefix {self.prefix!r} already uses {actual} partitions, not {wanted}"

@@ -25,6 +25,7 @@ from statemachine import (
     RunStatus,
     StaleRequest,
     Step,
+    StoreError,
     StoreUnavailable,
     Workflow,
 )
@@ -83,6 +84,30 @@ def test_partitions_are_fixed_once_a_prefix_has_them(redis_server: RedisServer) 
     assert RedisStore(redis_server.url, prefix=store.prefix).partitions == 3
     with pytest.raises(ValueError, match="already uses 3 partitions"):
         RedisStore(redis_server.url, prefix=store.prefix, partitions=5)
+
+
+@pytest.mark.parametrize(
+    ("meta", "error"),
+    [
+        ({"partitions": "1"}, "holds runs in an earlier one of keys"),
+        ({"partitions": "1", "layout": "9"}, "holds runs in layout 9 of keys"),
+        ({"layout": "2"}, "partition count is None"),
+        ({"partitions": "many", "layout": "2"}, "partition count is b'many'"),
+    ],
+)
+def test_a_prefix_in_another_key_layout_is_refused(
+    redis_server: RedisServer, meta: dict[str, str], error: str
+) -> None:
+    """A prefix whose meta says another key layout (or nothing usable) is refused, typed,
+    instead of being misread."""
+    prefix = f"old{uuid4().hex[:8]}"
+    for field, value in meta.items():
+        redis_server.client().hset(f"{prefix}:meta", field, value)
+    with pytest.raises(StoreError, match=error):
+        RedisStore(redis_server.url, prefix=prefix)
+    assert redis_server.client().hgetall(f"{prefix}:meta") == {
+        key.encode(): value.encode() for key, value in meta.items()
+    }
 
 
 @pytest.mark.parametrize("prefix", ["", "{tag}", "a b", "x" * 65, "a/b", "é"])
