@@ -208,6 +208,8 @@ def _gate_json(gate: Gate) -> str:
 
 
 def _run_json(run: RunRecord) -> str:
+    if type(run.version) is not int or type(run.attempts) is not int:
+        raise CodecError(f"run {run.run_id!r}: version and attempts must be integers")
     results = ",".join(
         f'{{"name":{_text(result.name)},"content":{_json(result.content)}}}'
         for result in run.results

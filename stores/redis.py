@@ -21,6 +21,7 @@ Nothing is ever unpickled: snapshots are JSON read by the library's own converte
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -79,33 +80,30 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+_STATES = frozenset(STATES)
 _FIELDS = "\\31".join(["([^\\31]*)"] * 11)
 
 # KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready, 6 dead, 7 op:<operation id>.
 # ARGV: 1 snapshot, 2 the other fields, joined by \x1f (each command argument costs the driver
 #       about a microsecond), as named in the script's first line.
-# The operation id is claimed first (SET NX) and given back if the write is refused, so that a
-# retry gets the same answer. Each index entry mirrors a field of the run's hash (entry,
-# deadline, ready), so the script reads the fields once and touches only the indexes whose
-# entry changes. Answers are status replies (one line to parse): ok, duplicate, exists,
+# Redis does not roll a script back when a command in it fails (a key of the wrong type), so
+# everything that can refuse the write comes before the first change, the run's hash is
+# written after its indexes, and the operation id is recorded last: a write that failed half
+# way is never taken for applied by its retry. Each index entry mirrors a field of the run's
+# hash (entry, deadline, ready), so the script reads the fields once and touches only the
+# entries that change. Answers are status replies (one line to parse): ok, duplicate, exists,
 # missing, fenced, conflict <version>.
 _WRITE = f"""
 local id, expected, version, state, entry, deadline, ready, dead, created, lease, keep =
   string.match(ARGV[2], '^{_FIELDS}$')
-if not redis.call('SET', KEYS[7], version, 'NX', 'EX', keep) then
-  return {{ok = 'duplicate'}}
-end
-local function refuse(answer)
-  redis.call('DEL', KEYS[7])
-  return {{ok = answer}}
-end
+if redis.call('EXISTS', KEYS[7]) == 1 then return {{ok = 'duplicate'}} end
 local old = {{}}
 if expected == '' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return refuse('exists') end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {{ok = 'exists'}} end
 else
   old = redis.call('HMGET', KEYS[1], 'version', 'state', 'entry', 'deadline', 'ready', 'owner',
                    'lease_until', 'fence')
-  if not old[1] then return refuse('missing') end
+  if not old[1] then return {{ok = 'missing'}} end
 end
 local owned = old[6] and old[6] ~= ''
 local held = false
@@ -116,12 +114,10 @@ end
 if expected ~= '' then
   -- A holder that lost its lease is told so first, whatever happened to the run since.
   if lease ~= '' and not (held and lease == (old[8] or '') .. ' ' .. old[6]) then
-    return refuse('fenced')
+    return {{ok = 'fenced'}}
   end
-  if old[1] ~= expected then return refuse('conflict ' .. old[1]) end
+  if old[1] ~= expected then return {{ok = 'conflict ' .. old[1]}} end
 end
-redis.call('HSET', KEYS[1], 'version', version, 'snapshot', ARGV[1], 'state', state,
-           'entry', entry, 'deadline', deadline, 'ready', ready)
 if entry ~= old[3] then
   if old[3] then redis.call('ZREM', KEYS[3], old[3]) end
   redis.call('ZADD', KEYS[3], 0, entry)
@@ -144,6 +140,9 @@ elseif old[2] == 'failed' then
   redis.call('ZREM', KEYS[6], id)
 end
 if expected == '' then redis.call('ZADD', KEYS[2], created, id) end
+redis.call('HSET', KEYS[1], 'version', version, 'snapshot', ARGV[1], 'state', state,
+           'entry', entry, 'deadline', deadline, 'ready', ready)
+redis.call('SET', KEYS[7], version, 'EX', keep)
 return {{ok = 'ok'}}
 """
 
@@ -414,12 +413,14 @@ class RedisStore(Store):
         operation: str | None = None,
     ) -> str:
         """Write through the script; returns "ok", or "duplicate" for a replayed operation."""
-        run_id = run.run_id
-        keys = self._key_cache.get(run_id) or self._keys(check_run_id(run_id))
+        run_id = check_run_id(run.run_id)
+        keys = self._keys(run_id)
         gate = run.pending_gate
         deadline = None if gate is None else gate.deadline
         ready = runnable_at(run)
         state = run_state(run)
+        if state not in _STATES:  # a paused run with no pending request: no index could list it
+            raise InvalidArgument(f"run {run_id!r} is paused but no gate has a pending request")
         fields = (  # named in the script's first line
             run_id,
             "" if mode == "create" else str(expected),
@@ -718,6 +719,6 @@ def _positive(name: str, given: float | None, from_url: str | None, default: flo
         number = float(str(value))
     except ValueError:
         raise InvalidArgument(f"{name} must be a number, not {value!r}") from None
-    if not number > 0:
-        raise InvalidArgument(f"{name} must be positive, not {value!r}")
+    if not 0 < number < math.inf:
+        raise InvalidArgument(f"{name} must be a positive number of seconds, not {value!r}")
     return number

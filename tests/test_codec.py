@@ -297,3 +297,10 @@ def test_run_values_json_would_change_are_refused_by_name(
     """A run's input or a step's result that JSON would alter is a CodecError naming it."""
     with pytest.raises(CodecError, match=named.replace("[", r"\[")):
         dumps(attrs.evolve(golden_run(), **change))
+
+
+def test_a_run_whose_counters_are_not_integers_is_refused() -> None:
+    """The codec would write what it could not read back: a bool or a float for a version."""
+    for change in ({"attempts": True}, {"version": 3.0}):
+        with pytest.raises(CodecError, match="must be integers"):
+            dumps(attrs.evolve(golden_run(), **change))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
+import attrs
 import pytest
 import redis
 from redis.crc import key_slot
@@ -22,6 +23,8 @@ from statemachine import (
     LeaseLost,
     Loop,
     RunBusy,
+    RunExists,
+    RunNotFound,
     RunStatus,
     StaleRequest,
     Step,
@@ -200,6 +203,80 @@ def test_a_replayed_write_answers_duplicate_and_changes_nothing(redis_server: Re
         store._put(new, "commit", run.version, None, operation="op-2")
 
 
+def test_a_refused_write_retried_is_refused_again(redis_server: RedisServer) -> None:
+    """Only an applied write is remembered: its operation id, retried after a refusal or a
+    failure, gets the same answer again, never "duplicate"."""
+    store = fresh(redis_server)
+    run = new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None)
+    store.create(run)
+    new = touched(run, run.updated_at)
+    for _ in range(2):
+        with pytest.raises(ConflictError):
+            store._put(new, "commit", run.version + 1, None, operation="stale")
+        with pytest.raises(RunExists):
+            store._put(run, "create", -1, None, operation="again")
+        with pytest.raises(RunNotFound):
+            store._put(attrs.evolve(new, run_id="nobody"), "commit", 0, None, operation="lost")
+    client = redis_server.client()
+    client.delete(store._keys("r").run)
+    client.set(store._keys("r").run, "junk")
+    for _ in range(2):
+        with pytest.raises(CorruptRun):
+            store._put(new, "commit", run.version, None, operation="on-junk")
+
+
+def test_an_index_of_the_wrong_type_fails_the_write_before_the_run_changes(
+    redis_server: RedisServer,
+) -> None:
+    """Redis does not roll a script back: the run's hash is written after its indexes, so a
+    foreign key where an index belongs fails the write, typed, with the run unchanged, and
+    the same write succeeds once the key is repaired."""
+    store = fresh(redis_server)
+    run = new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None)
+    store.create(run)
+    client = redis_server.client()
+    states = f"{store._keys('r').tag}:states"
+    client.rename(states, f"{states}:aside")
+    client.set(states, "foreign")
+    new = touched(run, run.updated_at + timedelta(seconds=1))
+    with pytest.raises(CorruptRun):
+        store._put(new, "commit", run.version, None, operation="op")
+    assert store.load("r") == run
+    client.rename(f"{states}:aside", states)
+    store._put(new, "commit", run.version, None, operation="op")
+    assert store.load("r") == new
+
+
+def test_a_run_written_while_held_stays_out_of_the_ready_index(
+    redis_server: RedisServer,
+) -> None:
+    """A held run made runnable by another process (a decision) is not claimable until its
+    holder releases it; the release puts it back."""
+    store = fresh(redis_server)
+    paused = new_run("r", datetime(2030, 1, 1, tzinfo=UTC), True, None)
+    store.create(paused)
+    lease = store.acquire("r")
+    pending = attrs.evolve(touched(paused, paused.updated_at), status=RunStatus.pending, gates=())
+    store.commit(pending, paused.version)
+    ready = f"{store._keys('r').tag}:ready"
+    assert redis_server.client().zscore(ready, "r") is None
+    assert store.claim(datetime(2031, 1, 1, tzinfo=UTC)) is None
+    store.release(lease)
+    assert redis_server.client().zscore(ready, "r") is not None
+    assert store.claim(datetime(2031, 1, 1, tzinfo=UTC)) is not None
+
+
+def test_a_paused_run_with_no_pending_request_is_refused(redis_server: RedisServer) -> None:
+    """A record no index could list is refused before anything is sent."""
+    store = fresh(redis_server)
+    run = attrs.evolve(
+        new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None), status=RunStatus.paused
+    )
+    with pytest.raises(ValueError, match="no gate has a pending request"):
+        store.create(run)
+    assert not redis_server.client().exists(store._keys("r").run)
+
+
 def test_a_holder_that_lost_its_lease_cannot_commit(redis_server: RedisServer) -> None:
     """Once a lease ran out and another process holds the run, the old holder is fenced out."""
     store = fresh(redis_server, lease_seconds=30)
@@ -351,8 +428,9 @@ def test_open_store_parses_redis_urls(redis_server: RedisServer) -> None:
     assert isinstance(store, RedisStore)
     assert (store.partitions, store.lease_seconds) == (2, 12.0)
     assert store.prefix.startswith("urlprefix")
-    with pytest.raises(ValueError, match="lease_seconds must be positive"):
-        open_store(f"{redis_server.url}?lease_seconds=-1")
+    for bad in ("lease_seconds=-1", "retry_seconds=inf", "lease_seconds=nan"):
+        with pytest.raises(ValueError, match="must be a positive number of seconds"):
+            open_store(f"{redis_server.url}?{bad}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         open_store(f"{redis_server.url}?prefix=quiet")  # noeviction: no warning
