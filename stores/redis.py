@@ -89,21 +89,26 @@ _FIELDS = "\\31".join(["([^\\31]*)"] * 11)
 # Redis does not roll a script back when a command in it fails (a key of the wrong type), so
 # everything that can refuse the write comes before the first change, the run's hash is
 # written after its indexes, and the operation id is recorded last: a write that failed half
-# way is never taken for applied by its retry. Each index entry mirrors a field of the run's
+# way is never taken for applied by its retry. The id is looked up only when the write is
+# refused: an applied write moved the version on (or created the run), so its retry is always
+# refused, and then answers "duplicate". Each index entry mirrors a field of the run's
 # hash (entry, deadline, ready), so the script reads the fields once and touches only the
 # entries that change. Answers are status replies (one line to parse): ok, duplicate, exists,
 # missing, fenced, conflict <version>.
 _WRITE = f"""
 local id, expected, version, state, entry, deadline, ready, dead, created, lease, keep =
   string.match(ARGV[2], '^{_FIELDS}$')
-if redis.call('EXISTS', KEYS[7]) == 1 then return {{ok = 'duplicate'}} end
+local function refuse(answer)
+  if redis.call('EXISTS', KEYS[7]) == 1 then answer = 'duplicate' end
+  return {{ok = answer}}
+end
 local old = {{}}
 if expected == '' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return {{ok = 'exists'}} end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return refuse('exists') end
 else
   old = redis.call('HMGET', KEYS[1], 'version', 'state', 'entry', 'deadline', 'ready', 'owner',
                    'lease_until', 'fence')
-  if not old[1] then return {{ok = 'missing'}} end
+  if not old[1] then return refuse('missing') end
 end
 local owned = old[6] and old[6] ~= ''
 local held = false
@@ -114,9 +119,9 @@ end
 if expected ~= '' then
   -- A holder that lost its lease is told so first, whatever happened to the run since.
   if lease ~= '' and not (held and lease == (old[8] or '') .. ' ' .. old[6]) then
-    return {{ok = 'fenced'}}
+    return refuse('fenced')
   end
-  if old[1] ~= expected then return {{ok = 'conflict ' .. old[1]}} end
+  if old[1] ~= expected then return refuse('conflict ' .. old[1]) end
 end
 if entry ~= old[3] then
   if old[3] then redis.call('ZREM', KEYS[3], old[3]) end

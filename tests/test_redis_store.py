@@ -201,6 +201,12 @@ def test_a_replayed_write_answers_duplicate_and_changes_nothing(redis_server: Re
     assert store.load("r") == new
     with pytest.raises(ConflictError):  # another operation on the old version is a conflict
         store._put(new, "commit", run.version, None, operation="op-2")
+    newer = touched(new, new.updated_at)
+    store.commit(newer, new.version)  # another write lands before the retry
+    store._put(new, "commit", run.version, None, operation="op-1")  # still a duplicate
+    with pytest.raises(RunExists):
+        store._put(run, "create", -1, None, operation="op-4")
+    assert store.load("r") == newer
 
 
 def test_a_refused_write_retried_is_refused_again(redis_server: RedisServer) -> None:
