@@ -37,6 +37,8 @@ R = TypeVar("R")
 
 _RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate, RunRecord})
 
+_REMEMBERED: Final = 16_384  # entries per cache: a few MB at most
+
 
 def _exact(kind: type) -> Any:
     def structure(value: object, _: type) -> object:
@@ -81,15 +83,30 @@ def _unstructure_transition(entry: Transition) -> tuple[object, ...]:
     return row if entry.decision_id is None else (*row, entry.decision_id)
 
 
+# History entries decoded, by their stored row. A run is read again and again (by every
+# worker unit, every decision), its history with it: an entry read before is the same object,
+# so it is neither parsed nor, when the run is written back, encoded again (see `_remember`).
+_decoded: dict[tuple[object, ...], Transition] = {}
+
+
 def _structure_transition(value: object, _: type) -> Transition:
     if type(value) is not list or len(value) not in (5, 6):
         raise TypeError(
             f"expected a history entry [version, at, name, event, state], got {value!r}"
         )
     version, at, name, event, state, *decision = value
-    if type(version) is not int or not all(type(v) is str for v in (name, event, state, *decision)):
+    if type(version) is not int or not all(
+        type(v) is str for v in (at, name, event, state, *decision)
+    ):
         raise TypeError(f"malformed history entry {value!r}")
-    return Transition(version, _aware_datetime(at, datetime), name, event, state, *decision)
+    row = tuple(value)
+    entry = _decoded.get(row)
+    if entry is None:
+        entry = Transition(version, _aware_datetime(at, datetime), name, event, state, *decision)
+        if len(_decoded) >= _REMEMBERED:
+            _decoded.clear()
+        _decoded[row] = entry
+    return entry
 
 
 @cache
@@ -159,7 +176,7 @@ def _remember(value: Any, encode: Callable[[Any], str]) -> str:
     hit = _remembered.get(id(value))
     if hit is not None and hit[0] is value:
         return hit[1]
-    if len(_remembered) >= 16_384:
+    if len(_remembered) >= _REMEMBERED:
         _remembered.clear()
     text = encode(value)
     _remembered[id(value)] = (value, text)

@@ -265,6 +265,7 @@ def test_the_encoder_writes_what_the_converter_defines(record: RunRecord | Gate)
     document = {"schema_version": 1, **converter().unstructure(record)}
     assert dumps(record) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     assert loads(dumps(record), type(record)) == record
+    assert dumps(loads(dumps(record), type(record))) == dumps(record)  # through the caches
 
 
 def test_equal_values_written_differently_are_not_confused_by_the_encoders_caches() -> None:
@@ -304,3 +305,20 @@ def test_a_run_whose_counters_are_not_integers_is_refused() -> None:
     for change in ({"attempts": True}, {"version": 3.0}):
         with pytest.raises(CodecError, match="must be integers"):
             dumps(attrs.evolve(golden_run(), **change))
+
+
+def test_the_codecs_caches_stay_bounded_and_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoded texts and decoded history entries are remembered up to a bound; past it the
+    caches start again, and every run still encodes and decodes exactly."""
+    from statemachine import codec
+
+    monkeypatch.setattr(codec, "_REMEMBERED", 4)
+    run = golden_run()
+    for _ in range(12):
+        run = touched(run, run.updated_at + timedelta(seconds=1))
+    text = dumps(run)
+    for _ in range(3):
+        assert loads(text, RunRecord) == run
+        assert dumps(loads(text, RunRecord)) == text
+    assert len(codec._decoded) <= 4
+    assert len(codec._remembered) <= 4
