@@ -188,19 +188,7 @@ def _array(values: tuple[Any, ...]) -> str:
 
 
 def _policy_json(policy: HumanReview) -> str:
-    return _json(
-        {
-            "requires_confirmation": policy.requires_confirmation,
-            "confirmation_message": policy.confirmation_message,
-            "requires_iteration_review": policy.requires_iteration_review,
-            "iteration_review_message": policy.iteration_review_message,
-            "requires_output_review": policy.requires_output_review,
-            "output_review_message": policy.output_review_message,
-            "on_reject": policy.on_reject.value,
-            "timeout": policy.timeout,
-            "on_timeout": policy.on_timeout.value,
-        }
-    )
+    return _json(converter().unstructure(policy))  # remembered per policy: off the hot path
 
 
 def _transition_json(entry: Transition) -> str:

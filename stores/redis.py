@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -453,7 +453,7 @@ class RedisStore(Store):
             raise LeaseLost(run_id)
         raise ConflictError(run_id, expected, int(outcome.split()[1]))
 
-    def _evalsha(self, script: Script, keys: list[bytes], args: list[str]) -> Any:
+    def _evalsha(self, script: Script, keys: Sequence[str | bytes], args: list[str]) -> Any:
         """Run `script` (as its `__call__` would, minus a slow check for pipelines), loading it
         again if the server lost it (SCRIPT FLUSH, a restart)."""
         try:
@@ -491,7 +491,8 @@ class RedisStore(Store):
         keys = self._keys(run_id)
         millis = str(int(self.lease_seconds * 1000))
         outcome, fence = self._call(
-            lambda: self._lease(keys=keys.lease, args=[run_id, token, millis, mode]), keys.run
+            lambda: self._evalsha(self._lease, keys.lease, [run_id, token, millis, mode]),
+            keys.run,
         )
         return _text(outcome), int(fence)
 
@@ -509,7 +510,8 @@ class RedisStore(Store):
 
     def _release_call(self, run_id: str, token: str) -> str:
         keys = self._keys(run_id)
-        outcome = self._call(lambda: self._release(keys=keys.lease, args=[run_id, token]), keys.run)
+        release = partial(self._evalsha, self._release, keys.lease, [run_id, token])
+        outcome = self._call(release, keys.run)
         return _text(outcome)
 
     @contextmanager
