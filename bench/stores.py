@@ -88,7 +88,7 @@ def committer(store: Store, run_id: str) -> Callable[[int], float]:
 
 
 def pinger(store: RedisStore) -> Callable[[int], float]:
-    ping = store._client.ping
+    ping = store.client.driver.ping
 
     def ping_us(count: int) -> float:
         start = time.perf_counter()

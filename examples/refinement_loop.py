@@ -22,6 +22,7 @@ from statemachine import (
     RunOutput,
     Step,
     StepRequirement,
+    StoreNotFound,
     Workflow,
 )
 from stores import FileStore
@@ -73,7 +74,11 @@ def decide(req: StepRequirement, interactive: bool) -> None:
 
 
 def start_or_resume() -> RunOutput:
-    unfinished = [run for run in workflow.get_session().runs if not run.status.is_finished]
+    try:
+        session = workflow.get_session().runs
+    except StoreNotFound:  # the first run: ./runs is made when it is stored
+        session = []
+    unfinished = [run for run in session if not run.status.is_finished]
     if not unfinished:
         run = workflow.run(TEXT)
         print(f"Started run {run.run_id}, stored in ./runs")

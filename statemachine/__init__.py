@@ -14,6 +14,7 @@ from .errors import (
     ConflictError,
     CorruptRun,
     DeadlinePassed,
+    DecisionConflict,
     DecisionRefused,
     DefinitionChanged,
     DefinitionError,
@@ -24,21 +25,35 @@ from .errors import (
     RunBusy,
     RunExists,
     RunNotFound,
+    RunTooLarge,
     SchemaVersionError,
     StaleRequest,
     StateMachineError,
     StoreError,
+    StoreNotFound,
+    StoreReset,
     StoreUnavailable,
     TimeoutNotDue,
     TransitionRefused,
+    UnsafeStoreConfiguration,
 )
 from .events import Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
 from .machine import step
+from .memory import MemoryStore
 from .policy import HumanReview, OnReject, OnTimeout
-from .record import Gate, Request, RequestKind, RunRecord, RunStatus, StepResult, Transition
+from .record import (
+    Answer,
+    Gate,
+    Request,
+    RequestKind,
+    RunRecord,
+    RunStatus,
+    StepResult,
+    Transition,
+)
 from .runs import DecisionResult, Outcome, Verdict
 from .states import TERMINAL_STATES, State
-from .store import STATES, Lease, MemoryStore, RetryPolicy, Store, check_run_id, run_state
+from .store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -71,12 +86,14 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Action",
+    "Answer",
     "Cancel",
     "CodecError",
     "Confirm",
     "ConflictError",
     "CorruptRun",
     "DeadlinePassed",
+    "DecisionConflict",
     "DecisionRefused",
     "DecisionResult",
     "DefinitionChanged",
@@ -107,10 +124,12 @@ __all__ = [
     "RunBusy",
     "RunExists",
     "RunIteration",
+    "RunList",
     "RunNotFound",
     "RunOutput",
     "RunRecord",
     "RunStatus",
+    "RunTooLarge",
     "SchemaVersionError",
     "Session",
     "StaleRequest",
@@ -127,12 +146,15 @@ __all__ = [
     "StepStartedEvent",
     "Store",
     "StoreError",
+    "StoreNotFound",
+    "StoreReset",
     "StoreUnavailable",
     "Timeout",
     "TimeoutNotDue",
     "Transition",
     "TransitionRefused",
     "Trigger",
+    "UnsafeStoreConfiguration",
     "Verdict",
     "Worker",
     "Workflow",

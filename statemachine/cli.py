@@ -32,13 +32,15 @@ from .codec import converter
 from .diagram import mermaid
 from .errors import (
     ConflictError,
+    DecisionRefused,
     InvalidArgument,
     RunNotFound,
+    StaleRequest,
     StateMachineError,
     StoreUnavailable,
 )
 from .record import RunRecord
-from .runs import DecisionResult, Outcome
+from .runs import DecisionResult
 from .store import STATES, RetryPolicy, Store, run_state
 from .workflow import Workflow
 
@@ -161,23 +163,23 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace, *, verdict: str) -> int:
     store = _store(args.store)
-    request = args.request
-    if request is None:
-        gate = store.get(args.run).pending_gate
-        if gate is None or gate.request is None:
-            raise Failure(f"run {args.run!r} is not waiting for a decision", EXIT_CONFLICT)
-        request = gate.request.request_id
     feedback = getattr(args, "feedback", None)
-    result: DecisionResult = store.decide(
-        args.run, request, verdict, feedback, decision_id=args.decision_id
-    )
-    data = {"outcome": result.outcome.value, "deadline_passed": result.deadline_passed,
-            **_summary(result.run)}  # fmt: skip
+    try:
+        # Without --request: the pending one, or, for a retry with the same --decision-id,
+        # the one that decision answered (it then answers "duplicate").
+        result: DecisionResult = store.decide(
+            args.run, args.request, verdict, feedback, decision_id=args.decision_id
+        )
+    except StaleRequest as exc:
+        if args.request is None and exc.pending_request_id is None:
+            raise Failure(
+                f"run {args.run!r} is not waiting for a decision", EXIT_CONFLICT
+            ) from None
+        raise
+    data = {"outcome": result.outcome.value, **_summary(result.run)}
     text = f"{result.outcome.value}: run {args.run} is {run_state(result.run)}"
-    if result.deadline_passed:
-        text += " (the decision came after the deadline: the timeout applied)"
     _print(args, data, text)
-    return EXIT_CONFLICT if result.outcome is Outcome.stale else 0
+    return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -297,6 +299,7 @@ _CODES: list[tuple[type[Exception], int]] = [
     (RunNotFound, EXIT_NOT_FOUND),
     (StoreUnavailable, EXIT_UNAVAILABLE),
     (ConflictError, EXIT_CONFLICT),
+    (DecisionRefused, EXIT_CONFLICT),
     (InvalidArgument, EXIT_REFUSED),
     (StateMachineError, EXIT_REFUSED),
 ]

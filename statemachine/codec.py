@@ -1,7 +1,9 @@
 """Records to JSON and back, through one cattrs converter that this library owns.
 
-The wire format is pinned by a golden-file test. Every document carries ``schema_version``;
-a reader refuses versions it does not know instead of guessing. Decoding is strict: no extra
+The wire format is pinned by golden-file tests. Every document carries ``schema_version``;
+a reader refuses versions it does not know instead of guessing, and reads the versions before
+its own (version 1 lacks the answers of a run and the creation time of a request, which
+decode as empty). Decoding is strict: no extra
 keys, no strings where numbers belong, no naive datetimes, no records the machine could not
 have produced.
 """
@@ -19,19 +21,24 @@ from .errors import (
     CodecError,
     InvalidArgument,
     MalformedRecord,
+    RunTooLarge,
     SchemaVersionError,
 )
 from .events import JSON, _json_problem, json_problem
 from .policy import HumanReview
-from .record import Gate, RunRecord, StepResult, Transition
+from .record import Answer, Gate, RunRecord, StepResult, Transition
 
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter
 
-__all__ = ["SCHEMA_VERSION", "converter", "dumps", "loads"]
+__all__ = ["MAX_RUN_BYTES", "SCHEMA_VERSION", "converter", "dumps", "encode_run", "loads"]
 
-SCHEMA_VERSION: Final = 1
-"""The version of the wire format this library writes and reads."""
+SCHEMA_VERSION: Final = 2
+"""The version of the wire format this library writes; it also reads every earlier one."""
+_READS: Final = frozenset({1, 2})
+
+MAX_RUN_BYTES: Final = 16 * 1024 * 1024
+"""The default limit on one run's encoded snapshot (every store's `max_run_bytes`)."""
 
 R = TypeVar("R")
 
@@ -79,8 +86,30 @@ def _list_only(converter: JsonConverter, kind: Any) -> None:
 
 def _unstructure_transition(entry: Transition) -> tuple[object, ...]:
     # History entries repeat for every transition: a flat array keeps each under 100 bytes.
-    row = (entry.version, entry.at.isoformat(), entry.name, entry.event, entry.state)
+    row = (entry.version, _moment(entry.at)[1:-1], entry.name, entry.event, entry.state)
     return row if entry.decision_id is None else (*row, entry.decision_id)
+
+
+def _unstructure_answer(answer: Answer) -> list[object]:
+    # [request_id, how, decision_id, digest, deadline], trailing nulls left out.
+    deadline = None if answer.deadline is None else _moment(answer.deadline)[1:-1]
+    row: list[object] = [answer.request_id, answer.how, answer.decision_id, answer.digest, deadline]
+    while row[-1] is None:
+        row.pop()
+    return row
+
+
+def _structure_answer(value: object, _: type) -> Answer:
+    if type(value) is not list or not 2 <= len(value) <= 5:
+        raise TypeError(f"expected an answer [request_id, how, ...], got {value!r}")
+    request_id, how, *rest = value
+    decision_id, digest, deadline = [*rest, None, None, None][:3]
+    if not all(type(v) is str for v in (request_id, how)) or not all(
+        v is None or type(v) is str for v in (decision_id, digest, deadline)
+    ):
+        raise TypeError(f"malformed answer {value!r}")
+    moment = None if deadline is None else _aware_datetime(deadline, datetime)
+    return Answer(request_id, how, decision_id, digest, moment)
 
 
 # History entries decoded, by their stored row. A run is read again and again (by every
@@ -119,6 +148,8 @@ def converter() -> JsonConverter:
     built = make_converter(forbid_extra_keys=True)
     built.register_unstructure_hook(Transition, _unstructure_transition)
     built.register_structure_hook(Transition, _structure_transition)
+    built.register_unstructure_hook(Answer, _unstructure_answer)
+    built.register_structure_hook(Answer, _structure_answer)
     for kind in (int, str, bool):
         built.register_structure_hook(kind, _exact(kind))
     built.register_structure_hook(float, _number)
@@ -129,6 +160,7 @@ def converter() -> JsonConverter:
         tuple[Gate, ...],
         tuple[StepResult, ...],
         tuple[Transition, ...],
+        tuple[Answer, ...],
         tuple[tuple[str, str], ...],
         tuple[str, str],
     ):
@@ -141,13 +173,13 @@ def _unstorable(record: Gate | RunRecord) -> str | None:
     gates = (record,) if isinstance(record, Gate) else record.gates
     for gate in gates:
         for index, output in enumerate(gate.outputs):
-            if found := _json_problem(output):
+            if found := _json_problem(output, 0):
                 return f"{gate.name}.outputs[{index}]{found[0]}{found[1]}"
     if isinstance(record, RunRecord):
         if problem := json_problem(record.input, "input"):
             return problem
         for result in record.results:
-            if found := _json_problem(result.content):
+            if found := _json_problem(result.content, 0):
                 return f"results[{result.name!r}]{found[0]}{found[1]}"
     return None
 
@@ -164,7 +196,13 @@ def _optional_text(value: str | None) -> str:
 
 
 def _moment(value: datetime | None) -> str:
-    return "null" if value is None else f'"{value.isoformat()}"'
+    if value is None:
+        return "null"
+    if value.utcoffset() is None:  # it could be written, and never read back
+        raise CodecError(
+            f"cannot encode the naive datetime {value!r}: times are stored with UTC offsets"
+        )
+    return f'"{value.isoformat()}"'
 
 
 # Encoded texts of values that never change and recur in every commit of a run (its workflow's
@@ -201,7 +239,8 @@ def _gate_json(gate: Gate) -> str:
         "null"
         if request is None
         else f'{{"request_id":{_text(request.request_id)},"kind":"{request.kind.value}",'
-        f'"message":{_optional_text(request.message)},"deadline":{_moment(request.deadline)}}}'
+        f'"message":{_optional_text(request.message)},"deadline":{_moment(request.deadline)},'
+        f'"created_at":{_moment(request.created_at)}}}'
     )
     return (
         f'{{"name":{_text(gate.name)},'
@@ -220,6 +259,7 @@ def _run_json(run: RunRecord) -> str:
         for result in run.results
     )
     history = ",".join([_remember(entry, _transition_json) for entry in run.history])
+    answers = ",".join([_json(_unstructure_answer(answer)) for answer in run.answers])
     return (
         f'{{"schema_version":{SCHEMA_VERSION},"run_id":{_text(run.run_id)},'
         f'"workflow":{_text(run.workflow)},"fingerprint":{_text(run.fingerprint)},'
@@ -227,9 +267,8 @@ def _run_json(run: RunRecord) -> str:
         f'"cursor":{_optional_text(run.cursor)},"outline":{_array(run.outline)},'
         f'"gates":[{",".join(map(_gate_json, run.gates))}],"results":[{results}],'
         f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
-        f'"retry_at":{_moment(run.retry_at)},"history":[{history}],'
-        f'"created_at":"{run.created_at.isoformat()}",'
-        f'"updated_at":"{run.updated_at.isoformat()}",'
+        f'"retry_at":{_moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
+        f'"created_at":{_moment(run.created_at)},"updated_at":{_moment(run.updated_at)},'
         f'"version":{run.version}}}'
     )
 
@@ -239,27 +278,53 @@ def dumps(record: Any) -> str:
 
     Raises:
         CodecError: the record holds a value JSON cannot carry (an object, NaN, infinity, a
-            string with a lone surrogate).
+            string with a lone surrogate, an integer of thousands of digits, nesting deeper
+            than `MAX_DEPTH`, a naive datetime).
         InvalidArgument: `record` is not a record type of this library.
     """
+    text = _document(record)
+    _utf8(text, record)
+    return text
+
+
+def encode_run(run: RunRecord, max_bytes: int | None = MAX_RUN_BYTES) -> bytes:
+    """The run as stores write it: `dumps` as UTF-8, refused when over `max_bytes`.
+
+    Raises:
+        RunTooLarge: the encoded run is over `max_bytes`.
+        CodecError, InvalidArgument: as `dumps`.
+    """
+    data = _utf8(_document(run), run)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise RunTooLarge(run.run_id, len(data), max_bytes)
+    return data
+
+
+def _document(record: Any) -> str:
     if type(record) not in _RECORD_TYPES:
         raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
     if problem := _unstorable(record):
         raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
-    text = (
-        _run_json(record)
-        if type(record) is RunRecord
-        else f'{{"schema_version":{SCHEMA_VERSION},{_gate_json(record)[1:]}'
-    )
     try:
-        text.encode()  # stores write UTF-8: a lone surrogate in some text would break that
-    except UnicodeEncodeError as exc:
+        if type(record) is RunRecord:
+            return _run_json(record)
+        return f'{{"schema_version":{SCHEMA_VERSION},{_gate_json(record)[1:]}'
+    except (ValueError, RecursionError, AttributeError, TypeError) as exc:
+        # A field the record's own checks leave to the codec (a text, a time) holds the wrong
+        # kind of value: refused here, before a store writes a document it could not read.
         raise CodecError(f"cannot encode {type(record).__name__}: {exc}") from exc
-    return text
+
+
+def _utf8(text: str, record: Gate | RunRecord) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate in some text
+        raise CodecError(f"cannot encode {type(record).__name__}: {exc}") from exc
 
 
 def loads(data: str | bytes, kind: type[R]) -> R:
-    """Decode a JSON document written by `dumps` into a record of type `kind`.
+    """Decode a JSON document written by `dumps` (of this schema version or an earlier one)
+    into a record of type `kind`.
 
     Raises:
         SchemaVersionError: the document's schema version is missing or unknown.
@@ -272,10 +337,12 @@ def loads(data: str | bytes, kind: type[R]) -> R:
         document = json.loads(data)
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise MalformedRecord(f"not a JSON document: {exc}") from exc
+    except RecursionError:
+        raise MalformedRecord("not a record: its JSON nests too deeply to read") from None
     if not isinstance(document, dict):
         raise MalformedRecord(f"expected a JSON object, got {type(document).__name__}")
     version = document.pop("schema_version", None)
-    if version != SCHEMA_VERSION or type(version) is not int:
+    if type(version) is not int or version not in _READS:
         raise SchemaVersionError(version, SCHEMA_VERSION)
     import cattrs
 
@@ -284,3 +351,5 @@ def loads(data: str | bytes, kind: type[R]) -> R:
     except cattrs.BaseValidationError as exc:  # it wraps every error raised while structuring
         reasons = "; ".join(cattrs.transform_error(exc, path=kind.__name__))
         raise MalformedRecord(f"not a valid {kind.__name__}: {reasons}") from exc
+    except RecursionError:
+        raise MalformedRecord(f"not a valid {kind.__name__}: it nests too deeply") from None

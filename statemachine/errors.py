@@ -19,6 +19,7 @@ __all__ = [
     "ConflictError",
     "CorruptRun",
     "DeadlinePassed",
+    "DecisionConflict",
     "DecisionRefused",
     "DefinitionChanged",
     "DefinitionError",
@@ -29,14 +30,28 @@ __all__ = [
     "RunBusy",
     "RunExists",
     "RunNotFound",
+    "RunTooLarge",
     "SchemaVersionError",
     "StaleRequest",
     "StateMachineError",
     "StoreError",
+    "StoreNotFound",
+    "StoreReset",
     "StoreUnavailable",
     "TimeoutNotDue",
     "TransitionRefused",
+    "UnsafeStoreConfiguration",
+    "shorten",
 ]
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """`repr(value)`, cut to about `limit` characters: errors name what they refuse without
+    echoing a megabyte of it back."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...({len(text)} characters)"
 
 
 class StateMachineError(Exception):
@@ -101,13 +116,49 @@ class DeadlinePassed(DecisionRefused):
 
 
 class StaleRequest(DecisionRefused):
-    """The decision names a request that is no longer the pending one."""
+    """The decision names a request that is not pending: decided already, cancelled, unknown,
+    or there is no pending request at all.
 
-    def __init__(self, request_id: str, pending_request_id: str | None) -> None:
+    Attributes:
+        request_id: the request the decision named (None: "the pending one").
+        pending_request_id: the request pending now, if any.
+        reason: why, in words.
+    """
+
+    def __init__(
+        self, request_id: str | None, pending_request_id: str | None, reason: str | None = None
+    ) -> None:
         self.request_id = request_id
         self.pending_request_id = pending_request_id
+        if reason is None:
+            reason = (
+                "no decision is pending"
+                if pending_request_id is None
+                else f"the pending request is {shorten(pending_request_id)}"
+            )
+        self.reason = reason
+        named = "a decision" if request_id is None else f"decision on request {shorten(request_id)}"
+        super().__init__(f"{named} refused: {reason}")
+
+
+class DecisionConflict(DecisionRefused):
+    """A decision id was recorded before for another decision: another verdict, other
+    feedback, or another request. Decision ids make retries idempotent, so one id names one
+    decision; nothing was changed.
+
+    Attributes:
+        decision_id: the id sent again.
+        request_id: the request the recorded decision answered.
+        reason: what differs.
+    """
+
+    def __init__(self, decision_id: str, request_id: str, reason: str) -> None:
+        self.decision_id = decision_id
+        self.request_id = request_id
+        self.reason = reason
         super().__init__(
-            f"decision on request {request_id!r}, but the pending request is {pending_request_id!r}"
+            f"decision id {shorten(decision_id)} was recorded for request {shorten(request_id)} "
+            f"with {reason}: use a new decision id for a new decision"
         )
 
 
@@ -128,6 +179,25 @@ class SchemaVersionError(CodecError):
 
 class MalformedRecord(CodecError):
     """The data is not a well-formed record: bad JSON, missing or extra fields, wrong types."""
+
+
+class RunTooLarge(CodecError):
+    """A run's encoded snapshot is over the store's size limit; nothing was written.
+
+    Attributes:
+        run_id: the run.
+        size: its encoded size in bytes.
+        limit: the store's `max_run_bytes`.
+    """
+
+    def __init__(self, run_id: str, size: int, limit: int) -> None:
+        self.run_id = run_id
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"run {shorten(run_id)} would take {size:,} bytes, over this store's limit of "
+            f"{limit:,} (max_run_bytes)"
+        )
 
 
 class InvalidRunId(InvalidArgument):
@@ -152,7 +222,7 @@ class RunNotFound(StoreError):
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        super().__init__(f"no run {run_id!r} in this store")
+        super().__init__(f"no run {shorten(run_id)} in this store")
 
 
 class RunExists(StoreError):
@@ -160,7 +230,7 @@ class RunExists(StoreError):
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id!r} already exists")
+        super().__init__(f"run {shorten(run_id)} already exists")
 
 
 class ConflictError(StoreError):
@@ -202,10 +272,54 @@ class StoreUnavailable(StoreError):
     """The store could not be reached, even after retrying where retrying is safe."""
 
 
-class CorruptRun(StoreError):
-    """A stored run cannot be read: truncated, corrupt, or not a run of this library."""
+class StoreNotFound(StoreError):
+    """The store does not exist (a file store's directory is missing): reading it would
+    silently show an empty store, so it is refused. Create it explicitly, or let the first
+    run written create it."""
 
-    def __init__(self, where: str, reason: str) -> None:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(f"no store at {where}")
+
+
+class StoreReset(StoreError):
+    """The store lost its data under a live store object: a Redis server restarted empty, or
+    its keys were flushed. Nothing is written into the emptied store by this object; open the
+    store again to start afresh, knowing the runs before are gone.
+
+    Attributes:
+        where: the store.
+        expected: the epoch this object opened.
+        found: the epoch found now, or None when it is gone.
+    """
+
+    def __init__(self, where: str, expected: str, found: str | None) -> None:
+        self.where = where
+        self.expected = expected
+        self.found = found
+        now = "is gone" if found is None else f"is now {found}"
+        super().__init__(
+            f"the store at {where} was reset: its epoch was {expected} and {now} "
+            "(the server restarted empty, or was flushed); runs stored before are lost"
+        )
+
+
+class UnsafeStoreConfiguration(StoreError):
+    """The store's server is configured so that it could lose runs silently (a Redis server
+    whose `maxmemory-policy` evicts keys). Refused unless explicitly allowed."""
+
+
+class CorruptRun(StoreError):
+    """A stored run cannot be read: truncated, corrupt, or not a run of this library.
+
+    Attributes:
+        where: the file or key.
+        reason: what is wrong with it.
+        run_id: the run it should hold, when known.
+    """
+
+    def __init__(self, where: str, reason: str, run_id: str | None = None) -> None:
         self.where = where
         self.reason = reason
+        self.run_id = run_id
         super().__init__(f"cannot read the run stored at {where}: {reason}")

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias, cast
 
 import attrs
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, shorten
 
 __all__ = [
     "Cancel",
@@ -24,44 +24,86 @@ __all__ = [
     "Reject",
     "Start",
     "Timeout",
+    "json_copy",
+    "json_problem",
 ]
 
 JSON: TypeAlias = Any
 """A value that JSON can carry: None, bool, int, float, str, lists and string-keyed dicts."""
 
 
+MAX_DEPTH = 200
+"""How deeply lists and dicts may nest in a stored value."""
+MAX_INT_BITS = 13_000
+"""The largest stored integers (about 3,900 digits): Python refuses to turn integers of over
+4,300 digits into text, so larger ones could be stored by no store."""
+
+
 def json_problem(value: object, path: str = "output") -> str | None:
     """Why `value` would not come back unchanged from JSON, or None if it would.
 
-    Tuples, sets, non-string keys, NaN and arbitrary objects are refused rather than silently
-    turned into something else on the way through storage.
+    Tuples, sets, non-string keys, NaN, arbitrary objects, integers of thousands of digits,
+    nesting deeper than `MAX_DEPTH` and text that is not valid Unicode (a lone surrogate) are
+    refused rather than silently turned into something else on the way through storage.
     """
-    found = _json_problem(value)
+    found = _json_problem(value, 0)
     return None if found is None else f"{path}{found[0]}{found[1]}"
 
 
-def _json_problem(value: object) -> tuple[str, str] | None:
+def _text_problem(text: str) -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return f" holds {exc.reason} at {exc.start}: stores write UTF-8"
+    return None
+
+
+def _json_problem(value: object, depth: int) -> tuple[str, str] | None:
     """(where inside `value`, what is wrong there), or None: every commit checks the stored
     values, so the path is only put together once a problem is found."""
     kind = type(value)
-    if value is None or kind is bool or kind is int or kind is str:
+    if value is None or kind is bool:
         return None
+    if kind is str:
+        problem = _text_problem(cast(str, value))
+        return None if problem is None else ("", problem)
+    if kind is int:
+        bits = cast(int, value).bit_length()
+        return None if bits <= MAX_INT_BITS else ("", f" is an integer of {bits} bits, too long")
     if kind is float:
         finite = math.isfinite(cast(float, value))
         return None if finite else ("", f" is {value!r}, which JSON cannot carry")
-    if kind is list:
-        for index, item in enumerate(cast(list[object], value)):
-            if found := _json_problem(item):
-                return f"[{index}]{found[0]}", found[1]
-        return None
-    if kind is dict:
+    if kind is list or kind is dict:
+        if depth >= MAX_DEPTH:
+            return "", f" nests lists and dicts deeper than {MAX_DEPTH} levels"
+        if kind is list:
+            for index, item in enumerate(cast(list[object], value)):
+                if found := _json_problem(item, depth + 1):
+                    return f"[{index}]{found[0]}", found[1]
+            return None
         for key, item in cast(dict[object, object], value).items():
             if type(key) is not str:
-                return "", f" has the key {key!r}; JSON object keys are strings"
-            if found := _json_problem(item):
-                return f"[{key!r}]{found[0]}", found[1]
+                return "", f" has the key {shorten(key)}; JSON object keys are strings"
+            if problem := _text_problem(key):
+                return "", f" has a key that{problem}"
+            if found := _json_problem(item, depth + 1):
+                return f"[{shorten(key)}]{found[0]}", found[1]
         return None
     return "", f" is a {kind.__name__}; only None, bool, int, float, str, list and dict are stored"
+
+
+def json_copy(value: JSON) -> JSON:
+    """A copy of a JSON value that shares no list or dict with it (text and numbers are
+    immutable, so they are shared): what executors and callers get, so that changing it
+    cannot change what is stored."""
+    kind = type(value)
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    return value
 
 
 def _json_value(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

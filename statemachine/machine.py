@@ -99,7 +99,7 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
         TimeoutNotDue: a `Timeout` for a pause without a deadline or before it.
         StaleRequest: a decision names a request other than the pending one.
         DeadlinePassed: a decision was made after the deadline; send `Timeout` instead.
-        InvalidArgument: `now` is naive.
+        InvalidArgument: `now` is naive, or a deadline would fall after the year 9999.
     """
     if now.utcoffset() is None:
         raise InvalidArgument(f"now must be a timezone-aware datetime, not {now!r}")
@@ -132,7 +132,7 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
     new_request = None
     policy = gate.policy
     if target is State.awaiting_confirmation or target is State.awaiting_review:
-        deadline = None if policy.timeout is None else now + timedelta(seconds=policy.timeout)
+        deadline = None if policy.timeout is None else _deadline(now, policy.timeout)
         # Request ids are unique within a run: a gate asks for confirmation once, and reviews
         # each iteration once.
         if target is State.awaiting_confirmation:
@@ -141,6 +141,7 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
                 RequestKind.confirmation,
                 policy.confirmation_message,
                 deadline,
+                now,
             )
         else:
             new_request = Request(
@@ -148,6 +149,7 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
                 RequestKind.review,
                 policy.review_message,
                 deadline,
+                now,
             )
     new = Gate(
         name=gate.name,
@@ -161,6 +163,16 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
         version=gate.version + 1,
     )
     return new, _action(new)
+
+
+def _deadline(now: datetime, timeout: float) -> datetime:
+    try:
+        return now + timedelta(seconds=timeout)
+    except OverflowError:
+        raise InvalidArgument(
+            f"a pause at {now.isoformat()} with a timeout of {timeout} s would end after "
+            "the last moment a datetime can hold"
+        ) from None
 
 
 def _action(gate: Gate) -> Action:

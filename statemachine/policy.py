@@ -10,7 +10,11 @@ import attrs
 
 from .errors import DefinitionError
 
-__all__ = ["HumanReview", "OnReject", "OnTimeout"]
+__all__ = ["MAX_TIMEOUT_SECONDS", "HumanReview", "OnReject", "OnTimeout"]
+
+MAX_TIMEOUT_SECONDS = 100 * 365.25 * 24 * 3600
+"""The longest timeout a pause may have: a century. Longer ones are refused when the policy is
+defined, where before the pause itself failed; for longer waits, use no timeout."""
 
 
 class OnReject(enum.Enum):
@@ -75,10 +79,11 @@ def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or value <= 0
+        or not 0 < value <= MAX_TIMEOUT_SECONDS
     ):
         raise DefinitionError(
-            f"timeout must be a positive number of seconds or None, not {value!r}"
+            "timeout must be a positive number of seconds, at most a century "
+            f"({MAX_TIMEOUT_SECONDS:.0f}), or None, not {value!r}"
         )
 
 

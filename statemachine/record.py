@@ -14,6 +14,7 @@ from .states import State
 
 __all__ = [
     "MAX_HISTORY",
+    "Answer",
     "Gate",
     "Request",
     "RequestKind",
@@ -45,6 +46,8 @@ class Request:
     message: str | None
     deadline: datetime | None
     """When `on_timeout` applies (UTC); None when the policy has no timeout."""
+    created_at: datetime | None = None
+    """When the gate paused with this request (None in runs stored before it was recorded)."""
 
 
 # What a record in each state looks like: the lowest and highest iteration (None: up to
@@ -182,6 +185,27 @@ class Transition:
     decision_id: str | None = None
 
 
+@attrs.frozen
+class Answer:
+    """How a request of the run ended: kept for the life of the run, so that a decision sent
+    again is recognised (and one that differs is refused) however far the run has moved on.
+
+    Attributes:
+        request_id: the request answered.
+        how: ``confirm`` or ``reject`` (a human decision), ``timeout`` or ``cancel``.
+        decision_id: the id of the decision, for a human decision.
+        digest: a digest of the rejection's feedback (None without feedback): a retry must
+            carry the same feedback.
+        deadline: for a timeout, the deadline that passed.
+    """
+
+    request_id: str
+    how: str
+    decision_id: str | None = None
+    digest: str | None = None
+    deadline: datetime | None = None
+
+
 @attrs.frozen(kw_only=True)
 class RunRecord:
     """A workflow run as stored: one versioned snapshot, written with compare-and-set.
@@ -210,6 +234,8 @@ class RunRecord:
     """For a failed run: when a worker may try again. None: no automatic retry (dead-lettered,
     or failed under `continue_run`, which the caller retries)."""
     history: tuple[Transition, ...] = ()
+    answers: tuple[Answer, ...] = ()
+    """Every request that ended, in order, never trimmed (see `Answer`)."""
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -219,6 +245,17 @@ class RunRecord:
         for gate in self.gates:
             if gate.name == name:
                 return gate
+        return None
+
+    def answer(
+        self, *, request_id: str | None = None, decision_id: str | None = None
+    ) -> Answer | None:
+        """The answer recorded for `request_id`, or the one made by `decision_id`."""
+        for answer in self.answers:
+            if answer.request_id == request_id or (
+                decision_id is not None and answer.decision_id == decision_id
+            ):
+                return answer
         return None
 
     @property

@@ -14,10 +14,10 @@ from typing import Any
 import attrs
 
 from .actions import Action
-from .errors import DeadlinePassed, InvalidArgument
+from .errors import DeadlinePassed, DecisionConflict, InvalidArgument, StaleRequest, shorten
 from .events import JSON, Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
 from .machine import step
-from .record import MAX_HISTORY, Gate, RunRecord, RunStatus, StepResult, Transition
+from .record import MAX_HISTORY, Answer, Gate, RunRecord, RunStatus, StepResult, Transition
 from .states import State
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "abandoned",
     "apply_event",
     "cancel_run",
+    "check_decision",
     "decide",
     "expire",
     "fail",
@@ -52,27 +53,21 @@ class Verdict(enum.Enum):
 
 
 class Outcome(enum.Enum):
-    """What recording a decision did."""
+    """What recording a decision did. A decision that cannot be recorded raises instead (a
+    `DecisionRefused`: stale, past its deadline, or conflicting with an earlier one)."""
 
     applied = "applied"
     """The decision was recorded and the gate moved on."""
     duplicate = "duplicate"
     """This decision (by its id) was recorded before; nothing changed."""
-    stale = "stale"
-    """The request is not pending any more (decided, timed out, cancelled, or unknown)."""
 
 
 @attrs.frozen
 class DecisionResult:
-    """The answer to `decide`: the outcome and the run as it now stands.
-
-    `deadline_passed` is true when the decision came after the deadline: the outcome is then
-    `stale`, and the run shows the timeout's action applied instead.
-    """
+    """The answer to `decide`: the outcome and the run as it now stands."""
 
     outcome: Outcome
     run: RunRecord
-    deadline_passed: bool = False
 
 
 def _record(run: RunRecord, entries: list[Transition], now: datetime, **changes: Any) -> RunRecord:
@@ -129,39 +124,137 @@ def expire(run: RunRecord, now: datetime) -> RunRecord | None:
     gate = run.pending_gate
     if gate is None or gate.deadline is None or now <= gate.deadline or run.status.is_finished:
         return None
-    return apply_event(run, gate, Timeout(), now)[0]
+    assert gate.request is not None
+    timed_out = Answer(gate.request.request_id, "timeout", deadline=gate.deadline)
+    new = apply_event(run, gate, Timeout(), now)[0]
+    return attrs.evolve(new, answers=(*run.answers, timed_out))
+
+
+_MAX_ID = 200
+
+
+def check_decision(
+    request_id: object, verdict: object, feedback: object, decision_id: object
+) -> Verdict:
+    """Refuse a decision's arguments of the wrong type or shape, before anything is read or
+    written: every store goes through here, so they all refuse the same things.
+
+    Raises:
+        InvalidArgument: which argument, and why.
+    """
+    try:
+        checked = verdict if type(verdict) is Verdict else Verdict(verdict)
+    except ValueError:
+        raise InvalidArgument(
+            f"decision must be 'confirm' or 'reject', not {shorten(verdict)}"
+        ) from None
+    for name, value in (("request_id", request_id), ("decision_id", decision_id)):
+        if value is None:
+            continue
+        if type(value) is not str or not 0 < len(value) <= _MAX_ID or not value.isprintable():
+            raise InvalidArgument(
+                f"{name} must be None or a printable string of 1 to {_MAX_ID} characters, "
+                f"not {shorten(value)}"
+            )
+    if feedback is not None:
+        if type(feedback) is not str:
+            raise InvalidArgument(f"feedback must be a string or None, not {shorten(feedback)}")
+        try:
+            feedback.encode()
+        except UnicodeEncodeError:
+            raise InvalidArgument("feedback holds a lone surrogate: it is not valid text") from None
+    return checked
+
+
+def feedback_digest(feedback: str | None) -> str | None:
+    """What a decision's record keeps of its feedback: enough to tell a retry from another
+    decision, without storing the text twice (the gate keeps it)."""
+    if feedback is None:
+        return None
+    import hashlib  # here: only decisions need it, and it costs import time
+
+    return hashlib.blake2b(feedback.encode(), digest_size=8).hexdigest()
 
 
 def decide(
     run: RunRecord,
-    request_id: str,
+    request_id: str | None,
     verdict: Verdict,
     *,
     feedback: str | None = None,
     decision_id: str,
-    decided_at: datetime,
+    decided_at: datetime | None = None,
     now: datetime,
 ) -> DecisionResult:
-    """Record a human decision on the request `request_id`.
+    """Record a human decision on the request `request_id` (None: the pending one).
 
-    A decision made after the deadline is not applied: the timeout is, and the result says so.
+    The rule for time: `now` is when the decision is recorded, and decides. Recorded at or
+    before the deadline, the decision wins over any timeout; after it, it is refused. The
+    caller's `decided_at`, when given, is what the history shows (it must fall between the
+    request's creation and `now`).
+
+    Returns:
+        `applied` with the new run, or `duplicate` (this decision id was recorded before with
+        the same request, verdict and feedback) with the run unchanged.
+
+    Raises:
+        DecisionConflict: the decision id was recorded for another decision.
+        DeadlinePassed: recorded after the deadline; apply `expire` to store the timeout.
+        StaleRequest: the request is not pending (decided, timed out... or unknown), or no
+            request is, when `request_id` is None.
+        InvalidArgument: `decided_at` is before the request was made.
     """
-    if any(entry.decision_id == decision_id for entry in run.history):
+    digest = feedback_digest(feedback) if verdict is Verdict.reject else None
+    earlier = run.answer(decision_id=decision_id)
+    if earlier is not None:
+        if request_id is not None and request_id != earlier.request_id:
+            raise DecisionConflict(decision_id, earlier.request_id, "another request")
+        if (earlier.how, earlier.digest) != (verdict.value, digest):
+            what = "another verdict" if earlier.how != verdict.value else "other feedback"
+            raise DecisionConflict(decision_id, earlier.request_id, what)
         return DecisionResult(Outcome.duplicate, run)
+    if any(entry.decision_id == decision_id for entry in run.history):
+        return DecisionResult(Outcome.duplicate, run)  # recorded before answers were kept
     gate = run.pending_gate
-    if gate is None or gate.request is None or gate.request.request_id != request_id:
-        return DecisionResult(Outcome.stale, run)
+    pending = None if gate is None else gate.request
+    if request_id is None and pending is not None:
+        request_id = pending.request_id
+    if gate is None or pending is None or pending.request_id != request_id:
+        raise _not_pending(run, request_id, None if pending is None else pending.request_id, now)
+    if pending.deadline is not None and now > pending.deadline:
+        raise DeadlinePassed(pending.request_id, pending.deadline, now)
+    if (
+        decided_at is not None
+        and pending.created_at is not None
+        and decided_at < pending.created_at
+    ):
+        raise InvalidArgument(
+            f"decided_at {decided_at.isoformat()} is before request {shorten(request_id)} was "
+            f"made, at {pending.created_at.isoformat()}"
+        )
+    at = now if decided_at is None else min(decided_at, now)
     event: Event
     if verdict is Verdict.confirm:
-        event = Confirm(request_id=request_id, decided_at=decided_at)
+        event = Confirm(request_id=request_id, decided_at=at)
     else:
-        event = Reject(feedback, request_id=request_id, decided_at=decided_at)
-    try:
-        new, _ = apply_event(run, gate, event, now, decision_id=decision_id)
-    except DeadlinePassed:
-        timed_out = expire(run, max(now, decided_at))
-        return DecisionResult(Outcome.stale, timed_out or run, deadline_passed=True)
-    return DecisionResult(Outcome.applied, new)
+        event = Reject(feedback, request_id=request_id, decided_at=at)
+    new, _ = apply_event(run, gate, event, now, decision_id=decision_id)
+    answer = Answer(pending.request_id, verdict.value, decision_id, digest)
+    return DecisionResult(Outcome.applied, attrs.evolve(new, answers=(*run.answers, answer)))
+
+
+def _not_pending(
+    run: RunRecord, request_id: str | None, pending_id: str | None, now: datetime
+) -> StaleRequest | DeadlinePassed:
+    ended = None if request_id is None else run.answer(request_id=request_id)
+    if ended is None:
+        return StaleRequest(request_id, pending_id)
+    if ended.how == "timeout" and ended.deadline is not None:
+        return DeadlinePassed(ended.request_id, ended.deadline, now)
+    reasons = {"cancel": "the run was cancelled while it waited"}
+    return StaleRequest(
+        request_id, pending_id, reasons.get(ended.how, f"it was decided already ({ended.how})")
+    )
 
 
 def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
@@ -176,7 +269,11 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
         raise InvalidArgument(f"run {run.run_id!r} has completed and cannot be cancelled")
     live = run.gate(run.cursor) if run.cursor is not None else None
     if live is not None and not live.is_terminal:
-        return apply_event(run, live, Cancel(), now)[0]
+        cancelled = apply_event(run, live, Cancel(), now)[0]
+        if live.request is None:
+            return cancelled
+        ended = Answer(live.request.request_id, "cancel")
+        return attrs.evolve(cancelled, answers=(*run.answers, ended))
     entry = Transition(run.version + 1, now, "", "cancel", RunStatus.cancelled.value)
     return _record(run, [entry], now, status=RunStatus.cancelled)
 

@@ -23,8 +23,20 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from .errors import ConflictError, LeaseLost, StateMachineError, StoreError
-from .store import RetryPolicy, Store
+from .errors import (
+    CodecError,
+    ConflictError,
+    CorruptRun,
+    DefinitionChanged,
+    InvalidArgument,
+    LeaseLost,
+    RunNotFound,
+    StoreError,
+)
+from .logs import log_once
+from .record import RunRecord
+from .runs import fail
+from .store import Lease, RetryPolicy, Store, check_count, check_seconds
 from .workflow import Workflow
 
 __all__ = ["Worker"]
@@ -47,7 +59,12 @@ class Worker:
 
     Attributes:
         counts: what the worker did: ``units``, ``failures``, ``fenced`` (commits refused
-            because the lease was lost), ``conflicts``, ``timeouts``, ``reaped``, ``skipped``.
+            because the lease was lost), ``conflicts``, ``timeouts``, ``reaped``,
+            ``dead_lettered`` (runs this worker could never execute, failed at once),
+            ``errors`` (unexpected errors: a bug).
+
+    Raises:
+        InvalidArgument: no workflows, two with one name, or a setting out of range.
     """
 
     def __init__(
@@ -60,16 +77,21 @@ class Worker:
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
     ) -> None:
-        if not workflows:
-            raise ValueError("a Worker needs at least one workflow")
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        workflows = list(workflows) if not isinstance(workflows, Workflow) else [workflows]
+        if not workflows or not all(isinstance(each, Workflow) for each in workflows):
+            raise InvalidArgument("a Worker needs at least one workflow, and only Workflows")
+        if len({each.name for each in workflows}) != len(workflows):
+            raise InvalidArgument("a Worker's workflows need distinct names")
         self.store = store if store is not None else workflows[0].store
+        if not isinstance(self.store, Store):
+            raise InvalidArgument(f"store must be a Store, not {type(self.store).__name__}")
         self.workflows = {workflow.name: workflow.bind(self.store) for workflow in workflows}
-        self.concurrency = concurrency
+        self.concurrency = check_count("concurrency", concurrency, 1, 1024)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidArgument(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry if retry is not None else RetryPolicy()
-        self.poll_seconds = poll_seconds
-        self.sweep_seconds = sweep_seconds
+        self.poll_seconds = check_seconds("poll_seconds", poll_seconds, 0, 3600)
+        self.sweep_seconds = check_seconds("sweep_seconds", sweep_seconds, 0, 3600)
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._next_sweep = 0.0
@@ -99,7 +121,7 @@ class Worker:
                 if not self.work_once():
                     stop.wait(self.poll_seconds * random.uniform(0.5, 1.5))
             except StoreError as exc:  # the store is unreachable: wait and try again
-                log.warning("worker: %s", exc)
+                log_once(log.name, f"store:{type(exc).__name__}", "worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))
             except Exception:  # a bug must not silently take a worker thread down
                 log.exception("worker: unexpected error; going on")
@@ -120,28 +142,76 @@ class Worker:
         self._count("reaped", len(self.store.reap(self.retry)))
 
     def work_once(self) -> bool:
-        """Claim one runnable run and execute one unit of it. Whether there was work."""
-        lease = self.store.claim()
+        """Claim one runnable run of the workflows served and execute one unit of it. Whether
+        there was work.
+
+        A run this worker can never execute (its definition changed, its snapshot is corrupt,
+        what it would store cannot be stored) is dead-lettered at once, its reason recorded,
+        instead of being claimed again and again; a failure of user code is retried with
+        backoff (see `RetryPolicy`).
+        """
+        lease = self.store.claim(workflows=self.workflows)
         if lease is None:
             return False
         with self.store.working(lease):
-            run = self.store.load(lease.run_id)
-            workflow = self.workflows.get(run.workflow)
-            if workflow is None:
-                log.warning("worker: no workflow %r for run %r", run.workflow, run.run_id)
-                self._count("skipped")
-                return True
-            try:
-                after = workflow.run_unit(lease, self.retry)
-            except LeaseLost:
-                self._count("fenced")  # it stalled past its lease: another worker has it
-                return True
-            except ConflictError:
-                self._count("conflicts")  # a decision or cancellation came first
-                return True
-            except StateMachineError as exc:
-                log.warning("worker: run %r: %s", lease.run_id, exc)
-                self._count("skipped")
-                return True
-        self._count("failures" if after.status.value == "failed" else "units")
+            self._execute(lease)
         return True
+
+    def _execute(self, lease: Lease) -> None:
+        try:
+            run = self.store.load(lease.run_id)
+        except RunNotFound:
+            return
+        except CorruptRun as exc:
+            self._dead_letter(lease, f"its snapshot cannot be read: {exc}")
+            return
+        workflow = self.workflows.get(run.workflow)
+        if workflow is None:  # the claim filters by workflow: only a store ignoring it gets here
+            log_once(log.name, f"unserved:{run.workflow}", "worker: no workflow %r (run %s)",
+                     run.workflow, run.run_id)  # fmt: skip
+            return
+        try:
+            after = workflow.run_unit(lease, self.retry)
+        except LeaseLost:
+            self._count("fenced")  # it stalled past its lease: another worker has it
+            return
+        except ConflictError:
+            self._count("conflicts")  # a decision or cancellation came first
+            return
+        except (DefinitionChanged, CodecError, InvalidArgument, CorruptRun) as exc:
+            self._dead_letter(lease, f"{type(exc).__name__}: {exc}")
+            return
+        except StoreError:
+            raise  # the store is away: the loop waits and tries again
+        except Exception as exc:  # a bug: count an attempt, so that it backs off and ends
+            if log_once(log.name, f"error:{lease.run_id}", "worker: run %s: unexpected error",
+                        lease.run_id):  # fmt: skip
+                log.exception("worker: run %s: unexpected error", lease.run_id)
+            self._count("errors")
+            self._fail(lease, f"unexpected error: {type(exc).__name__}: {exc}")
+            return
+        self._count("failures" if after.status.value == "failed" else "units")
+
+    def _fail(self, lease: Lease, reason: str) -> None:
+        now = self.store.now()
+        retry = self.retry
+
+        def change(run: RunRecord) -> RunRecord:
+            retry_at = retry.next_attempt(run.attempts + 1, now)
+            return fail(run, run.cursor or "", reason[:2000], now, retry_at=retry_at)
+
+        try:
+            self.store.update(lease.run_id, change, lease=lease)
+        except (ConflictError, RunNotFound, CorruptRun):
+            return
+
+    def _dead_letter(self, lease: Lease, reason: str) -> None:
+        """Fail the run for good, with `reason`: it is not its code that failed, and no retry
+        would go otherwise."""
+        log_once(log.name, f"dead:{lease.run_id}", "worker: run %s dead-lettered: %s",
+                 lease.run_id, reason)  # fmt: skip
+        try:
+            self.store.dead_letter(lease, reason)
+        except (ConflictError, RunNotFound):
+            return  # it moved on meanwhile (a decision, a cancellation): nothing to set aside
+        self._count("dead_lettered")

@@ -27,18 +27,18 @@ import attrs
 from .actions import RunIteration
 from .errors import (
     ConflictError,
-    DeadlinePassed,
+    CorruptRun,
     DefinitionChanged,
     DefinitionError,
     InvalidArgument,
-    StaleRequest,
 )
-from .events import JSON, IterationCompleted, Start, json_problem
+from .events import JSON, IterationCompleted, Start, json_copy, json_problem
+from .memory import MemoryStore
 from .policy import HumanReview
 from .record import Gate, RequestKind, RunRecord, RunStatus
-from .runs import Outcome, Verdict, apply_event, expire, fail, finish_step
+from .runs import Verdict, apply_event, expire, fail, finish_step
 from .states import State
-from .store import Lease, MemoryStore, RetryPolicy, Store, check_run_id, new_id
+from .store import Lease, RetryPolicy, Store, aware, check_run_id, new_id
 from .stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -237,7 +237,7 @@ def _kind(step: Step | Loop) -> str:
 def _paused(run: RunRecord, gate: Gate) -> StepPausedEvent:
     request = gate.request
     assert request is not None
-    output = gate.outputs[-1] if request.kind is RequestKind.review else None
+    output = json_copy(gate.outputs[-1]) if request.kind is RequestKind.review else None
     return StepPausedEvent(
         run.run_id, gate.name, request.request_id, request.kind, request.message,
         request.deadline, gate.iteration, output,
@@ -278,7 +278,7 @@ def _content(result: object, step: Step) -> JSON:
         content = result
     if problem := json_problem(content, f"the content of step {step.name!r}"):
         raise InvalidArgument(problem)
-    return content
+    return json_copy(content)  # the executor keeps no handle on what is stored
 
 
 def _message(step_input: StepInput) -> str:
@@ -338,7 +338,7 @@ class StepRequirement:
         self.deadline = request.deadline
         self.iteration = gate.iteration
         # A confirmation has no output yet: its step_output has None content.
-        content = gate.outputs[-1] if request.kind is RequestKind.review else None
+        content = json_copy(gate.outputs[-1]) if request.kind is RequestKind.review else None
         self.step_output = StepOutput(content=content, step_name=gate.name)
 
     def __repr__(self) -> str:
@@ -390,26 +390,16 @@ class StepRequirement:
 
     def _decide(self, verdict: Verdict, feedback: str | None) -> None:
         workflow = self._output._workflow
-        now = workflow.clock()
         result = workflow.store.decide(
             self._output.run_id,
             self.request_id,
             verdict,
             feedback,
             decision_id=self._decisions[verdict],
-            decided_at=now,
-            now=now,
+            now=None if workflow._clock is None else workflow.now(),
             seen=self._output.record,
         )
         self._output._record = result.run
-        if result.deadline_passed:
-            assert self.deadline is not None
-            raise DeadlinePassed(self.request_id, self.deadline, now)
-        if result.outcome is Outcome.stale:
-            pending = result.run.pending_gate
-            raise StaleRequest(
-                self.request_id, pending.request.request_id if pending and pending.request else None
-            )
 
 
 class RunOutput:
@@ -452,7 +442,8 @@ class RunOutput:
 
     @property
     def input(self) -> JSON:
-        return self._record.input
+        """The run's input (a copy: changing it changes nothing stored)."""
+        return json_copy(self._record.input)
 
     @property
     def error(self) -> str | None:
@@ -467,12 +458,14 @@ class RunOutput:
     def content(self) -> JSON:
         """The content of the last step that produced one (skipped steps produce none)."""
         results = self._record.results
-        return results[-1].content if results else None
+        return json_copy(results[-1].content) if results else None
 
     @property
     def step_results(self) -> list[StepOutput]:
         """The output of every finished step and loop, in the order they finished."""
-        return [StepOutput(content=r.content, step_name=r.name) for r in self._record.results]
+        return [
+            StepOutput(content=json_copy(r.content), step_name=r.name) for r in self._record.results
+        ]
 
     @property
     def states(self) -> dict[str, State]:
@@ -498,10 +491,16 @@ class RunOutput:
 
 @attrs.frozen
 class Session:
-    """Every stored run of one workflow, oldest first."""
+    """Every stored run of one workflow, oldest first.
+
+    Attributes:
+        unreadable: runs of the store that could not be read (a `CorruptRun` each): left out
+            of `runs`, never the reason the others are not listed.
+    """
 
     workflow_name: str
     runs: list[RunOutput]
+    unreadable: list[CorruptRun] = attrs.field(factory=list)
 
 
 class Workflow:
@@ -533,7 +532,9 @@ class Workflow:
         self.store = store if store is not None else MemoryStore()
         if not isinstance(self.store, Store):
             raise DefinitionError(f"Workflow {name!r}: store must be a Store, not {store!r}")
-        self.clock = clock if clock is not None else self.store.now
+        if clock is not None and not callable(clock):
+            raise DefinitionError(f"Workflow {name!r}: clock must be callable, not {clock!r}")
+        self._clock = clock
         self.description = description
         if not self.steps:
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
@@ -623,14 +624,14 @@ class Workflow:
         if problem := json_problem(input, "the workflow input"):
             raise InvalidArgument(problem)
         run_id = check_run_id(run_id if run_id is not None else new_id())
-        now = self.clock()
+        now = self.now()
         self.store.create(
             RunRecord(
                 run_id=run_id,
                 workflow=self.name,
                 fingerprint=self.fingerprint,
                 status=RunStatus.pending,
-                input=input,
+                input=json_copy(input),  # the caller keeps no handle on what is stored
                 cursor=self.steps[0].name,
                 outline=tuple((step.name, _kind(step)) for step in self.steps),
                 created_at=now,
@@ -643,9 +644,18 @@ class Workflow:
         """This workflow (the same steps, name and clock choice) on another store."""
         bound = copy.copy(self)
         bound.store = store
-        if self.clock == self.store.now:
-            bound.clock = store.now
         return bound
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that stamps this workflow's deadlines and decisions."""
+        return self._clock if self._clock is not None else self.store.now
+
+    def now(self) -> datetime:
+        """The time by this workflow's clock, checked: a clock that answers with a naive
+        datetime (or not a datetime) is refused with `InvalidArgument` before anything is
+        written, since what it stamped could never be read back."""
+        return aware(self.clock(), "the workflow's clock")
 
     @overload
     def continue_run(
@@ -695,16 +705,16 @@ class Workflow:
 
     def get_run(self, run_id: str) -> RunOutput:
         """The run as stored, with an overdue timeout applied first. Raises `RunNotFound`."""
-        return RunOutput(self.store.get(run_id, now=self.clock()), self)
+        return RunOutput(self.store.get(run_id, now=self.now()), self)
 
     def get_session(self) -> Session:
         """Every stored run of this workflow, oldest first."""
-        runs = self.store.list_runs(self.name, now=self.clock())
-        return Session(self.name, [RunOutput(run, self) for run in runs])
+        runs = self.store.list_runs(self.name, now=self.now())
+        return Session(self.name, [RunOutput(run, self) for run in runs], runs.unreadable)
 
     def cancel_run(self, run_id: str) -> RunOutput:
         """Cancel the run; a process executing it stops at its next commit."""
-        return RunOutput(self.store.cancel(run_id, now=self.clock()), self)
+        return RunOutput(self.store.cancel(run_id, now=self.now()), self)
 
     # Execution
 
@@ -732,7 +742,7 @@ class Workflow:
             if stored != seen.version:
                 raise ConflictError(seen.run_id, seen.version, stored)
             run = seen
-        expired = expire(run, self.clock())
+        expired = expire(run, self.now())
         if expired is not None:  # a read never shows a pause past its deadline
             self.store.commit(expired, run.version, lease=lease)
             run = expired
@@ -789,7 +799,7 @@ class Workflow:
         while True:
             if run.status.is_finished:
                 committed = self._commit(run, committed, lease)
-                yield WorkflowCompletedEvent(run.run_id, run.status, _last_content(run))
+                yield WorkflowCompletedEvent(run.run_id, run.status, json_copy(_last_content(run)))
                 return run
             assert run.cursor is not None
             step = self.steps[self._index[run.cursor]]
@@ -799,7 +809,7 @@ class Workflow:
                     name=step.name, policy=_policy(step), max_iterations=_max_iterations(step)
                 )
             if gate is not None and gate.state is State.pending:
-                run, _ = apply_event(run, gate, Start(), self.clock(), live=RunStatus.running)
+                run, _ = apply_event(run, gate, Start(), self.now(), live=RunStatus.running)
                 continue
             if gate is not None and gate.state.is_paused:
                 committed = self._commit(run, committed, lease)
@@ -808,10 +818,10 @@ class Workflow:
             if gate is not None and gate.is_terminal:
                 content = gate.outputs[-1] if gate.state is State.done else None
                 run = finish_step(
-                    run, step.name, content, gate.state, self._after(step), self.clock()
+                    run, step.name, content, gate.state, self._after(step), self.now()
                 )
                 if stream_events:
-                    yield StepCompletedEvent(run.run_id, step.name, gate.state, content)
+                    yield StepCompletedEvent(run.run_id, step.name, gate.state, json_copy(content))
                 continue
             # Before more user code runs, store what the last unit did. Changes that need no
             # user code (a gate started, the cursor moved) can wait: they are derived again.
@@ -830,7 +840,7 @@ class Workflow:
                 else:
                     run = yield from self._iteration(run, step, gate, stream_events)
             except _StepFailed as failure:
-                now = self.clock()
+                now = self.now()
                 retry_at = None if retry is None else retry.next_attempt(run.attempts + 1, now)
                 run = fail(run, failure.name, failure.error, now, retry_at=retry_at)
                 committed = self._commit(run, committed, lease)
@@ -849,7 +859,9 @@ class Workflow:
         return self.steps[position].name if position < len(self.steps) else None
 
     def _inputs(self, run: RunRecord) -> dict[str, StepOutput]:
-        return {r.name: StepOutput(content=r.content, step_name=r.name) for r in run.results}
+        return {
+            r.name: StepOutput(content=json_copy(r.content), step_name=r.name) for r in run.results
+        }
 
     def _plain_step(
         self, run: RunRecord, step: Step, stream_events: bool
@@ -857,19 +869,17 @@ class Workflow:
         if stream_events:
             yield StepStartedEvent(run.run_id, step.name)
         step_input = StepInput(
-            input=run.input,
-            previous_step_content=_last_content(run),
+            input=json_copy(run.input),
+            previous_step_content=json_copy(_last_content(run)),
             previous_step_outputs=self._inputs(run),
             run_id=run.run_id,
             step_name=step.name,
             idempotency_key=f"{run.run_id}:{step.name}",
         )
         output = _guarded(step, step_input)
-        run = finish_step(
-            run, step.name, output.content, State.done, self._after(step), self.clock()
-        )
+        run = finish_step(run, step.name, output.content, State.done, self._after(step), self.now())
         if stream_events:
-            yield StepCompletedEvent(run.run_id, step.name, State.done, output.content)
+            yield StepCompletedEvent(run.run_id, step.name, State.done, json_copy(output.content))
         return run
 
     def _iteration(
@@ -879,7 +889,7 @@ class Workflow:
         k = due.iteration
         rejected = gate.policy.reviews_iterations and k >= 2
         additional: dict[str, JSON] = (
-            {"rejection_feedback": due.feedback, "previous_output": due.previous_output}
+            {"rejection_feedback": due.feedback, "previous_output": json_copy(due.previous_output)}
             if rejected
             else {}
         )
@@ -900,8 +910,8 @@ class Workflow:
         step_input = None
         for each in body:
             step_input = StepInput(
-                input=run.input,
-                previous_step_content=content,
+                input=json_copy(run.input),
+                previous_step_content=json_copy(content),
                 previous_step_outputs=dict(outputs),
                 additional_data=additional,
                 iteration=iteration,
@@ -911,7 +921,7 @@ class Workflow:
                 + (f":{each.name}" if len(body) > 1 else ""),
             )
             output = _guarded(each, step_input)
-            outputs[each.name] = output
+            outputs[each.name] = attrs.evolve(output, content=json_copy(output.content))
             content = output.content
         should_continue = True
         if (
@@ -921,7 +931,9 @@ class Workflow:
         ):
             assert step_input is not None
             check = attrs.evolve(
-                step_input, previous_step_content=content, previous_step_outputs=dict(outputs)
+                step_input,
+                previous_step_content=json_copy(content),
+                previous_step_outputs=dict(outputs),
             )
             try:
                 should_continue = bool(step.should_continue(check, k))
@@ -931,11 +943,11 @@ class Workflow:
             run,
             gate,
             IterationCompleted(content, should_continue),
-            self.clock(),
+            self.now(),
             live=RunStatus.running,
         )
         if stream_events and isinstance(step, Loop):
-            yield LoopIterationCompletedEvent(run.run_id, step.name, k, content)
+            yield LoopIterationCompletedEvent(run.run_id, step.name, k, json_copy(content))
         return run
 
 

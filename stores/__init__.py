@@ -6,7 +6,8 @@ Cluster (the `redis` driver is imported only when one is built); `open_store(url
 of them from a URL.
 """
 
-from statemachine.store import MemoryStore, Store
+from statemachine.memory import MemoryStore
+from statemachine.store import Store
 
 from .file import FileStore
 from .redis import RedisConfigWarning, RedisStore

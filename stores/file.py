@@ -6,6 +6,10 @@ snapshot or the new one, never a mix. Compare-and-set holds a per-run `flock` ar
 read-check-write; executing a run holds another, which the kernel releases if the process
 dies. Works for several processes on one host; not on network filesystems, whose locks and
 renames do not keep these promises.
+
+Whatever else lies in the directory is left alone: a file whose name is not a run id, a
+directory, a FIFO or a symbolic link named like a run is logged once and skipped, never
+opened for reading in a way that could hang or follow it elsewhere.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from statemachine.codec import SCHEMA_VERSION, dumps, loads
+from statemachine.codec import SCHEMA_VERSION, encode_run, loads
 from statemachine.errors import (
     CodecError,
     ConflictError,
@@ -29,46 +35,86 @@ from statemachine.errors import (
     RunExists,
     RunNotFound,
     StoreError,
+    StoreNotFound,
 )
+from statemachine.logs import log_once
 from statemachine.record import RunRecord
-from statemachine.store import Lease, Store, check_commit, check_run_id, new_id
+from statemachine.store import (
+    LOG,
+    Lease,
+    Store,
+    check_commit,
+    check_run_id,
+    is_run_id,
+    new_id,
+)
 
 __all__ = ["FileStore"]
 
 _SUFFIX = ".json"
 _TEMP_SUFFIX = ".tmp"
 _STALE_TEMP_SECONDS = 3600
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO must not hang a reader
 
 
 class FileStore(Store):
-    """Runs as JSON files in `path` (created if missing).
+    """Runs as JSON files in the directory `path`.
 
     Args:
         path: the directory. Several processes on one host may share it.
+        create: make the directory now if it is missing. Without it, the directory is made by
+            the first run written (`Workflow.run`, `submit`), and reading a store whose
+            directory does not exist raises `StoreNotFound`: a mistyped path is an error,
+            never an empty store.
+        max_run_bytes: the largest encoded run a commit writes (None: no limit).
 
     Raises:
-        StoreError: the directory cannot be created or opened.
+        StoreError: the directory cannot be created.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        max_run_bytes: int | None = Store.max_run_bytes,
+    ) -> None:
         self.path = Path(path)
+        self.max_run_bytes = max_run_bytes
         self._locks = self.path / ".locks"
         self._held: dict[str, int] = {}  # lease token -> the descriptor holding its flock
         self._guard = threading.Lock()
-        try:
-            self._locks.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot open the file store at {self.path}: {exc}") from exc
-        self._remove_stale_temp_files()
+        if create:
+            self._make_directory()
+        if self.path.is_dir():
+            self._remove_stale_temp_files()
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.path)!r})"
+
+    def _make_directory(self) -> None:
+        try:
+            self._locks.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the file store at {self.path}: {exc}") from exc
+
+    def _missing(self) -> StoreNotFound | None:
+        """`StoreNotFound` if the store's directory does not exist, for reads to raise."""
+        if self.path.is_dir():
+            return None
+        return StoreNotFound(
+            f"{self.path} (no such directory: create it with FileStore(path, create=True), "
+            "or by running a workflow on it)"
+        )
 
     def _snapshot(self, run_id: str) -> Path:
         return self.path / f"{check_run_id(run_id)}{_SUFFIX}"
 
     def _remove_stale_temp_files(self) -> None:
-        """Delete temp files left by writers that died mid-write (never a live writer's)."""
+        """Delete temp files left by writers that died mid-write (never a live writer's).
+
+        On a read-only filesystem nothing can be deleted (nor written): that is said once.
+        """
         for temp in self.path.glob(f".*{_TEMP_SUFFIX}"):
             parts = temp.name.split(".")
             pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
@@ -78,12 +124,21 @@ class FileStore(Store):
                     temp.unlink()
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                log_once(LOG, f"{self.path}:temp", "file store %s: leaving stale temporary files "
+                         "(%s)", self.path, exc)  # fmt: skip
+                return
 
     def _lock(self, run_id: str, kind: str, blocking: bool) -> int:
         """A descriptor holding the run's `kind` flock; closing it releases the lock."""
         path = self._locks / f"{run_id}.{kind}"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            if missing := self._missing():
+                raise missing from None
+            self._make_directory()  # the locks' directory: the first lock in this store
+            return self._lock(run_id, kind, blocking)
         except OSError as exc:
             raise StoreError(f"cannot open the lock file {path}: {exc}") from exc
         try:
@@ -101,17 +156,34 @@ class FileStore(Store):
         finally:
             os.close(fd)
 
-    def _read(self, run_id: str) -> bytes:
+    def _read(self, run_id: str) -> tuple[bytes, float]:
+        """The snapshot's bytes and modification time; only a regular file is read."""
         path = self._snapshot(run_id)
         try:
-            return path.read_bytes()
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
+            if missing := self._missing():
+                raise missing from None
             raise RunNotFound(run_id) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptRun(str(path), "it is a symbolic link, not a run", run_id) from None
             raise StoreError(f"cannot read {path}: {exc}") from exc
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise CorruptRun(str(path), "it is not a regular file", run_id)
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks), status.st_mtime
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        finally:
+            os.close(fd)
 
     def _write(self, run: RunRecord) -> None:
-        data = dumps(run).encode()
+        data = encode_run(run, self.max_run_bytes)
         final = self._snapshot(run.run_id)
         temp = self.path / f".{run.run_id}.{os.getpid()}.{new_id()[:12]}{_TEMP_SUFFIX}"
         try:
@@ -134,37 +206,60 @@ class FileStore(Store):
             raise StoreError(f"cannot write {final}: {exc}") from exc
 
     def create(self, run: RunRecord) -> None:
+        check_run_id(run.run_id)
+        encode_run(run, self.max_run_bytes)  # refuse before the directory is made
+        if not self._locks.is_dir():
+            self._make_directory()  # the first run written creates the store
         with self._write_lock(run.run_id):
-            if self._snapshot(run.run_id).exists():
+            if os.path.lexists(self._snapshot(run.run_id)):
                 raise RunExists(run.run_id)
             self._write(run)
 
     def load(self, run_id: str) -> RunRecord:
-        data = self._read(run_id)
+        return self._decode(run_id, self._read(run_id)[0])
+
+    def _decode(self, run_id: str, data: bytes) -> RunRecord:
         try:
             run = loads(data, RunRecord)
         except CodecError as exc:
-            raise CorruptRun(str(self._snapshot(run_id)), str(exc)) from exc
+            raise CorruptRun(str(self._snapshot(run_id)), str(exc), run_id) from exc
         if run.run_id != run_id:
-            raise CorruptRun(str(self._snapshot(run_id)), f"it holds run {run.run_id!r}")
+            raise CorruptRun(str(self._snapshot(run_id)), f"it holds run {run.run_id!r}", run_id)
         return run
+
+    def scan(self) -> Iterator[tuple[RunRecord, datetime]]:
+        for run_id in self.run_ids():
+            try:
+                data, modified = self._read(run_id)
+                run = self._decode(run_id, data)
+            except RunNotFound:
+                continue
+            except CorruptRun as exc:
+                log_once(LOG, f"{id(self)}:{run_id}", "skipping run %s: %s", run_id, exc)
+                continue
+            yield run, datetime.fromtimestamp(modified, UTC)
 
     def version(self, run_id: str) -> int:
         return self._stored_version(check_run_id(run_id))
 
     def _stored_version(self, run_id: str) -> int:
         # Only the version is needed: skip building the whole record.
-        data = self._read(run_id)
+        data = self._read(run_id)[0]
         where = str(self._snapshot(run_id))
         try:
             document = json.loads(data)
         except ValueError as exc:
-            raise CorruptRun(where, f"not a JSON document: {exc}") from exc
-        if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
-            raise CorruptRun(where, "not a run written by this library")
+            raise CorruptRun(where, f"not a JSON document: {exc}", run_id) from exc
+        except RecursionError:
+            raise CorruptRun(where, "its JSON nests too deeply to read", run_id) from None
+        if not isinstance(document, dict) or document.get("schema_version") not in (
+            1,
+            SCHEMA_VERSION,
+        ):
+            raise CorruptRun(where, "not a run written by this library", run_id)
         version = document.get("version")
         if type(version) is not int or document.get("run_id") != run_id:
-            raise CorruptRun(where, "its version or run id is missing or wrong")
+            raise CorruptRun(where, "its version or run id is missing or wrong", run_id)
         return version
 
     def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
@@ -177,7 +272,9 @@ class FileStore(Store):
 
     def acquire(self, run_id: str) -> Lease:
         # The kernel keeps the lock until this process closes it or dies: nothing to fence.
-        if not self._snapshot(run_id).exists():
+        if not os.path.lexists(self._snapshot(run_id)):
+            if missing := self._missing():
+                raise missing
             raise RunNotFound(run_id)
         fd = self._lock(run_id, "run", blocking=False)
         lease = Lease(run_id, new_id(), 0)
@@ -192,11 +289,31 @@ class FileStore(Store):
             os.close(fd)  # closing the descriptor releases the lock
 
     def run_ids(self) -> list[str]:
+        """The ids of the runs in the directory; anything else there is logged once and left."""
+        try:
+            entries = list(os.scandir(self.path))
+        except FileNotFoundError:
+            if missing := self._missing():
+                raise missing from None
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot list {self.path}: {exc}") from exc
         ids = []
-        for path in self.path.glob(f"*{_SUFFIX}"):
-            run_id = path.name[: -len(_SUFFIX)]
-            if not run_id.startswith(".") and ".." not in run_id:
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(_SUFFIX) or name.startswith("."):
+                continue
+            run_id = name[: -len(_SUFFIX)]
+            problem = None
+            if not is_run_id(run_id):
+                problem = "is not named like a run"
+            elif not entry.is_file(follow_symlinks=False):  # a FIFO would hang a reader
+                problem = "is not a regular file"
+            if problem is None:
                 ids.append(run_id)
+            else:
+                log_once(LOG, f"{self.path}:{name}", "file store %s: ignoring %r, which %s",
+                         self.path, name, problem)  # fmt: skip
         return ids
 
 

@@ -1,50 +1,83 @@
 """Stores built from URLs, through an explicit scheme registry.
 
-``memory://``; ``file:///absolute/path`` or ``file://relative/path``;
-``redis://[user:password@]host:port/db?prefix=...`` and ``rediss://`` (TLS), with
-``cluster=1`` for a Redis Cluster. Other drivers register a factory with `register_scheme`.
-Drivers are imported only when a store of theirs is built.
+``memory://``; ``file:///absolute/path`` or ``file://relative/path`` (query: ``create=1`` to
+make the directory now, ``max_run_bytes=N``); ``redis://[user:password@]host:port/db?prefix=...``
+and ``rediss://`` (TLS), with ``cluster=1`` for a Redis Cluster (see `RedisStore` for the
+rest). Other drivers register a factory with `register_scheme`. Drivers are imported only
+when a store of theirs is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from statemachine.errors import InvalidArgument
-from statemachine.store import MemoryStore, Store
+from statemachine.memory import MemoryStore
+from statemachine.store import Store
 
 from .file import FileStore
 
 __all__ = ["open_store", "register_scheme"]
 
-Factory = Callable[[SplitResult], Store]
+Factory = Callable[[str], Store]
+"""Builds a store from its whole URL (a string: each scheme parses its own)."""
+
+_TRUE = ("1", "true", "yes")
 
 
-def _memory(url: SplitResult) -> Store:
-    if url.netloc or url.path not in ("", "/"):
+def _split(url: str) -> tuple[str, dict[str, str]]:
+    """The part after ``scheme://`` without its query, and the query's options."""
+    rest = url.partition("://")[2]
+    where, _, query = rest.partition("?")
+    try:
+        options = {
+            name: values[-1] for name, values in parse_qs(query, strict_parsing=bool(query)).items()
+        }
+    except ValueError:
+        raise InvalidArgument(f"the store URL's query {query[:80]!r} is malformed") from None
+    return where, options
+
+
+def _memory(url: str) -> Store:
+    where, options = _split(url)
+    if where not in ("", "/"):
         raise InvalidArgument("memory:// takes no host or path")
-    return MemoryStore()
+    return MemoryStore(**_limit(options))
 
 
-def _file(url: SplitResult) -> Store:
-    path = url.netloc + url.path
+def _file(url: str) -> Store:
+    where, options = _split(url)
+    path = unquote(where)
     if not path:
         raise InvalidArgument("file:// needs a path, as in file:///var/lib/runs")
-    return FileStore(path)
+    unknown = set(options) - {"create", "max_run_bytes"}
+    if unknown:
+        raise InvalidArgument(f"unknown file store option(s): {', '.join(sorted(unknown))}")
+    create = options.get("create", "").lower() in _TRUE
+    return FileStore(path, create=create, **_limit(options))
 
 
-def _redis(url: SplitResult) -> Store:
+def _limit(options: dict[str, str]) -> dict[str, int | None]:
+    if "max_run_bytes" not in options:
+        return {}
+    value = options["max_run_bytes"]
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidArgument(f"max_run_bytes must be a positive integer, not {value[:40]!r}")
+    return {"max_run_bytes": int(value)}
+
+
+def _redis(url: str) -> Store:
     from .redis import RedisStore
 
-    return RedisStore(url.geturl())
+    return RedisStore(url)
 
 
 _SCHEMES: dict[str, Factory] = {"memory": _memory, "file": _file, "redis": _redis, "rediss": _redis}
 
 
 def register_scheme(scheme: str, factory: Factory) -> None:
-    """Make `open_store` build stores for URLs of `scheme` with `factory(parsed_url)`."""
+    """Make `open_store` build stores for URLs of `scheme` with `factory(url)`."""
     _SCHEMES[scheme.lower()] = factory
 
 
@@ -56,10 +89,11 @@ def open_store(url: str) -> Store:
         StoreError: the store cannot be opened.
     """
     if not isinstance(url, str):
-        raise InvalidArgument(f"a store URL must be a string, not {url!r}")
-    parsed = urlsplit(url)
-    factory = _SCHEMES.get(parsed.scheme.lower())
+        raise InvalidArgument(f"a store URL must be a string, not {type(url).__name__}")
+    scheme, separator, _ = url.partition("://")
+    factory = _SCHEMES.get(scheme.lower()) if separator else None
     if factory is None:
-        known = ", ".join(f"{scheme}://" for scheme in sorted(_SCHEMES))
-        raise InvalidArgument(f"unknown store URL scheme {parsed.scheme!r}; known: {known}")
-    return factory(parsed)
+        known = ", ".join(f"{name}://" for name in sorted(_SCHEMES))
+        shown = scheme[:20] if separator else url.partition(":")[0][:20]
+        raise InvalidArgument(f"unknown store URL scheme {shown!r}; known: {known}")
+    return factory(url)

@@ -29,7 +29,16 @@ POLICIES = {
 
 
 def iterate(step_input: StepInput) -> str:
-    time.sleep(random.uniform(0.05, 0.2))  # long enough for SIGSTOP to catch units mid-way
+    # While a unit runs, a marker names its process, so the test can SIGSTOP one mid-unit.
+    busy = os.environ.get("CHAOS_BUSY")
+    marker = f"{busy}/{os.getpid()}-{threading.get_ident()}" if busy else None
+    if marker:
+        open(marker, "w").close()
+    try:
+        time.sleep(random.uniform(0.05, 0.2))  # long enough for SIGSTOP to catch units mid-way
+    finally:
+        if marker:
+            os.unlink(marker)
     feedback = step_input.additional_data.get("rejection_feedback")
     return f"{step_input.run_id[:6]} v{step_input.iteration}" + (
         f" ({feedback})" if feedback else ""
@@ -86,7 +95,7 @@ def work(url: str, stats: str) -> None:
 
 def decide(url: str) -> None:
     """Answer pauses from outside, with duplicates and conflicting decisions thrown in."""
-    from statemachine import StateMachineError
+    from statemachine import DecisionRefused, StateMachineError
     from stores import open_store
 
     store = open_store(url)
@@ -108,10 +117,18 @@ def decide(url: str) -> None:
                         if gate.iteration == 1 and state == "awaiting_review"
                         else "confirm"
                     )
-                    for decision_id in (f"{key}/a", f"{key}/a"):  # a duplicate
-                        store.decide(run.run_id, request, verdict, "more", decision_id=decision_id)
                     other = "confirm" if verdict == "reject" else "reject"
-                    store.decide(run.run_id, request, other, "conflict", decision_id=f"{key}/b")
+                    for answer, decision_id in (
+                        (verdict, f"{key}/a"),
+                        (verdict, f"{key}/a"),  # a duplicate
+                        (other, f"{key}/b"),  # a conflicting decision: refused, stale
+                    ):
+                        try:
+                            store.decide(
+                                run.run_id, request, answer, "more", decision_id=decision_id
+                            )
+                        except DecisionRefused:
+                            continue  # decided already, or past its deadline
         except StateMachineError:
             time.sleep(0.1)  # Redis restarting: try again
         time.sleep(0.02)

@@ -9,6 +9,7 @@ every invariant must hold.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -34,7 +35,6 @@ from statemachine import (
     step,
 )
 from stores import RedisStore
-from stores.redis import _state_entry
 
 from .chaos_app import TIMEOUT, answered, workflows
 from .servers import RedisServer
@@ -102,6 +102,18 @@ def pauses(run: RunRecord) -> list[tuple[str, datetime, str, datetime]]:
     return found
 
 
+def wait_for_busy_worker(busy: Path, by_pid: dict[int, int], timeout: float = 30) -> int:
+    """The slot of a worker process that is in the middle of a unit (its marker is there)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for marker in busy.iterdir():
+            pid = int(marker.name.split("-")[0])
+            if pid in by_pid:
+                return by_pid[pid]
+        time.sleep(0.005)  # polls the markers; bounded by `timeout`
+    raise AssertionError("no worker started a unit")
+
+
 def test_chaos(tmp_path: Path) -> None:
     """No invariant broken, every run ends in time, timeouts are punctual, fault paths taken."""
     server = RedisServer(tmp_path / "redis").start()
@@ -113,10 +125,15 @@ def test_chaos(tmp_path: Path) -> None:
         store = RedisStore(url)
         run_ids = [workflows[n % 4].bind(store).submit(f"input {n}") for n in range(RUNS)]
 
+        busy = tmp_path / "busy"
+        busy.mkdir()
+
         def start_worker(slot: int, generation: int) -> subprocess.Popen[bytes]:
             counts_file = str(stats / f"{slot}-{generation}.json")
             command = [sys.executable, "-m", "tests.chaos_app", "worker", url, counts_file]
-            process = subprocess.Popen(command, cwd=ROOT)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env={**os.environ, "CHAOS_BUSY": str(busy)}
+            )
             processes.append(process)
             return process
 
@@ -126,14 +143,26 @@ def test_chaos(tmp_path: Path) -> None:
         )
         processes.append(decider)
 
+        # First, one worker stopped in the middle of a unit for longer than its lease: when it
+        # wakes, its commit must be fenced. The rest of the faults fall where they fall.
+        resumes: list[threading.Timer] = []
+        by_pid = {worker.pid: slot for slot, worker in enumerate(workers)}
+        victim_slot = wait_for_busy_worker(busy, by_pid)
+        workers[victim_slot].send_signal(signal.SIGSTOP)
+        resumes.append(threading.Timer(LEASE + 1.0, workers[victim_slot].send_signal,
+                                       (signal.SIGCONT,)))  # fmt: skip
+        resumes[0].start()
+        spared_until = time.monotonic() + LEASE + 2.0  # its counts are written after it wakes
+
         rng = random.Random(20261124)
         started = time.monotonic()
         outage: tuple[float, float] | None = None
-        resumes: list[threading.Timer] = []
-        kills = stops = 0
+        kills, stops = 0, 1
         while time.monotonic() - started < FAULT_SECONDS:
-            time.sleep(rng.uniform(0.3, 0.8))
+            time.sleep(rng.uniform(0.3, 0.8))  # the pace of faults, not a wait for anything
             slot = rng.randrange(4)
+            if slot == victim_slot and time.monotonic() < spared_until:
+                continue
             if rng.random() < 0.5:
                 workers[slot].kill()
                 workers[slot].wait()
@@ -191,9 +220,12 @@ def test_chaos(tmp_path: Path) -> None:
             entries.setdefault(text.rsplit("|", 1)[1], []).append(text)
         assert len(entries) == len(runs)
         for run in runs:
-            expected = _state_entry(run_state(run), run.updated_at, run.run_id)
+            found = client.hget(f"chaos:{{p0}}:run:{run.run_id}", "entry")
+            assert isinstance(found, bytes)
+            expected = found.decode()
             assert entries[run.run_id] == [expected], (run.run_id, entries[run.run_id])
-            for index in ("ready", "leases", "deadlines", "dead"):
+            assert expected.startswith(f"{run_state(run)}|")
+            for index in (f"ready:{run.workflow}", "leases", "deadlines", "dead"):
                 assert client.zscore(f"chaos:{{p0}}:{index}", run.run_id) is None, (
                     run.run_id,
                     index,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statemachine import (
+    Answer,
     CodecError,
     Gate,
     HumanReview,
@@ -23,6 +25,7 @@ from statemachine import (
     OnTimeout,
     Reject,
     RunRecord,
+    RunTooLarge,
     SchemaVersionError,
     Start,
     State,
@@ -33,12 +36,15 @@ from statemachine import (
     loads,
     step,
 )
-from statemachine.codec import converter
+from statemachine.codec import converter, encode_run
 from statemachine.contract import sample_run, touched
 from statemachine.record import RunStatus
+from statemachine.runs import Verdict, apply_event, decide, expire
 from statemachine.testing import EPOCH, event_sequences, gates, json_values
 
-GOLDEN = Path(__file__).parent / "golden" / "gate_v1.json"
+GOLDEN = Path(__file__).parent / "golden" / "gate_v2.json"
+GOLDEN_V1 = Path(__file__).parent / "golden" / "gate_v1.json"
+GOLDEN_RUN = Path(__file__).parent / "golden" / "run_v2.json"
 
 
 def golden_gate() -> Gate:
@@ -69,6 +75,28 @@ def test_wire_format_is_pinned_by_the_golden_file() -> None:
     assert loads(text, Gate) == golden_gate()
 
 
+def test_the_run_wire_format_is_pinned_with_its_answers() -> None:
+    """A run with a decision and a timeout recorded encodes to the committed bytes."""
+    text = GOLDEN_RUN.read_text(encoding="utf-8").strip()
+    assert dumps(golden_answered_run()) == text
+    assert loads(text, RunRecord) == golden_answered_run()
+
+
+def test_documents_of_schema_version_1_are_still_read() -> None:
+    """A gate stored by the previous version decodes, with what it did not record empty."""
+    old = loads(GOLDEN_V1.read_text(encoding="utf-8").strip(), Gate)
+    assert old.request is not None
+    assert old.request.created_at is None
+    assert attrs.evolve(old, request=golden_gate().request) == golden_gate()
+    run = json.loads(dumps(golden_run()))
+    run.pop("answers")
+    run["schema_version"] = 1
+    for gate in run["gates"]:
+        if gate["request"] is not None:
+            gate["request"].pop("created_at")
+    assert loads(json.dumps(run), RunRecord).answers == ()
+
+
 @given(gates(), event_sequences(max_size=12))
 def test_every_reachable_record_round_trips(gate: Gate, sequence: list) -> None:  # type: ignore[type-arg]
     """Any record the machine produces decodes to an equal record."""
@@ -83,7 +111,7 @@ def test_every_reachable_record_round_trips(gate: Gate, sequence: list) -> None:
     assert loads(dumps(gate).encode(), Gate) == gate
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", 1.0, True])
+@pytest.mark.parametrize("version", [None, 0, 3, "1", 1.0, True])
 def test_unknown_schema_versions_are_refused(version: object) -> None:
     """A missing, future, or mistyped schema version is a SchemaVersionError, not a guess."""
     document = json.loads(dumps(golden_gate()))
@@ -93,7 +121,7 @@ def test_unknown_schema_versions_are_refused(version: object) -> None:
         document["schema_version"] = version
     with pytest.raises(SchemaVersionError) as info:
         loads(json.dumps(document), Gate)
-    assert info.value.supported == 1
+    assert info.value.supported == 2
 
 
 def mutate(change: object) -> str:
@@ -177,6 +205,18 @@ def golden_run() -> RunRecord:
     return touched(run, run.updated_at)
 
 
+def golden_answered_run() -> RunRecord:
+    """The golden run after a rejection with feedback, and a timeout of the next review."""
+    run = golden_run()
+    at = run.updated_at + timedelta(seconds=5)
+    run = decide(run, None, Verdict.reject, feedback="shorter", decision_id="d-1", now=at).run
+    gate = run.gates[0]
+    run, _ = apply_event(run, gate, IterationCompleted("draft 2"), at)
+    expired = expire(run, at + timedelta(minutes=5))
+    assert expired is not None
+    return expired
+
+
 def mutate_run(change: object) -> str:
     document = json.loads(dumps(golden_run()))
     change(document)  # type: ignore[operator]
@@ -252,6 +292,17 @@ def run_records() -> st.SearchStrategy[RunRecord]:
             ),
             max_size=5,
         ).map(tuple),
+        answers=st.lists(
+            st.builds(
+                Answer,
+                TEXT,
+                st.sampled_from(["confirm", "reject", "timeout", "cancel"]),
+                st.none() | TEXT,
+                st.none() | TEXT,
+                st.none() | MOMENTS,
+            ),
+            max_size=3,
+        ).map(tuple),
         created_at=MOMENTS,
         updated_at=MOMENTS,
         version=st.integers(0, 10**6),
@@ -262,7 +313,7 @@ def run_records() -> st.SearchStrategy[RunRecord]:
 def test_the_encoder_writes_what_the_converter_defines(record: RunRecord | Gate) -> None:
     """`dumps` writes its text directly; it must equal the converter's unstructured record
     as JSON, which defines the format, and decode back to the record."""
-    document = {"schema_version": 1, **converter().unstructure(record)}
+    document = {"schema_version": 2, **converter().unstructure(record)}
     assert dumps(record) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     assert loads(dumps(record), type(record)) == record
     assert dumps(loads(dumps(record), type(record))) == dumps(record)  # through the caches
@@ -322,3 +373,67 @@ def test_the_codecs_caches_stay_bounded_and_correct(monkeypatch: pytest.MonkeyPa
         assert dumps(loads(text, RunRecord)) == text
     assert len(codec._decoded) <= 4
     assert len(codec._remembered) <= 4
+
+
+def nested(wrap: Callable[[object], object], depth: int = 300) -> object:
+    value: object = None
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (10**5000, "integer of"),
+        (-(10**4400), "integer of"),
+        (nested(lambda inner: [inner]), "deeper than"),
+        (nested(lambda inner: {"k": inner}), "deeper than"),
+        ("text with a lone \udc80 surrogate", "surrogate"),
+        ({"key \udc80": 1}, "surrogate"),
+    ],
+    ids=["huge int", "huge negative int", "deep list", "deep dict", "surrogate", "surrogate key"],
+)
+def test_values_no_store_could_write_are_refused_before_writing(
+    value: object, problem: str
+) -> None:
+    """Integers of thousands of digits, deep nesting and broken text are refused by name: as an
+    output (InvalidArgument), and by the encoder (CodecError), never a ValueError or a
+    RecursionError from deep inside the JSON encoder."""
+    with pytest.raises(InvalidArgument, match=problem):
+        IterationCompleted(value)
+    with pytest.raises(CodecError, match=problem):
+        dumps(attrs.evolve(golden_run(), input=value))
+
+
+def test_deeply_nested_documents_are_malformed_not_a_recursion_error() -> None:
+    """A stored document nested far too deeply to read is a MalformedRecord."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(MalformedRecord, match="too deeply"):
+        loads(deep, RunRecord)
+    document = json.loads(dumps(golden_run()))
+    document["input"] = "PLACEHOLDER"
+    text = json.dumps(document).replace('"PLACEHOLDER"', deep)
+    with pytest.raises(MalformedRecord):
+        loads(text, RunRecord)
+
+
+def test_naive_times_are_refused_by_the_encoder() -> None:
+    """A naive datetime could be written but never read back: the encoder refuses it."""
+    naive = datetime(2026, 11, 24, 9, 30)
+    for run in (
+        attrs.evolve(golden_run(), updated_at=naive),
+        attrs.evolve(golden_run(), retry_at=naive),
+    ):
+        with pytest.raises(CodecError, match="naive"):
+            dumps(run)
+
+
+def test_a_run_over_the_size_limit_is_refused_with_its_size() -> None:
+    """encode_run refuses a run whose encoding is over the limit, naming both sizes."""
+    run = attrs.evolve(golden_run(), input="x" * 2000)
+    assert len(encode_run(run, None)) > 2000
+    with pytest.raises(RunTooLarge) as info:
+        encode_run(run, 1000)
+    assert (info.value.limit, info.value.size) == (1000, len(encode_run(run, None)))
+    assert "x" * 100 not in str(info.value)

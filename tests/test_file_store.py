@@ -87,7 +87,10 @@ JUNK: dict[str, Callable[[bytes], bytes]] = {
     "not json": lambda good: b"hello world",
     "not utf-8": lambda good: b"\xff\xfe" + good,
     "a list": lambda good: b"[1, 2]",
-    "future schema": lambda good: good.replace(b'"schema_version":1', b'"schema_version":9'),
+    "future schema": lambda good: good.replace(b'"schema_version":2', b'"schema_version":9'),
+    "nested too deeply": lambda good: good.replace(
+        b'"input":"in"', b'"input":' + b"[" * 50_000 + b"]" * 50_000
+    ),
     "another run": lambda good: good.replace(b'"run_id":"run-1"', b'"run_id":"run-2"'),
     "wrong type": lambda good: good.replace(b'"version":0', b'"version":"0"'),
 }
@@ -111,11 +114,15 @@ def test_unreadable_files_raise_a_typed_error_naming_the_path(
 
 
 def test_store_errors_are_typed(tmp_path: Path) -> None:
-    """A store that cannot open its directory raises StoreError, not OSError."""
+    """A store whose directory cannot be made or read raises StoreError, not OSError."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(StoreError):
-        FileStore(blocker)
+        FileStore(blocker, create=True)
+    with pytest.raises(StoreError):
+        FileStore(blocker).run_ids()
+    with pytest.raises(StoreError):
+        FileStore(blocker).create(record())
 
 
 def test_stale_temp_files_are_removed_on_open_but_a_live_writers_are_kept(tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ from hypothesis.stateful import (
 
 from statemachine import Lease, LeaseLost, RetryPolicy, RunRecord, RunStatus
 from statemachine.contract import sample_run, touched
-from statemachine.store import run_state, runnable_at
+from statemachine.store import ready_delay, run_state
 from stores import RedisStore
-from stores.redis import _score, _state_entry, _text
+from stores.redis.keys import RunKeys, parse_entry, partition, text
+from stores.redis.store import _score
 
 from .servers import RedisServer
 
@@ -63,8 +64,12 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.store.close()
 
+    def keys(self, run_id: str) -> RunKeys:
+        tag = partition(self.store.prefix, self.store.partitions, run_id)
+        return RunKeys.of(tag, run_id, "contract")
+
     def exists(self, run_id: str) -> bool:
-        return bool(self.client.exists(self.store._keys(run_id).run))
+        return bool(self.client.exists(self.keys(run_id).run))
 
     @rule(run_id=st.sampled_from(IDS), kind=st.sampled_from(KINDS))
     def create(self, run_id: str, kind: str) -> None:
@@ -87,11 +92,11 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
             assert not refused
 
     def holds(self, lease: Lease) -> bool:
-        key = self.store._keys(lease.run_id).run
+        key = self.keys(lease.run_id).run
         owner, fence = self.client.hmget(key, "owner", "fence")
         return (
-            _text(owner) == lease.token
-            and _text(fence) == str(lease.fence)
+            text(owner) == lease.token
+            and text(fence) == str(lease.fence)
             and not self.lease_ran_out(lease.run_id)
         )
 
@@ -118,8 +123,8 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
     @rule(data=st.data())
     def lease_runs_out(self, data: st.DataObject) -> None:
         run_id = data.draw(st.sampled_from(sorted(self.leases)))
-        self.client.hset(self.store._keys(run_id).run, "lease_until", 0)
-        self.client.zadd(f"{self.store._keys(run_id).tag}:leases", {run_id: 0})
+        self.client.hset(self.keys(run_id).run, "lease_until", 0)
+        self.client.zadd(f"{self.keys(run_id).tag}:leases", {run_id: 0})
 
     @rule()
     def reap(self) -> None:
@@ -131,21 +136,29 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
         self.store.expire_due(self.store.now() + timedelta(minutes=2))
 
     def lease_ran_out(self, run_id: str) -> bool:
-        until = self.client.hget(self.store._keys(run_id).run, "lease_until")
+        until = self.client.hget(self.keys(run_id).run, "lease_until")
         return int(until or 0) < self.store.now().timestamp() * 1000
 
     @invariant()
     def every_index_mirrors_its_run(self) -> None:
-        keys = {run_id: self.store._keys(run_id) for run_id in IDS}
+        keys = {run_id: self.keys(run_id) for run_id in IDS}
         tag = keys["a"].tag
-        members = [_text(m) for m in self.client.zrange(f"{tag}:states", 0, -1)]
+        members = [text(m) for m in self.client.zrange(f"{tag}:states", 0, -1)]
         stored = [run_id for run_id in IDS if self.exists(run_id)]
         assert sorted(m.rsplit("|", 1)[1] for m in members) == sorted(stored)
         now_ms = self.store.now().timestamp() * 1000
         for run_id in stored:
             run = self.store.load(run_id)
             state = run_state(run)
-            assert _state_entry(state, run.updated_at, run_id) in members
+            entry, ready_field = (
+                text(value) if value is not None else None
+                for value in self.client.hmget(keys[run_id].run, "entry", "ready")
+            )
+            assert entry in members, (run_id, entry)
+            assert entry.startswith(f"{state}|"), (run_id, entry)
+            parsed = parse_entry(entry)
+            assert parsed is not None
+            assert parsed[1] == run_id
             owner, until = self.client.hmget(keys[run_id].run, "owner", "lease_until")
             owned = bool(owner)
             live = owned and int(until or 0) >= now_ms
@@ -155,14 +168,19 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
             expected = None if deadline is None else float(_score(deadline))
             assert self.client.zscore(f"{tag}:deadlines", run_id) == expected, run_id
 
-            ready = runnable_at(run)
-            actual = self.client.zscore(f"{tag}:ready", run_id)
+            delay = ready_delay(run)
+            assert (ready_field or None) == (None if delay is None else ready_field), run_id
+            if delay is not None:  # the server's time of the write, plus the delay
+                assert ready_field is not None
+                assert float(ready_field) - delay * 1000 <= now_ms, run_id
+            actual = self.client.zscore(f"{tag}:ready:contract", run_id)
+            score = None if delay is None else float(ready_field or "nan")
             if live:
                 assert actual is None, (run_id, "held but ready")
             elif not owned:
-                assert actual == (None if ready is None else float(_score(ready))), run_id
+                assert actual == score, run_id
             else:  # a lease ran out and nobody reaped it yet: claimed away, or back by a write
-                assert actual in (None, None if ready is None else float(_score(ready))), run_id
+                assert actual in (None, score), run_id
 
             lease_score = self.client.zscore(f"{tag}:leases", run_id)
             assert (lease_score is not None) == owned, (run_id, owner, lease_score)

@@ -19,17 +19,19 @@ from redis.crc import key_slot
 from statemachine import (
     ConflictError,
     CorruptRun,
+    DeadlinePassed,
     HumanReview,
+    InvalidArgument,
     LeaseLost,
     Loop,
     RunBusy,
     RunExists,
     RunNotFound,
     RunStatus,
-    StaleRequest,
     Step,
     StoreError,
     StoreUnavailable,
+    UnsafeStoreConfiguration,
     Workflow,
 )
 from statemachine.contract import sample_run as new_run
@@ -94,8 +96,11 @@ def test_partitions_are_fixed_once_a_prefix_has_them(redis_server: RedisServer) 
     [
         ({"partitions": "1"}, "holds runs in an earlier one of keys"),
         ({"partitions": "1", "layout": "9"}, "holds runs in layout 9 of keys"),
-        ({"layout": "2"}, "partition count is None"),
-        ({"partitions": "many", "layout": "2"}, "partition count is b'many'"),
+        ({"layout": "2"}, "holds runs in layout 2 of keys"),
+        ({"layout": "3", "epoch": "e"}, "partition count is None"),
+        ({"partitions": "many", "layout": "3", "epoch": "e"}, "partition count is b'many'"),
+        ({"partitions": "0", "layout": "3", "epoch": "e"}, "partition count is b'0'"),
+        ({"partitions": "1", "layout": "3"}, "its epoch None"),
     ],
 )
 def test_a_prefix_in_another_key_layout_is_refused(
@@ -264,7 +269,7 @@ def test_a_run_written_while_held_stays_out_of_the_ready_index(
     lease = store.acquire("r")
     pending = attrs.evolve(touched(paused, paused.updated_at), status=RunStatus.pending, gates=())
     store.commit(pending, paused.version)
-    ready = f"{store._keys('r').tag}:ready"
+    ready = f"{store._keys('r').tag}:ready:{paused.workflow}"
     assert redis_server.client().zscore(ready, "r") is None
     assert store.claim(datetime(2031, 1, 1, tzinfo=UTC)) is None
     store.release(lease)
@@ -313,11 +318,20 @@ def test_a_held_lease_is_renewed_by_its_heartbeat(redis_server: RedisServer) -> 
             RedisStore(redis_server.url, prefix=store.prefix).hold("r").__enter__()
 
 
-def test_an_eviction_policy_that_could_lose_runs_is_warned_about(tmp_path: Path) -> None:
-    """A server with maxmemory-policy other than noeviction gets a RedisConfigWarning."""
+def test_an_eviction_policy_that_could_lose_runs_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """A server that may evict runs (allkeys-*) is refused, typed, writing nothing, unless the
+    URL allows it; one that may evict only keys with a TTL (volatile-*) is warned about."""
     server = RedisServer(tmp_path / "lru", ["maxmemory-policy allkeys-lru"]).start()
     try:
-        with pytest.warns(RedisConfigWarning, match="allkeys-lru"):
+        with pytest.raises(UnsafeStoreConfiguration, match="allkeys-lru"):
+            RedisStore(server.url, prefix="p")
+        assert server.client().keys("*") == []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            store = open_store(f"{server.url}?prefix=p&allow_eviction=1")
+        assert isinstance(store, RedisStore)
+        server.client().config_set("maxmemory-policy", "volatile-lru")
+        with pytest.warns(RedisConfigWarning, match="volatile-lru"):
             RedisStore(server.url, prefix="p")
     finally:
         server.stop()
@@ -416,14 +430,14 @@ def test_the_store_works_on_a_cluster(cluster: list[RedisServer]) -> None:
     assert len(store.page("awaiting_review", limit=50)) == 24
     later = store.now() + timedelta(seconds=61)
     assert sorted(store.expire_due(later)) == sorted(out.run_id for out in outs)
-    with pytest.raises(StaleRequest):  # the sweep ended that pause first
+    with pytest.raises(DeadlinePassed):  # the sweep ended that pause first
         outs[0].requirements[0].reject("again")
     assert workflow.get_run(outs[1].run_id).states["loop"].value == "cancelled"
 
 
 def cluster_node(store: RedisStore, run_id: str) -> str:
     key = store._keys(run_id).run
-    node = store._client.get_node_from_key(key)
+    node = store.client.driver.get_node_from_key(key)
     return str(node.name)
 
 
@@ -435,7 +449,7 @@ def test_open_store_parses_redis_urls(redis_server: RedisServer) -> None:
     assert (store.partitions, store.lease_seconds) == (2, 12.0)
     assert store.prefix.startswith("urlprefix")
     for bad in ("lease_seconds=-1", "retry_seconds=inf", "lease_seconds=nan"):
-        with pytest.raises(ValueError, match="must be a positive number of seconds"):
+        with pytest.raises(InvalidArgument, match="must be a number of seconds"):
             open_store(f"{redis_server.url}?{bad}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -24,12 +24,14 @@ from statemachine import (
     InvalidRunId,
     RunNotFound,
     RunRecord,
+    StaleRequest,
     StateMachineError,
     Store,
 )
 from statemachine.contract import check_store, sample_run, touched
 from statemachine.testing import EPOCH
 from stores import FileStore, MemoryStore, RedisStore
+from stores.redis.keys import partition
 
 from .conftest import STORE_KINDS
 from .servers import RedisServer
@@ -53,19 +55,24 @@ class Medium:
         if old is not None:
             old.close()
         if self.kind == "file":
-            return FileStore(self.base / self.name)
+            return FileStore(self.base / self.name, create=True)
         assert self.server is not None
         return RedisStore(self.server.url, prefix=f"contract-{self.name}")
 
     def spoil(self, store: Store, run_id: str) -> bytes:
-        """Replace the stored run with junk; return a fingerprint of the junk."""
+        """Replace the stored run with junk (truncated, or nested too deeply to read, in turn);
+        return a fingerprint of the junk."""
+        self.spoiled = getattr(self, "spoiled", 0) + 1
         if isinstance(store, FileStore):
             path = store.path / f"{run_id}.json"
-            path.write_bytes(b'{"schema_version": 1, "run_id": "' + run_id.encode() + b'", "trunc')
+            if self.spoiled % 2:
+                path.write_bytes(b'{"schema_version": 2, "run_id": "' + run_id.encode() + b'", "tr')
+            else:
+                path.write_bytes(b'{"schema_version": 2, "input": ' + b"[" * 50_000 + b"]" * 50_000)
             return path.read_bytes()
         assert isinstance(store, RedisStore)
         assert self.server is not None
-        key = store._keys(run_id).run
+        key = run_key(store, run_id)
         client = self.server.client()
         client.delete(key)
         client.set(key, b"not a hash")
@@ -76,20 +83,36 @@ class Medium:
             return (store.path / f"{run_id}.json").read_bytes()
         assert isinstance(store, RedisStore)
         assert self.server is not None
-        value = self.server.client().get(store._keys(run_id).run)
+        value = self.server.client().get(run_key(store, run_id))
         assert isinstance(value, bytes)
         return value
 
     def litter(self, store: Store) -> None:
-        """Leave things that are not runs where runs live: they must change nothing."""
+        """Leave things that are not runs where runs live: they must change nothing, and
+        stop no listing, sweep or claim."""
         if isinstance(store, FileStore):
             (store.path / ".r1.999999999.dead.tmp").write_bytes(b"{half a write")
             (store.path / "notes.txt").write_text("not a run")
             (store.path / "subdir").mkdir(exist_ok=True)
+            for name in ("copy (1).json", "-x.json", "café.json", ".hidden.json"):
+                (store.path / name).write_text("{}")
+            if not (store.path / "d.json").exists():
+                (store.path / "d.json").mkdir()  # named like a run: never read as one
+                os.mkfifo(store.path / "fifo.json")  # reading it would hang a naive sweep
+                (store.path / "link.json").symlink_to("/etc/hostname")
         elif isinstance(store, RedisStore) and self.server is not None:
             client = self.server.client()
-            client.set(f"{store.prefix}:{{p0}}:stray", b"junk")
+            tag = f"{store.prefix}:{{p0}}"
+            client.set(f"{tag}:stray", b"junk")
             client.hset(f"{store.prefix}:unrelated", "a", "b")
+            for index in ("runs", "deadlines", "leases", "dead", "ready:contract"):
+                client.zadd(f"{tag}:{index}", {"bad id!": 0, "ghost": 0})
+            client.zadd(f"{tag}:states", {"junk": 0, "pending|0000000000000001|ghost": 0,
+                                          "pending|x|bad id!": 0})  # fmt: skip
+
+
+def run_key(store: RedisStore, run_id: str) -> str:
+    return f"{partition(store.prefix, store.partitions, run_id)}:run:{run_id}"
 
 
 def run_agreement(medium: Medium) -> None:
@@ -256,24 +279,27 @@ def test_bad_input_is_a_typed_error_and_writes_nothing(
     assert store.run_ids() == ["good"]
 
 
-def test_decisions_for_unknown_old_and_finished_requests_answer_without_raising(
+def test_decisions_for_unknown_old_and_finished_requests_are_refused_by_type(
     make_store: Callable[..., Store],
 ) -> None:
-    """Unknown requests and finished runs answer stale; a replayed decision answers duplicate."""
+    """Decided, unknown and cancelled requests are refused with StaleRequest, saying why; a
+    replayed decision answers duplicate."""
     store = make_store("memory")
     store.create(sample_run("run", EPOCH, True, None))
     first = store.decide("run", "loop:review:1", "confirm", decision_id="once")
     assert first.outcome.value == "applied"
-    assert (
-        store.decide("run", "loop:review:1", "confirm", decision_id="once").outcome.value
-        == "duplicate"
-    )
-    assert (
-        store.decide("run", "loop:review:1", "reject", decision_id="other").outcome.value == "stale"
-    )
-    assert store.decide("run", "nope", "confirm").outcome.value == "stale"
-    store.cancel("run")
-    assert store.decide("run", "loop:review:1", "confirm").outcome.value == "stale"
+    again = store.decide("run", "loop:review:1", "confirm", decision_id="once")
+    assert again.outcome.value == "duplicate"
+    with pytest.raises(StaleRequest, match="decided already"):
+        store.decide("run", "loop:review:1", "reject", decision_id="other")
+    with pytest.raises(StaleRequest, match="no decision is pending"):
+        store.decide("run", "nope", "confirm")
+    with pytest.raises(StaleRequest, match="no decision is pending"):
+        store.decide("run", None, "confirm")
+    store.create(sample_run("cancelled", EPOCH, True, None))
+    store.cancel("cancelled")
+    with pytest.raises(StaleRequest, match="cancelled"):
+        store.decide("cancelled", "loop:review:1", "confirm")
     with pytest.raises(InvalidArgument):
         store.decide("run", "loop:review:1", "approve")
 
@@ -286,8 +312,8 @@ def test_a_callers_stale_view_never_wins(kind: str, make_store: Callable[..., St
     view = store.load("r")
     first = store.decide("r", "loop:review:1", "confirm", decision_id="a", seen=view)
     assert first.outcome.value == "applied"
-    late = store.decide("r", "loop:review:1", "reject", decision_id="b", seen=view)
-    assert late.outcome.value == "stale"  # the view still showed the request pending
+    with pytest.raises(StaleRequest):  # the view still showed the request pending
+        store.decide("r", "loop:review:1", "reject", decision_id="b", seen=view)
     assert store.load("r") == first.run
     again = store.decide("r", "loop:review:1", "confirm", decision_id="a", seen=view)
     assert again.outcome.value == "duplicate"

@@ -1,0 +1,88 @@
+"""`MemoryStore`: the reference store, runs in a dict in this process; also the test oracle.
+
+It refuses exactly what the durable stores refuse: every commit is encoded (and thrown away)
+so that a run too large, or holding something the wire format cannot carry, fails here as it
+would on disk or in Redis, and not for the first time in production.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from .codec import encode_run
+from .errors import ConflictError, RunBusy, RunExists, RunNotFound
+from .record import RunRecord
+from .store import Lease, Store, check_commit, check_run_id, new_id
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """The reference store: runs in a dict, in this process only. Also the test oracle.
+
+    Args:
+        max_run_bytes: the largest encoded run a commit accepts (None: no limit).
+    """
+
+    def __init__(self, *, max_run_bytes: int | None = Store.max_run_bytes) -> None:
+        self.max_run_bytes = max_run_bytes
+        self._runs: dict[str, RunRecord] = {}
+        self._written: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._runs)} runs)"
+
+    def create(self, run: RunRecord) -> None:
+        check_run_id(run.run_id)
+        encode_run(run, self.max_run_bytes)
+        now = self.now()
+        with self._lock:
+            if run.run_id in self._runs:
+                raise RunExists(run.run_id)
+            self._runs[run.run_id] = run
+            self._written[run.run_id] = now
+
+    def load(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[check_run_id(run_id)]
+        except KeyError:
+            raise RunNotFound(run_id) from None
+
+    def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
+        check_commit(run, expected_version)
+        encode_run(run, self.max_run_bytes)
+        with self._lock:
+            stored = self._runs.get(run.run_id)
+            if stored is None:
+                raise RunNotFound(run.run_id)
+            if stored.version != expected_version:
+                raise ConflictError(run.run_id, expected_version, stored.version)
+            self._runs[run.run_id] = run
+            self._written[run.run_id] = self.now()
+
+    def written_at(self, run: RunRecord) -> datetime:
+        return self._written.get(run.run_id, run.updated_at)
+
+    def acquire(self, run_id: str) -> Lease:
+        # Held for as long as this process lives: no lease to lose, so no fence needed.
+        check_run_id(run_id)
+        with self._lock:
+            if run_id not in self._runs:
+                raise RunNotFound(run_id)
+            if run_id in self._held:
+                raise RunBusy(run_id)
+            lease = Lease(run_id, new_id(), 0)
+            self._held[run_id] = lease.token
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            if self._held.get(lease.run_id) == lease.token:
+                del self._held[lease.run_id]
+
+    def run_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)

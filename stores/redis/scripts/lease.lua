@@ -1,0 +1,36 @@
+-- Take, or renew, the execution lease of a run.
+--
+-- KEYS: 1 run, 2 leases, 3 ready (of the run's workflow).
+-- ARGV: 1 run id, 2 token, 3 lease milliseconds,
+--       4 mode: hold (this run), claim (this run, if it is still ready), renew.
+-- Answers {outcome, fence}: ok, missing, busy, gone, lost.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[1])  -- an entry left by a run that is gone: clean it
+  return {'missing', 0}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = redis.call('HMGET', KEYS[1], 'owner', 'lease_until', 'fence')
+local mine = lease[1] == ARGV[2]
+local live = (tonumber(lease[2]) or 0) >= now
+local fence = tonumber(lease[3]) or 0
+if mine and live and ARGV[4] ~= 'renew' then
+  -- The same token again: a retry after the reply to a take was lost. Its lease is the answer.
+  return {'ok', fence}
+end
+if ARGV[4] == 'renew' then
+  if not (mine and live) then return {'lost', 0} end
+elseif lease[1] and lease[1] ~= '' and not mine and live then
+  return {'busy', 0}
+elseif ARGV[4] == 'claim' and not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return {'gone', 0}
+end
+if not mine then
+  fence = fence + 1
+  redis.call('HSET', KEYS[1], 'fence', fence)
+end
+local expires = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'lease_until', expires)
+redis.call('ZADD', KEYS[2], expires, ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {'ok', fence}
