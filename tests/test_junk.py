@@ -16,6 +16,7 @@ from statemachine import CorruptRun, RetryPolicy, RunStatus, Store
 from statemachine.contract import sample_run
 from statemachine.testing import EPOCH
 from stores import FileStore, RedisStore
+from stores.redis.keys import text
 
 from .servers import RedisServer
 
@@ -108,7 +109,7 @@ def test_junk_in_redis_indexes_stops_nothing_and_is_cleaned(
     assert store.dead() == []
 
     leftovers = {
-        index: sorted(m.decode() for m in client.zrange(f"{tag}:{index}", 0, -1))
+        index: sorted(text(m) for m in client.zrange(f"{tag}:{index}", 0, -1))
         for index in ("runs", "deadlines", "leases", "dead", "ready:contract", "states")
     }
     for index, members in leftovers.items():

@@ -3,6 +3,7 @@ memory pressure, and a server that restarted empty under live stores."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -15,9 +16,8 @@ import pytest
 from statemachine import (
     CorruptRun,
     RetryPolicy,
-    RunNotFound,
     RunBusy,
-    RunStatus,
+    RunNotFound,
     Step,
     StoreReset,
     Worker,
@@ -25,6 +25,7 @@ from statemachine import (
 )
 from statemachine.contract import sample_run, touched
 from stores import RedisStore
+from stores.redis.keys import text
 
 from .servers import LossyProxy, RedisServer
 
@@ -89,17 +90,15 @@ def test_runs_evicted_under_memory_pressure_stop_nothing(tmp_path: Path) -> None
         store.reap(RetryPolicy())
         client = server.client()
         claimable = {
-            member.decode()
+            text(member)
             for member in client.zrange("evict:{p0}:ready:evicted", 0, -1)
-            if client.exists(f"evict:{{p0}}:run:{member.decode()}")
+            if client.exists(f"evict:{{p0}}:run:{text(member)}")
         }
         claimed: set[str] = set()
         while len(claimed) < 400 and (lease := store.claim(workflows=["evicted"])) is not None:
             claimed.add(lease.run_id)
-            try:
+            with contextlib.suppress(RunNotFound, CorruptRun):  # evicted since it was claimed
                 store.cancel(lease.run_id)  # out of the ready index for good
-            except (RunNotFound, CorruptRun):
-                pass  # evicted (or half evicted) since it was claimed
             store.release(lease)
         assert claimable <= claimed  # nothing left behind dangling entries
     finally:
