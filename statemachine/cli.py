@@ -37,6 +37,7 @@ from .errors import (
     RunNotFound,
     StaleRequest,
     StateMachineError,
+    StoreNotFound,
     StoreUnavailable,
 )
 from .record import RunRecord
@@ -297,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
 
 _CODES: list[tuple[type[Exception], int]] = [
     (RunNotFound, EXIT_NOT_FOUND),
+    (StoreNotFound, EXIT_NOT_FOUND),
     (StoreUnavailable, EXIT_UNAVAILABLE),
     (ConflictError, EXIT_CONFLICT),
     (DecisionRefused, EXIT_CONFLICT),

@@ -24,7 +24,7 @@ from .errors import (
     RunTooLarge,
     SchemaVersionError,
 )
-from .events import JSON, _json_problem, json_problem
+from .events import JSON, _json_problem
 from .policy import HumanReview
 from .record import Answer, Gate, RunRecord, StepResult, Transition
 
@@ -168,20 +168,13 @@ def converter() -> JsonConverter:
     return built
 
 
-def _unstorable(record: Gate | RunRecord) -> str | None:
-    """Values JSON would alter on the way through (tuples, NaN, objects), named."""
-    gates = (record,) if isinstance(record, Gate) else record.gates
-    for gate in gates:
-        for index, output in enumerate(gate.outputs):
-            if found := _json_problem(output, 0):
-                return f"{gate.name}.outputs[{index}]{found[0]}{found[1]}"
-    if isinstance(record, RunRecord):
-        if problem := json_problem(record.input, "input"):
-            return problem
-        for result in record.results:
-            if found := _json_problem(result.content, 0):
-                return f"results[{result.name!r}]{found[0]}{found[1]}"
-    return None
+def _storable(value: JSON, where: str) -> str:
+    """`value` as JSON text, or `CodecError` naming what in it JSON would alter on the way
+    through (tuples, NaN, objects, ...)."""
+    found = _json_problem(value, 0)
+    if found is not None:
+        raise CodecError(f"cannot encode {where}{found[0]}{found[1]}")
+    return _json(value)
 
 
 # Encoding writes the JSON text directly: every commit encodes the whole run, and going through
@@ -206,7 +199,10 @@ def _moment(value: datetime | None) -> str:
 
 
 # Encoded texts of values that never change and recur in every commit of a run (its workflow's
-# policies, its history entries), by identity: holding the value keeps its id from being reused.
+# policies, its history entries, its input, and its gates and results until they change), by
+# identity: holding the value keeps its id from being reused. Records are immutable, and the
+# runtime never changes the JSON values in them (executors and callers get copies), so a
+# commit encodes only what it changed.
 _remembered: dict[int, tuple[object, str]] = {}
 
 
@@ -242,33 +238,50 @@ def _gate_json(gate: Gate) -> str:
         f'"message":{_optional_text(request.message)},"deadline":{_moment(request.deadline)},'
         f'"created_at":{_moment(request.created_at)}}}'
     )
+    outputs = ",".join([_remember(output, _output_json) for output in gate.outputs])
     return (
         f'{{"name":{_text(gate.name)},'
         f'"policy":{_remember(gate.policy, _policy_json)},'
         f'"max_iterations":{gate.max_iterations},"state":"{gate.state.value}",'
-        f'"iteration":{gate.iteration},"request":{pending},"feedback":{_array(gate.feedback)},'
-        f'"outputs":{_array(gate.outputs)},"version":{gate.version}}}'
+        f'"iteration":{gate.iteration},"request":{pending},'
+        f'"feedback":{_remember(gate.feedback, _array)},'
+        f'"outputs":[{outputs}],"version":{gate.version}}}'
     )
+
+
+def _output_json(output: JSON) -> str:
+    return _storable(output, "an output")
+
+
+def _result_json(result: StepResult) -> str:
+    content = _storable(result.content, f"results[{result.name!r}]")
+    return f'{{"name":{_text(result.name)},"content":{content}}}'
+
+
+def _input_json(value: JSON) -> str:
+    return _storable(value, "input")
+
+
+def _answer_json(answer: Answer) -> str:
+    return _json(_unstructure_answer(answer))
 
 
 def _run_json(run: RunRecord) -> str:
     if type(run.version) is not int or type(run.attempts) is not int:
         raise CodecError(f"run {run.run_id!r}: version and attempts must be integers")
-    results = ",".join(
-        f'{{"name":{_text(result.name)},"content":{_json(result.content)}}}'
-        for result in run.results
-    )
+    gates = ",".join([_remember(gate, _gate_json) for gate in run.gates])
+    results = ",".join([_remember(result, _result_json) for result in run.results])
     history = ",".join([_remember(entry, _transition_json) for entry in run.history])
-    answers = ",".join([_json(_unstructure_answer(answer)) for answer in run.answers])
+    answers = ",".join([_remember(answer, _answer_json) for answer in run.answers])
     return (
         f'{{"schema_version":{SCHEMA_VERSION},"run_id":{_text(run.run_id)},'
         f'"workflow":{_text(run.workflow)},"fingerprint":{_text(run.fingerprint)},'
-        f'"status":"{run.status.value}","input":{_json(run.input)},'
-        f'"cursor":{_optional_text(run.cursor)},"outline":{_array(run.outline)},'
-        f'"gates":[{",".join(map(_gate_json, run.gates))}],"results":[{results}],'
+        f'"status":"{run.status.value}","input":{_remember(run.input, _input_json)},'
+        f'"cursor":{_optional_text(run.cursor)},"outline":{_remember(run.outline, _array)},'
+        f'"gates":[{gates}],"results":[{results}],'
         f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
         f'"retry_at":{_moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
-        f'"created_at":{_moment(run.created_at)},"updated_at":{_moment(run.updated_at)},'
+        f'"created_at":{_remember(run.created_at, _moment)},"updated_at":{_moment(run.updated_at)},'
         f'"version":{run.version}}}'
     )
 
@@ -303,12 +316,12 @@ def encode_run(run: RunRecord, max_bytes: int | None = MAX_RUN_BYTES) -> bytes:
 def _document(record: Any) -> str:
     if type(record) not in _RECORD_TYPES:
         raise InvalidArgument(f"not a record this codec writes: {type(record).__name__}")
-    if problem := _unstorable(record):
-        raise CodecError(f"cannot encode {type(record).__name__}: {problem}")
     try:
         if type(record) is RunRecord:
             return _run_json(record)
         return f'{{"schema_version":{SCHEMA_VERSION},{_gate_json(record)[1:]}'
+    except CodecError:
+        raise
     except (ValueError, RecursionError, AttributeError, TypeError) as exc:
         # A field the record's own checks leave to the codec (a text, a time) holds the wrong
         # kind of value: refused here, before a store writes a document it could not read.

@@ -2,7 +2,8 @@
 
 It refuses exactly what the durable stores refuse: every commit is encoded (and thrown away)
 so that a run too large, or holding something the wire format cannot carry, fails here as it
-would on disk or in Redis, and not for the first time in production.
+would on disk or in Redis, and not for the first time in production. That costs about 9 µs a
+commit; `max_run_bytes=None` skips it, for the fastest store that no longer refuses the same.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class MemoryStore(Store):
     """The reference store: runs in a dict, in this process only. Also the test oracle.
 
     Args:
-        max_run_bytes: the largest encoded run a commit accepts (None: no limit).
+        max_run_bytes: the largest encoded run a commit accepts. None: no limit, and no
+            encoding at all (faster, but a run the durable stores would refuse is kept).
     """
 
     def __init__(self, *, max_run_bytes: int | None = Store.max_run_bytes) -> None:
@@ -37,7 +39,8 @@ class MemoryStore(Store):
 
     def create(self, run: RunRecord) -> None:
         check_run_id(run.run_id)
-        encode_run(run, self.max_run_bytes)
+        if self.max_run_bytes is not None:
+            encode_run(run, self.max_run_bytes)
         now = self.now()
         with self._lock:
             if run.run_id in self._runs:
@@ -53,7 +56,8 @@ class MemoryStore(Store):
 
     def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         check_commit(run, expected_version)
-        encode_run(run, self.max_run_bytes)
+        if self.max_run_bytes is not None:
+            encode_run(run, self.max_run_bytes)
         with self._lock:
             stored = self._runs.get(run.run_id)
             if stored is None:

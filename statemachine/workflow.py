@@ -305,7 +305,8 @@ def _error_text(exc: BaseException) -> str:
     import traceback
 
     lines = traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).strip()[:2000]
+    text = "".join(lines).strip()[:2000]
+    return text.encode(errors="backslashreplace").decode()  # a lone surrogate stays storable
 
 
 class _StepFailed(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from statemachine import (
     RunRecord,
     RunStatus,
     StoreError,
+    StoreNotFound,
 )
 from statemachine.testing import EPOCH
 from stores import FileStore, MemoryStore, open_store
@@ -211,3 +213,76 @@ def test_open_store_builds_stores_from_urls(tmp_path: Path) -> None:
         open_store("ftp://host/x")
     with pytest.raises(InvalidArgument):
         open_store("file://")
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped path is an error, never an empty store: reads raise StoreNotFound and make
+    no directory; the CLI says so with exit code 4; creating is explicit, or the first write."""
+    missing = tmp_path / "nonexistent" / "deep" / "dir"
+    store = FileStore(missing)
+    reads = (store.run_ids, lambda: store.load("r"), store.list_runs, store.expire_due,
+             store.claim, store.page)  # fmt: skip
+    for read in reads:
+        with pytest.raises(StoreNotFound):
+            read()
+    listed = subprocess.run(
+        [sys.executable, "-m", "statemachine", "runs", "--store", f"file://{missing}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 4, listed.stderr
+    assert "no store at" in listed.stderr
+    assert not (tmp_path / "nonexistent").exists()
+    FileStore(missing, create=True)
+    assert missing.is_dir()
+    written = tmp_path / "written"
+    FileStore(written).create(record())
+    assert (written / "run-1.json").is_file()  # the first write made the store
+
+
+def test_a_store_on_a_read_only_filesystem_with_stale_temp_files_opens_and_reads(
+    tmp_path: Path,
+) -> None:
+    """On a read-only filesystem (a real tmpfs remounted read-only, in a mount namespace of
+    its own), opening a store that holds a stale temp file skips the clean-up and says so
+    once; reads work; a write is a StoreError, not a raw OSError."""
+    script = f"""
+import logging, sys
+logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
+sys.path.insert(0, {str(ROOT)!r})
+from statemachine import StoreError
+from stores import FileStore
+from tests.test_file_store import record
+store = FileStore(sys.argv[1])
+print("loaded", store.load("run-1").run_id)
+print("listed", [run.run_id for run in store.list_runs()])
+try:
+    store.create(record("run-2"))
+except StoreError as exc:
+    print("refused", type(exc).__name__)
+"""
+    setup = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from stores import FileStore
+from tests.test_file_store import record
+FileStore(sys.argv[1], create=True).create(record())
+"""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    python = shlex.quote(sys.executable)
+    shell = (
+        f"mount -t tmpfs tmpfs {mount} && "
+        f"{python} -c {shlex.quote(setup)} {mount} && "
+        f"touch {mount}/.run-1.999999999.abc.tmp && "
+        f"mount -o remount,ro {mount} && "
+        f"{python} -c {shlex.quote(script)} {mount}"
+    )
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", shell], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loaded run-1" in result.stdout
+    assert "listed ['run-1']" in result.stdout
+    assert "refused StoreError" in result.stdout
+    assert result.stdout.count("leaving stale temporary files") == 1
+    assert "Traceback" not in result.stdout + result.stderr

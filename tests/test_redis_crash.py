@@ -44,12 +44,20 @@ def test_no_acknowledged_write_is_lost_and_retries_answer_duplicate(tmp_path: Pa
 
     thread = threading.Thread(target=writer)
     thread.start()
+
+    def writes(more: int) -> None:
+        """Wait until the writer has had `more` writes acknowledged since now."""
+        target, end = len(acknowledged) + more, time.monotonic() + 60
+        while len(acknowledged) < target and not failure:
+            assert time.monotonic() < end, f"the writer stalled at {len(acknowledged)}"
+            time.sleep(0.005)  # polls the writer's progress, bounded by `end`
+
     try:
         for _ in range(10):
-            time.sleep(0.25)
+            writes(5)
             server.kill(signal.SIGKILL)
             server.start()  # same port, same directory: it replays the AOF
-        time.sleep(0.25)
+        writes(5)
     finally:
         stop.set()
         thread.join(timeout=60)

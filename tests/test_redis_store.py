@@ -307,11 +307,19 @@ def test_a_holder_that_lost_its_lease_cannot_commit(redis_server: RedisServer) -
 
 
 def test_a_held_lease_is_renewed_by_its_heartbeat(redis_server: RedisServer) -> None:
-    """A hold longer than the lease stays valid: the heartbeat renews it."""
-    store = fresh(redis_server, lease_seconds=0.3)
+    """A hold that outlasts its lease stays valid: the heartbeat renews it. The test waits for
+    the renewals themselves (the lease's expiry moving past where it first was), not for a
+    guessed time."""
+    store = fresh(redis_server, lease_seconds=1.5)
     store.create(new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None))
+    key = store._keys("r").run
     with store.hold("r") as lease:
-        time.sleep(1.0)
+        first = int(redis_server.client().hget(key, "lease_until") or 0)
+        end = time.monotonic() + 30
+        while store.now().timestamp() * 1000 <= first + 100:  # outlive the first lease
+            assert time.monotonic() < end, "the lease was never renewed"
+            time.sleep(0.02)  # polls the server's clock, bounded by `end`
+        assert int(redis_server.client().hget(key, "lease_until") or 0) > first
         run = store.load("r")
         store.commit(touched(run, run.updated_at), run.version, lease=lease)
         with pytest.raises(RunBusy):
