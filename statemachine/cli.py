@@ -6,12 +6,17 @@ mean something:
 
 ====  =========================================================
 0     done (a replayed decision is done too: it answers "duplicate")
-1     refused (a run that cannot be cancelled or requeued, bad input)
-2     usage (unknown command or option)
+1     refused (a run that cannot be cancelled or requeued, a bad run id), or an unexpected
+      error (``statemachine: unexpected error: TYPE: MESSAGE``)
+2     usage (unknown command or option, a bad value, store URL or ``--app``)
 3     conflict (the request is no longer pending, the run is busy or moved on)
 4     not found (no such run)
 5     the store is unavailable
+130   interrupted (Ctrl-C), quietly
+141   the reader of the output went away (``| head``), quietly, as other Unix tools do
 ====  =========================================================
+
+In JSON, a time that is absent (a run with no deadline) is ``null``; tables leave it blank.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -50,6 +55,9 @@ __all__ = ["main"]
 ENVIRONMENT = "STATEMACHINE_STORE"
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+PAGE_LIMIT = 1000  # the most runs a store lists at once
 
 
 class Failure(Exception):
@@ -61,16 +69,28 @@ class Failure(Exception):
 
 
 def _store(url: str | None) -> Store:
+    """The store `url` (or the environment) names.
+
+    Raises:
+        Failure: no store is named, or its URL is malformed (a usage error).
+        StoreError: the store cannot be opened.
+    """
     from stores import open_store  # the adapters are imported only by the commands that need them
 
     url = url or os.environ.get(ENVIRONMENT)
     if not url:
         raise Failure(f"no store: pass --store URL or set {ENVIRONMENT}", EXIT_USAGE)
-    return open_store(url)
+    try:
+        return open_store(url)
+    except InvalidArgument as exc:
+        raise Failure(str(exc), EXIT_USAGE) from None
+    except ValueError as exc:  # the URL parser's own (a bad port); the URL may hold a password
+        raise Failure(f"invalid store URL: {exc}", EXIT_USAGE) from None
 
 
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat(timespec="seconds")
+def _when(moment: datetime | None) -> str | None:
+    """An ISO 8601 time to the second, or None (null in JSON, blank in a table) if absent."""
+    return None if moment is None else moment.isoformat(timespec="seconds")
 
 
 def _summary(run: RunRecord) -> dict[str, Any]:
@@ -124,12 +144,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
         columns = ["run_id", "workflow", "step", "attempts", "updated_at"]
         _print(args, rows, _table(rows, columns) if rows else "no dead-lettered runs")
         return 0
-    states: Iterable[str | None] = (
-        ("awaiting_confirmation", "awaiting_review") if args.state == "paused" else (args.state,)
-    )
-    found = [run for state in states for run in store.page(state, limit=args.offset + args.limit)]
-    found.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
-    rows = [_summary(run) for run in found[args.offset : args.offset + args.limit]]
+    if args.state != "paused":
+        found = store.page(args.state, limit=args.limit, offset=args.offset)
+    else:  # two states merged: each is read from its start to the end of the page
+        end = args.offset + args.limit
+        if end > PAGE_LIMIT:
+            raise Failure(f"--state paused lists the first {PAGE_LIMIT} runs only", EXIT_USAGE)
+        states = ("awaiting_confirmation", "awaiting_review")
+        found = [run for state in states for run in store.page(state, limit=end)]
+        found.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
+        found = found[args.offset : end]
+    rows = [_summary(run) for run in found]
     columns = ["run_id", "workflow", "state", "step", "attempts", "updated_at"]
     _print(args, rows, _table(rows, columns) if rows else "no runs")
     return 0
@@ -211,6 +236,12 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _load_app(spec: str) -> list[Workflow]:
+    """The workflows ``module:attribute`` names, the module imported from the working directory.
+
+    Raises:
+        Failure: a usage error: `spec` is malformed, the module fails to import, or the
+            attribute is missing or not a Workflow or a list of them.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise Failure(f"--app must be module:attribute, not {spec!r}", EXIT_USAGE)
@@ -219,7 +250,10 @@ def _load_app(spec: str) -> list[Workflow]:
         found: Any = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise Failure(f"cannot load {spec!r}: {exc}", EXIT_USAGE) from None
-    workflows = [found] if isinstance(found, Workflow) else list(found)
+    except Exception as exc:  # the application's own code failed while it was imported
+        failed = f"importing {module_name} raised {type(exc).__name__}: {exc}"
+        raise Failure(f"cannot load {spec!r}: {failed}", EXIT_USAGE) from None
+    workflows = list(found) if isinstance(found, (list, tuple)) else [found]
     if not workflows or not all(isinstance(workflow, Workflow) for workflow in workflows):
         raise Failure(f"{spec!r} is not a Workflow or a list of them", EXIT_USAGE)
     return workflows
@@ -237,6 +271,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
+    # Ready: said once the handlers are in place, so that SIGTERM may follow it at once.
     print(f"worker: {args.concurrency} thread(s) on {store!r}", file=sys.stderr, flush=True)
     worker.run(stop)
     print(f"worker: stopped after {dict(worker.counts)}", file=sys.stderr, flush=True)
@@ -248,8 +283,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise Failure(message, EXIT_USAGE)
+        # One line, as for every other error; the usage is one --help away.
+        raise Failure(f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high` (anything else is a usage error)."""
+    wanted = f"of at least {low}" if high is None else f"from {low} to {high}"
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+            fits = value >= low and (high is None or value <= high)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise argparse.ArgumentTypeError(f"must be an integer {wanted}, not {text!r}")
+        return value
+
+    return convert
 
 
 def parser() -> argparse.ArgumentParser:
@@ -272,8 +324,8 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "--dead", action="store_true", help="only dead-lettered runs (failed, no retry left)"
     )
-    runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--offset", type=int, default=0)
+    runs.add_argument("--limit", type=_integer(1, PAGE_LIMIT), default=20)
+    runs.add_argument("--offset", type=_integer(0), default=0)
     command("show", cmd_show, "one run: its state, pending request and history").add_argument("run")
     for verdict in ("confirm", "reject"):
         decide = command(
@@ -292,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
     command("diagram", cmd_diagram, "print the gate machine as a Mermaid diagram")
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
-    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--concurrency", type=_integer(1), default=1)
     return top
 
 
@@ -301,23 +353,44 @@ _CODES: list[tuple[type[Exception], int]] = [
     (StoreNotFound, EXIT_NOT_FOUND),
     (StoreUnavailable, EXIT_UNAVAILABLE),
     (ConflictError, EXIT_CONFLICT),
-    (DecisionRefused, EXIT_CONFLICT),
+    (DecisionRefused, EXIT_CONFLICT),  # the request is no longer pending, or came too late
     (InvalidArgument, EXIT_REFUSED),
     (StateMachineError, EXIT_REFUSED),
 ]
 
 
+def _say(message: str) -> None:
+    """Print ``statemachine: MESSAGE`` on stderr as one line, whatever the message holds."""
+    print(f"statemachine: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code."""
+    """Run one command.
+
+    Args:
+        argv: the arguments after the command's name (default: the process's).
+
+    Returns:
+        The exit code, as the module's table says; errors are one line, never a traceback.
+    """
     try:
         args = parser().parse_args(argv)
-        if args.command in ("runs",) and (args.limit < 1 or args.offset < 0):
-            raise Failure("--limit must be at least 1 and --offset at least 0", EXIT_USAGE)
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at exit
+        return code
+    except BrokenPipeError:
+        # Python's documented recipe: stdout goes to /dev/null, so that the interpreter's
+        # final flush of what is still buffered cannot fail again, with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     except Failure as failure:
-        print(f"statemachine: {failure}", file=sys.stderr)
+        _say(str(failure))
         return failure.code
     except StateMachineError as exc:
-        code = next(code for kind, code in _CODES if isinstance(exc, kind))
-        print(f"statemachine: {exc}", file=sys.stderr)
-        return code
+        _say(str(exc))
+        return next(code for kind, code in _CODES if isinstance(exc, kind))
+    except Exception as exc:  # a bug, or the system failing (OSError): still one line
+        _say(f"unexpected error: {type(exc).__name__}" + (f": {exc}" if str(exc) else ""))
+        return EXIT_REFUSED

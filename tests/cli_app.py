@@ -28,4 +28,16 @@ reviewed = Workflow(
 
 failing = Workflow(name="failing", steps=[Step(name="call", executor=always_fails)])
 
-workflows = [reviewed, failing]
+# A review with a deadline, for the JSON of a run that has one.
+timed = Workflow(
+    name="timed",
+    steps=[
+        Step(
+            name="draft",
+            executor=draft,
+            human_review=HumanReview(requires_output_review=True, timeout=3600),
+        )
+    ],
+)
+
+workflows = [reviewed, failing, timed]
