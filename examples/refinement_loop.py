@@ -7,6 +7,10 @@ with feedback and the next iteration uses it), then a finalize step. Runs live i
 interrupting the demo at a prompt (Ctrl-C) and running it again resumes the same paused run,
 in a new process. With no terminal attached (as in CI) it decides by itself: it rejects the
 first draft with feedback and accepts the second.
+
+A request can also be answered from elsewhere while the demo waits at its prompt
+(`statemachine confirm RUN --store file://runs` in another terminal): the demo's own answer
+is then refused, and it says so and carries on with the run as stored.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import sys
 from stand_ins import Agent, OpenAIChat, finalize_results, prepare_data
 
 from statemachine import (
+    DeadlinePassed,
+    DecisionRefused,
     HumanReview,
     Loop,
     OnReject,
@@ -93,9 +99,16 @@ def main() -> int:
     run = start_or_resume()
     try:
         while run.is_paused:
-            for req in run.requirements:
-                decide(req, interactive)
-            run = workflow.continue_run(run)
+            try:
+                for req in run.requirements:
+                    decide(req, interactive)
+            except DecisionRefused as refused:  # answered elsewhere first, or too late
+                late = isinstance(refused, DeadlinePassed)
+                print(f"  This request {'timed out' if late else 'was decided elsewhere'}: "
+                      "carrying on with the run as stored.")  # fmt: skip
+                run = workflow.continue_run(run.run_id)  # by id: the run as it is stored now
+            else:
+                run = workflow.continue_run(run)
     except (KeyboardInterrupt, EOFError):
         print(f"\nInterrupted. Run {run.run_id} stays paused in ./runs: run `make demo` to resume.")
         return 130
