@@ -28,7 +28,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -37,6 +37,7 @@ from .codec import converter
 from .diagram import mermaid
 from .errors import (
     ConflictError,
+    CorruptRun,
     DecisionRefused,
     InvalidArgument,
     RunNotFound,
@@ -134,26 +135,41 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text)
 
 
+def _unreadable(problems: Iterable[CorruptRun]) -> None:
+    """Say which runs a listing left out because they cannot be read: one line each."""
+    for problem in problems:
+        print(f"statemachine: left out a run that cannot be read: {problem}", file=sys.stderr)
+
+
 # Commands
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store = _store(args.store)
     if args.dead:
-        rows = [_summary(run) for run in store.dead(limit=args.limit, offset=args.offset)]
+        dead = store.dead(limit=args.limit, offset=args.offset)
+        _unreadable(dead.unreadable)
+        rows = [_summary(run) for run in dead]
         columns = ["run_id", "workflow", "step", "attempts", "updated_at"]
         _print(args, rows, _table(rows, columns) if rows else "no dead-lettered runs")
         return 0
+    found: list[RunRecord]
     if args.state != "paused":
-        found = store.page(args.state, limit=args.limit, offset=args.offset)
+        found = page = store.page(args.state, limit=args.limit, offset=args.offset)
+        _unreadable(page.unreadable)
     else:  # two states merged: each is read from its start to the end of the page
         end = args.offset + args.limit
         if end > PAGE_LIMIT:
             raise Failure(f"--state paused lists the first {PAGE_LIMIT} runs only", EXIT_USAGE)
-        states = ("awaiting_confirmation", "awaiting_review")
-        found = [run for state in states for run in store.page(state, limit=end)]
-        found.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
-        found = found[args.offset : end]
+        pages = [
+            store.page(state, limit=end) for state in ("awaiting_confirmation", "awaiting_review")
+        ]
+        _unreadable([exc for page in pages for exc in page.unreadable])
+        found = sorted(
+            (run for page in pages for run in page),
+            key=lambda run: (run.updated_at, run.run_id),
+            reverse=True,
+        )[args.offset : end]
     rows = [_summary(run) for run in found]
     columns = ["run_id", "workflow", "state", "step", "attempts", "updated_at"]
     _print(args, rows, _table(rows, columns) if rows else "no runs")

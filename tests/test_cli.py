@@ -122,6 +122,27 @@ def wait_for(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped
         time.sleep(0.05)
 
 
+def test_a_decision_retried_after_the_run_moved_on_is_a_duplicate(
+    url: str, worker: WorkerProcess
+) -> None:
+    """`reject RUN --decision-id X`, retried once a worker started the next iteration,
+    answers duplicate (exit 0) as its help promises; the same id with another verdict is a
+    conflict (exit 3), and nothing changes."""
+    store = RedisStore(url)
+    run_id = reviewed.bind(store).submit("the notes")
+    wait_for(lambda: run_state(store.load(run_id)) == "awaiting_review")
+    first = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7", store=url)
+    assert (first.returncode, first.stdout.split(":")[0]) == (0, "applied"), first.stderr
+    wait_for(lambda: store.load(run_id).gates[0].iteration == 2)  # the worker moved on
+    again = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7", store=url)
+    assert (again.returncode, again.stdout.split(":")[0]) == (0, "duplicate"), again.stderr
+    other = cli("confirm", run_id, "--decision-id", "web-7", store=url)
+    assert other.returncode == 3
+    assert "web-7" in other.stderr
+    recorded = [entry for entry in store.load(run_id).history if entry.decision_id == "web-7"]
+    assert [entry.event for entry in recorded] == ["reject"]  # once, whatever was retried
+
+
 def test_a_run_operated_from_the_command_line(url: str, worker: WorkerProcess) -> None:
     """Submit, let a worker run it, list, show, reject, confirm, with tables and JSON."""
     store = RedisStore(url)
@@ -201,9 +222,9 @@ def test_cancel_sweep_and_diagram(url: str) -> None:
     (("frobnicate",), 2, "invalid choice"),
     (("confirm", "x", "--store", "redis://127.0.0.1:1/0?retry_seconds=0.1"), 5, "127.0.0.1:1"),
     (("runs", "--store", "ftp://x"), 2, "unknown store URL scheme"),
-    (("runs", "--store", "redis://localhost:abc"), 2, "store URL"),
-    (("runs", "--store", "redis://[::1"), 2, "store URL"),
-    (("runs", "--store", "redis://localhost:99999"), 2, "store URL"),
+    (("runs", "--store", "redis://localhost:abc"), 2, "Redis URL"),
+    (("runs", "--store", "redis://[::1"), 2, "Redis URL"),
+    (("runs", "--store", "redis://localhost:99999"), 2, "Redis URL"),
     (("runs", "--limit", "0"), 2, "--limit: must be an integer from 1 to 1000, not '0'"),
     (("runs", "--limit", "-3"), 2, "--limit"),
     (("runs", "--limit", "1001"), 2, "--limit: must be an integer from 1 to 1000"),

@@ -57,7 +57,7 @@ class RefusingStore:
 
 
 @pytest.mark.parametrize(("refusal", "message"), [
-    (StaleRequest("r:review:1", None), "run 'r' is not waiting for a decision"),
+    (StaleRequest("r:review:1", None), "no decision is pending"),
     (StaleRequest("r:review:1", "r:review:2"), "the pending request is 'r:review:2'"),
     (DeadlinePassed("r:review:1", EPOCH, EPOCH), "after its deadline"),
 ])  # fmt: skip
