@@ -364,5 +364,3 @@ def loads(data: str | bytes, kind: type[R]) -> R:
     except cattrs.BaseValidationError as exc:  # it wraps every error raised while structuring
         reasons = "; ".join(cattrs.transform_error(exc, path=kind.__name__))
         raise MalformedRecord(f"not a valid {kind.__name__}: {reasons}") from exc
-    except RecursionError:
-        raise MalformedRecord(f"not a valid {kind.__name__}: it nests too deeply") from None

@@ -13,8 +13,9 @@ _seen: dict[tuple[str, str], None] = {}
 _lock = threading.Lock()
 
 
-def log_once(logger: str, key: str, message: str, *args: object) -> bool:
-    """Log `message` as a warning of `logger` the first time `key` comes up; whether it did.
+def log_once(logger: str, key: str, message: str, *args: object, traceback: bool = False) -> bool:
+    """Log `message` as a warning of `logger` the first time `key` comes up (with the
+    current exception's traceback, if `traceback`); whether it did.
 
     The keys remembered are bounded (the oldest are forgotten first), so a store full of junk
     costs a bounded amount of memory too.
@@ -27,7 +28,7 @@ def log_once(logger: str, key: str, message: str, *args: object) -> bool:
         _seen[logger, key] = None
     import logging  # on first use: most processes never log a thing
 
-    logging.getLogger(logger).warning(message, *args)
+    logging.getLogger(logger).warning(message, *args, exc_info=traceback)
     return True
 
 

@@ -121,7 +121,7 @@ class Worker:
                 if not self.work_once():
                     stop.wait(self.poll_seconds * random.uniform(0.5, 1.5))
             except StoreError as exc:  # the store is unreachable: wait and try again
-                log_once(log.name, f"store:{type(exc).__name__}", "worker: %s", exc)
+                log_once(log.name, f"{id(self)}:store:{type(exc).__name__}", "worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))
             except Exception:  # a bug must not silently take a worker thread down
                 log.exception("worker: unexpected error; going on")
@@ -167,8 +167,8 @@ class Worker:
             return
         workflow = self.workflows.get(run.workflow)
         if workflow is None:  # the claim filters by workflow: only a store ignoring it gets here
-            log_once(log.name, f"unserved:{run.workflow}", "worker: no workflow %r (run %s)",
-                     run.workflow, run.run_id)  # fmt: skip
+            key = f"{id(self)}:unserved:{run.workflow}"
+            log_once(log.name, key, "worker: no workflow %r (run %s)", run.workflow, run.run_id)
             return
         try:
             after = workflow.run_unit(lease, self.retry)
@@ -184,9 +184,9 @@ class Worker:
         except StoreError:
             raise  # the store is away: the loop waits and tries again
         except Exception as exc:  # a bug: count an attempt, so that it backs off and ends
-            if log_once(log.name, f"error:{lease.run_id}", "worker: run %s: unexpected error",
-                        lease.run_id):  # fmt: skip
-                log.exception("worker: run %s: unexpected error", lease.run_id)
+            key = f"{id(self)}:error:{lease.run_id}"
+            message = "worker: run %s: unexpected error"
+            log_once(log.name, key, message, lease.run_id, traceback=True)
             self._count("errors")
             self._fail(lease, f"unexpected error: {type(exc).__name__}: {exc}")
             return
@@ -208,7 +208,7 @@ class Worker:
     def _dead_letter(self, lease: Lease, reason: str) -> None:
         """Fail the run for good, with `reason`: it is not its code that failed, and no retry
         would go otherwise."""
-        log_once(log.name, f"dead:{lease.run_id}", "worker: run %s dead-lettered: %s",
+        log_once(log.name, f"{id(self)}:dead:{lease.run_id}", "worker: run %s dead-lettered: %s",
                  lease.run_id, reason)  # fmt: skip
         try:
             self.store.dead_letter(lease, reason)

@@ -437,3 +437,34 @@ def test_a_run_over_the_size_limit_is_refused_with_its_size() -> None:
         encode_run(run, 1000)
     assert (info.value.limit, info.value.size) == (1000, len(encode_run(run, None)))
     assert "x" * 100 not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"request": "x"},
+        ["only one"],
+        ["r", "confirm", "d", "x", "t", "extra"],
+        ["r", 5],
+        ["r", "confirm", 7],
+    ],
+    ids=["an object", "too short", "too long", "how a number", "decision id a number"],
+)
+def test_malformed_answers_are_refused(answer: object) -> None:
+    """An answer that is not [request_id, how, decision_id?, digest?, deadline?] of texts is
+    a MalformedRecord."""
+    document = json.loads(dumps(golden_answered_run()))
+    document["answers"][0] = answer
+    with pytest.raises(MalformedRecord, match="answer"):
+        loads(json.dumps(document), RunRecord)
+
+
+def test_a_text_field_of_the_wrong_type_is_a_codec_error() -> None:
+    """A field the record's own checks leave to the codec (a name, a message) holding another
+    type is refused by the encoder, before any store writes it."""
+    for run in (
+        attrs.evolve(golden_run(), workflow=7),  # type: ignore[arg-type]
+        attrs.evolve(golden_run(), error=b"bytes"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(CodecError, match="cannot encode RunRecord"):
+            dumps(run)

@@ -10,7 +10,7 @@ import pytest
 from statemachine import InvalidArgument, RunStatus, State
 from statemachine.contract import sample_run, touched
 from statemachine.record import MAX_HISTORY
-from statemachine.runs import abandoned, cancel_run, fail, requeue
+from statemachine.runs import Outcome, Verdict, abandoned, cancel_run, decide, fail, requeue
 from statemachine.testing import EPOCH
 
 
@@ -72,3 +72,28 @@ def test_history_is_bounded_but_the_version_keeps_counting() -> None:
     assert len(longer.history) == MAX_HISTORY
     assert longer.history[-1].event == "cancel"
     assert longer.version == run.version + 1
+
+
+def test_cancelling_an_iterating_gate_records_no_answer() -> None:
+    """A gate cancelled while it iterates had no request to answer: the answers stay empty."""
+    paused = sample_run("r", EPOCH)
+    confirmed = decide(paused, None, Verdict.confirm, decision_id="d", now=EPOCH).run
+    iterating = attrs.evolve(
+        confirmed,
+        gates=(attrs.evolve(confirmed.gates[0], state=State.iterating, iteration=2, request=None),),
+        status=RunStatus.running,
+    )
+    cancelled = cancel_run(iterating, EPOCH)
+    assert cancelled.status is RunStatus.cancelled
+    assert cancelled.answers == confirmed.answers
+
+
+def test_decision_ids_recorded_before_answers_were_kept_are_duplicates() -> None:
+    """A run stored by the previous schema has its decision ids only in its history: a
+    decision sent again with one of them is still a duplicate."""
+    paused = sample_run("r", EPOCH)
+    decided = decide(paused, None, Verdict.confirm, decision_id="old", now=EPOCH).run
+    legacy = attrs.evolve(decided, answers=())
+    again = decide(legacy, None, Verdict.reject, decision_id="old", now=EPOCH)
+    assert again.outcome is Outcome.duplicate
+    assert again.run is legacy

@@ -187,13 +187,21 @@ class RedisStore(Store):
         return keys
 
     def _workflow(self, run_id: str) -> str:
-        key = f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}"
-        found = self.client.call(lambda: self.client.driver.hget(key, "workflow"), key, run_id)
+        return text(self._field(run_id, "workflow"))
+
+    def _run_key(self, run_id: str) -> str:
+        return f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}"
+
+    def _field(self, run_id: str, field: str) -> bytes:
+        """A field of the run's hash. Raises `RunNotFound` (or `StoreReset`) when the run is
+        gone, `CorruptRun` when its hash has no such field."""
+        key = self._run_key(run_id)
+        found = self.client.call(lambda: self.client.driver.hget(key, field), key, run_id)
         if found is None:
             if self.client.call(lambda: self.client.driver.exists(key), key, run_id):
-                raise CorruptRun(key, "the run's hash has no workflow", run_id)
+                raise CorruptRun(key, f"the run's hash has no {field}", run_id)
             raise self._not_found(run_id)
-        return text(found)
+        return found  # type: ignore[no-any-return]
 
     def _settle(self, requested: object) -> tuple[int, str]:
         meta = f"{self.prefix}:meta"
@@ -348,25 +356,16 @@ class RedisStore(Store):
         raise ConflictError(run_id, expected, int(stored))
 
     def load(self, run_id: str) -> RunRecord:
-        key = f"{partition(self.prefix, self.partitions, check_run_id(run_id))}:run:{run_id}"
-        data = self.client.call(lambda: self.client.driver.hget(key, "snapshot"), key, run_id)
-        if data is None:
-            if self.client.call(lambda: self.client.driver.exists(key), key, run_id):
-                raise CorruptRun(key, "the run's hash has no snapshot", run_id)
-            raise self._not_found(run_id)
-        return self._decode(run_id, data)
+        return self._decode(run_id, self._field(check_run_id(run_id), "snapshot"))
 
     def version(self, run_id: str) -> int:
-        key = f"{partition(self.prefix, self.partitions, check_run_id(run_id))}:run:{run_id}"
-        found = self.client.call(lambda: self.client.driver.hget(key, "version"), key, run_id)
-        if found is None:
-            return self.load(run_id).version  # raises RunNotFound, or CorruptRun for junk
-        if not text(found).isdigit():
-            raise CorruptRun(key, f"its version is {text(found)[:40]!r}", run_id)
+        found = text(self._field(check_run_id(run_id), "version"))
+        if not found.isdigit():
+            raise CorruptRun(self._run_key(run_id), f"its version is {found[:40]!r}", run_id)
         return int(found)
 
     def _decode(self, run_id: str, data: bytes) -> RunRecord:
-        key = f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}"
+        key = self._run_key(run_id)
         try:
             run = loads(data, RunRecord)
         except CodecError as exc:
@@ -660,8 +659,7 @@ class RedisStore(Store):
         def fetch() -> list[Any]:
             pipe = self.client.driver.pipeline(transaction=False)
             for run_id, _, _ in wanted:
-                pipe.hget(f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}",
-                          "snapshot")  # fmt: skip
+                pipe.hget(self._run_key(run_id), "snapshot")
             return list(pipe.execute(raise_on_error=False))  # a key of the wrong type: its run
 
         runs = RunList()
@@ -674,8 +672,7 @@ class RedisStore(Store):
                 continue
             try:
                 if isinstance(data, Exception):
-                    key = f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}"
-                    raise CorruptRun(key, "a key of the wrong type", run_id)
+                    raise CorruptRun(self._run_key(run_id), "a key of the wrong type", run_id)
                 runs.append(self._decode(run_id, data))
             except CorruptRun as exc:
                 log_once(LOG, f"{index}:{run_id}", "listing skipped run %s: %s", run_id, exc)
