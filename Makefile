@@ -51,7 +51,7 @@ bench-peer: redis
 	$(PEER_VENV)/bin/python bench/peer.py
 
 docs-generated: $(STAMP)
-	$(BIN)/python -m statemachine.diagram --write docs/state-machine.md
+	$(BIN)/python -m statemachine.tools.diagram --write docs/state-machine.md
 
 clean:
 	rm -rf $(VENV) $(PEER_VENV) site .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from statemachine.events import json_copy
+from statemachine.core.events import json_copy
 
 PAYLOADS: dict[str, Any] = {
     "a draft (text)": "A paragraph of a draft, about two hundred characters long. " * 3,

@@ -39,9 +39,9 @@ import attrs
 
 from bench.floors import durable_write_us
 from statemachine import MemoryStore, Reject, RunRecord, RunStatus, Store, dumps, step
-from statemachine.contract import sample_run as new_run
-from statemachine.contract import touched
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run as new_run
+from statemachine.testing.contract import touched
 from stores import FileStore, RedisStore
 from tests.servers import RedisServer
 

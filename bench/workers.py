@@ -99,8 +99,8 @@ def throughput(url: str, runs: int, processes: int) -> float:
 
 
 def listing_ms(url: str, stored: int) -> float:
-    from statemachine.contract import sample_run
     from statemachine.testing import EPOCH
+    from statemachine.testing.contract import sample_run
     from stores import open_store
 
     store = open_store(url)

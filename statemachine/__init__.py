@@ -7,9 +7,15 @@ loops with human gates on top of it, persisting runs in a `Store`.
 
 from typing import TYPE_CHECKING
 
-from .actions import Action, Finish, RequestConfirmation, RequestReview, RunIteration
-from .codec import SCHEMA_VERSION, dumps, loads
-from .errors import (
+from statemachine.core.actions import (
+    Action,
+    Finish,
+    RequestConfirmation,
+    RequestReview,
+    RunIteration,
+)
+from statemachine.core.codec import SCHEMA_VERSION, dumps, loads
+from statemachine.core.errors import (
     CodecError,
     ConflictError,
     CorruptRun,
@@ -18,6 +24,7 @@ from .errors import (
     DecisionRefused,
     DefinitionChanged,
     DefinitionError,
+    ExplorationFailed,
     InvalidArgument,
     InvalidRunId,
     LeaseLost,
@@ -37,11 +44,18 @@ from .errors import (
     TransitionRefused,
     UnsafeStoreConfiguration,
 )
-from .events import Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
-from .machine import step
-from .memory import MemoryStore
-from .policy import HumanReview, OnReject, OnTimeout
-from .record import (
+from statemachine.core.events import (
+    Cancel,
+    Confirm,
+    Event,
+    IterationCompleted,
+    Reject,
+    Start,
+    Timeout,
+)
+from statemachine.core.machine import step
+from statemachine.core.policy import HumanReview, OnReject, OnTimeout
+from statemachine.core.record import (
     Answer,
     Gate,
     Request,
@@ -51,10 +65,10 @@ from .record import (
     StepResult,
     Transition,
 )
-from .runs import DecisionResult, Outcome, Verdict
-from .states import TERMINAL_STATES, State
-from .store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
-from .stream import (
+from statemachine.core.runs import DecisionResult, Outcome, Verdict
+from statemachine.core.states import TERMINAL_STATES, State
+from statemachine.core.table import TRANSITIONS, Trigger
+from statemachine.runtime.stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
     StepCompletedEvent,
@@ -65,11 +79,12 @@ from .stream import (
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
-from .table import TRANSITIONS, Trigger
+from statemachine.store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
+from statemachine.store.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from .worker import Worker
-from .workflow import (
+    from statemachine.runtime.worker import Worker
+from statemachine.runtime.workflow import (
     Loop,
     RunOutput,
     Session,
@@ -99,6 +114,7 @@ __all__ = [
     "DefinitionChanged",
     "DefinitionError",
     "Event",
+    "ExplorationFailed",
     "Finish",
     "Gate",
     "HumanReview",
@@ -173,7 +189,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Workers (threads, logging) load on first use: most importers never start one.
     if name == "Worker":
-        from .worker import Worker
+        from statemachine.runtime.worker import Worker
 
         return Worker
     raise AttributeError(f"module 'statemachine' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m statemachine``: the command line (see `statemachine.cli`)."""
 
-from .cli import main
+from statemachine.cli import main
 
 raise SystemExit(main())

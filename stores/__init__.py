@@ -6,8 +6,8 @@ Cluster (the `redis` driver is imported only when one is built); `open_store(url
 of them from a URL.
 """
 
-from statemachine.memory import MemoryStore
 from statemachine.store import Store
+from statemachine.store.memory import MemoryStore
 
 from .file import FileStore
 from .redis import RedisConfigWarning, RedisStore

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from statemachine.codec import SCHEMA_VERSION, encode_run, loads
-from statemachine.errors import (
+from statemachine.core.codec import SCHEMA_VERSION, encode_run, loads
+from statemachine.core.errors import (
     CodecError,
     ConflictError,
     CorruptRun,
@@ -37,8 +37,7 @@ from statemachine.errors import (
     StoreError,
     StoreNotFound,
 )
-from statemachine.logs import log_once
-from statemachine.record import RunRecord
+from statemachine.core.record import RunRecord
 from statemachine.store import (
     LOG,
     Lease,
@@ -48,6 +47,7 @@ from statemachine.store import (
     is_run_id,
     new_id,
 )
+from statemachine.store.logs import log_once
 
 __all__ = ["FileStore"]
 

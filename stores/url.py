@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote
 
-from statemachine.errors import InvalidArgument
-from statemachine.memory import MemoryStore
+from statemachine.core.errors import InvalidArgument
 from statemachine.store import Store
+from statemachine.store.memory import MemoryStore
 
 from .file import FileStore
 

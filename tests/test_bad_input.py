@@ -244,7 +244,7 @@ def test_executors_and_callers_cannot_change_what_is_stored(
 def test_a_decision_time_in_the_future_is_recorded_as_the_recording_time() -> None:
     """A caller's decided_at later than the store's clock cannot put the history in the
     future: the time of recording is kept."""
-    from statemachine.contract import sample_run
+    from statemachine.testing.contract import sample_run
     from stores import MemoryStore
 
     store = MemoryStore()

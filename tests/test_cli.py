@@ -183,7 +183,7 @@ def test_failed_runs_dead_letter_and_requeue(url: str) -> None:
     """A run failing past its attempts is dead-lettered; requeue makes it runnable again."""
     store = RedisStore(url)
     run_id = failing.bind(store).submit("x")
-    from statemachine.worker import Worker
+    from statemachine.runtime.worker import Worker
 
     worker = Worker([failing], store, retry=RetryPolicy(max_attempts=2, base_seconds=0.01))
 

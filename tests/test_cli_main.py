@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from statemachine import cli
-from statemachine.errors import DeadlinePassed, StaleRequest
+from statemachine.cli import app as cli
+from statemachine.cli import commands
+from statemachine.core.errors import DeadlinePassed, StaleRequest
 from statemachine.testing import EPOCH
 
 
@@ -31,7 +32,7 @@ def test_an_unexpected_error_is_one_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: Exception, shown: str
 ) -> None:
     """An exception the library does not raise on purpose prints one line, never a traceback."""
-    monkeypatch.setattr(cli, "mermaid", fail_with(exc))
+    monkeypatch.setattr(commands, "mermaid", fail_with(exc))
     assert cli.main(["diagram"]) == 1
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", f"statemachine: unexpected error: {shown}\n")
@@ -41,7 +42,7 @@ def test_an_interrupt_exits_130_quietly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Ctrl-C during a command exits 130 and prints nothing."""
-    monkeypatch.setattr(cli, "mermaid", fail_with(KeyboardInterrupt()))
+    monkeypatch.setattr(commands, "mermaid", fail_with(KeyboardInterrupt()))
     assert cli.main(["diagram"]) == 130
     assert capsys.readouterr() == ("", "")
 
@@ -68,7 +69,7 @@ def test_a_refused_decision_is_a_conflict(
     message: str,
 ) -> None:
     """A store refusing a decision outright makes confirm exit 3, naming what it refused."""
-    monkeypatch.setattr(cli, "_store", lambda url: RefusingStore(refusal))
+    monkeypatch.setattr(commands, "_store", lambda url: RefusingStore(refusal))
     assert cli.main(["confirm", "r", "--request", "r:review:1", "--store", "memory://"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("statemachine: ")

@@ -36,11 +36,11 @@ from statemachine import (
     loads,
     step,
 )
-from statemachine.codec import converter, encode_run
-from statemachine.contract import sample_run, touched
-from statemachine.record import RunStatus
-from statemachine.runs import Verdict, apply_event, decide, expire
+from statemachine.core.codec import converter, encode_run
+from statemachine.core.record import RunStatus
+from statemachine.core.runs import Verdict, apply_event, decide, expire
 from statemachine.testing import EPOCH, event_sequences, gates, json_values
+from statemachine.testing.contract import sample_run, touched
 
 GOLDEN = Path(__file__).parent / "golden" / "gate_v2.json"
 GOLDEN_V1 = Path(__file__).parent / "golden" / "gate_v1.json"
@@ -361,7 +361,7 @@ def test_a_run_whose_counters_are_not_integers_is_refused() -> None:
 def test_the_codecs_caches_stay_bounded_and_correct(monkeypatch: pytest.MonkeyPatch) -> None:
     """Encoded texts and decoded history entries are remembered up to a bound; past it the
     caches start again, and every run still encodes and decodes exactly."""
-    from statemachine import codec
+    from statemachine.core import codec
 
     monkeypatch.setattr(codec, "_REMEMBERED", 4)
     run = golden_run()

@@ -23,10 +23,10 @@ from statemachine import (
     Store,
     Workflow,
 )
-from statemachine.contract import sample_run
-from statemachine.events import IterationCompleted
-from statemachine.runs import apply_event
+from statemachine.core.events import IterationCompleted
+from statemachine.core.runs import apply_event
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run
 
 from .conftest import STORE_KINDS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from statemachine.diagram import render
+from statemachine.tools.diagram import render
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("**/*.md")])
@@ -19,7 +19,9 @@ def test_generated_sections_are_current() -> None:
     page = ROOT / "docs" / "state-machine.md"
     text = page.read_text(encoding="utf-8")
     assert "<!-- generated: diagram -->" in text
-    assert render(text) == text, "run: python -m statemachine.diagram --write docs/state-machine.md"
+    assert render(text) == text, (
+        "run: python -m statemachine.tools.diagram --write docs/state-machine.md"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])

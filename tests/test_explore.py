@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from statemachine import HumanReview, OnReject, OnTimeout, State, Trigger
-from statemachine import machine as machine_module
+from statemachine.core import machine as machine_module
 from statemachine.testing import Exploration, ExplorationFailed, Node, explore
 
 

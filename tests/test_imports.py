@@ -23,8 +23,8 @@ def test_core_import_pulls_in_no_drivers_or_stores() -> None:
         "cattrs",
         "transitions",
         "statemachine.testing",
-        "statemachine.diagram",
-        "statemachine.worker",
+        "statemachine.tools.diagram",
+        "statemachine.runtime.worker",
     ):
         assert forbidden not in loaded, forbidden
         assert not any(name.startswith(forbidden + ".") for name in loaded), forbidden

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from statemachine import CorruptRun, RetryPolicy, RunStatus, Store
-from statemachine.contract import sample_run
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run
 from stores import FileStore, RedisStore
 from stores.redis.keys import text
 
@@ -128,7 +128,7 @@ def test_a_junk_version_field_is_a_typed_error(redis_server: RedisServer) -> Non
     store.client.driver.hset(store._keys("r").run, "version", "seven")
     with pytest.raises(CorruptRun, match="version"):
         store.version("r")
-    from statemachine.contract import touched
+    from statemachine.testing.contract import touched
 
     with pytest.raises(CorruptRun, match="version"):
         store.commit(touched(run, run.updated_at), run.version)

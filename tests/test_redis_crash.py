@@ -9,9 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 from statemachine import ConflictError
-from statemachine.contract import sample_run as new_run
-from statemachine.contract import touched
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run as new_run
+from statemachine.testing.contract import touched
 from stores import RedisStore
 
 from .servers import LossyProxy, RedisServer

@@ -23,7 +23,7 @@ from statemachine import (
     Worker,
     Workflow,
 )
-from statemachine.contract import sample_run, touched
+from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
 from stores.redis.keys import text
 

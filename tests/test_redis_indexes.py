@@ -22,8 +22,8 @@ from hypothesis.stateful import (
 )
 
 from statemachine import Lease, LeaseLost, RetryPolicy, RunRecord, RunStatus
-from statemachine.contract import sample_run, touched
 from statemachine.store import ready_delay, run_state
+from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
 from stores.redis.keys import RunKeys, parse_entry, partition, text
 from stores.redis.store import _score

@@ -34,8 +34,8 @@ from statemachine import (
     UnsafeStoreConfiguration,
     Workflow,
 )
-from statemachine.contract import sample_run as new_run
-from statemachine.contract import touched
+from statemachine.testing.contract import sample_run as new_run
+from statemachine.testing.contract import touched
 from stores import RedisConfigWarning, RedisStore, open_store
 
 from .servers import RedisServer, make_certificates, start_cluster

@@ -20,9 +20,9 @@ import redis
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from statemachine.contract import sample_run
-from statemachine.errors import InvalidArgument, StoreUnavailable
+from statemachine.core.errors import InvalidArgument, StoreUnavailable
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run
 from stores import RedisStore, open_store
 from stores.redis.url import OUR_OPTIONS, RedisURL, client_from_url, parse_url
 

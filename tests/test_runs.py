@@ -8,10 +8,10 @@ import attrs
 import pytest
 
 from statemachine import InvalidArgument, RunStatus, State
-from statemachine.contract import sample_run, touched
-from statemachine.record import MAX_HISTORY
-from statemachine.runs import Outcome, Verdict, abandoned, cancel_run, decide, fail, requeue
+from statemachine.core.record import MAX_HISTORY
+from statemachine.core.runs import Outcome, Verdict, abandoned, cancel_run, decide, fail, requeue
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import sample_run, touched
 
 
 def test_cancelling_a_paused_run_cancels_its_gate() -> None:

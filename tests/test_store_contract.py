@@ -1,6 +1,6 @@
 """One contract for every store: each must agree with `MemoryStore`, the reference.
 
-The agreement machine is `statemachine.contract` (public, so that custom stores can use it);
+The agreement machine is `statemachine.testing.contract` (public, so that custom stores can use it);
 here it runs against every shipped store, with leftovers and junk in each store's own medium,
 and beside it the concurrency and bad-input figures of the reliability table.
 """
@@ -28,8 +28,8 @@ from statemachine import (
     StateMachineError,
     Store,
 )
-from statemachine.contract import check_store, sample_run, touched
 from statemachine.testing import EPOCH
+from statemachine.testing.contract import check_store, sample_run, touched
 from stores import FileStore, MemoryStore, RedisStore
 from stores.redis.keys import partition
 

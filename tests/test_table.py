@@ -15,9 +15,9 @@ from statemachine import (
     Trigger,
     step,
 )
-from statemachine import machine as machine_module
-from statemachine.errors import StateMachineError
-from statemachine.table import _validate
+from statemachine.core import machine as machine_module
+from statemachine.core.errors import StateMachineError
+from statemachine.core.table import _validate
 from statemachine.testing import EPOCH
 
 
@@ -112,7 +112,7 @@ def test_validation_refuses_states_that_cannot_finish() -> None:
 
 def test_validation_needs_every_trigger_described(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each trigger needs its WHEN entry: the docs' table is built from them."""
-    from statemachine import table as table_module
+    from statemachine.core import table as table_module
 
     monkeypatch.setattr(table_module, "WHEN", {})
     with pytest.raises(StateMachineError, match="WHEN entry"):
@@ -121,7 +121,7 @@ def test_validation_needs_every_trigger_described(monkeypatch: pytest.MonkeyPatc
 
 def test_resolution_refuses_what_is_not_an_event() -> None:
     """resolve() raises TypeError for an object that is not a gate event."""
-    from statemachine.table import resolve
+    from statemachine.core.table import resolve
 
     with pytest.raises(TypeError, match="not a gate event"):
         resolve("confirm", HumanReview(), 0, 1)  # type: ignore[arg-type]

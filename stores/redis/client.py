@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
-from statemachine.errors import CorruptRun, StoreError, StoreUnavailable
+from statemachine.core.errors import CorruptRun, StoreError, StoreUnavailable
 
 from .url import clean
 

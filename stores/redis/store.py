@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from statemachine.codec import encode_run, loads
-from statemachine.errors import (
+from statemachine.core.codec import encode_run, loads
+from statemachine.core.errors import (
     CodecError,
     ConflictError,
     CorruptRun,
@@ -41,9 +41,8 @@ from statemachine.errors import (
     StoreReset,
     UnsafeStoreConfiguration,
 )
-from statemachine.logs import log_once
-from statemachine.record import RunRecord
-from statemachine.runs import abandoned
+from statemachine.core.record import RunRecord
+from statemachine.core.runs import abandoned
 from statemachine.store import (
     LOG,
     STATES,
@@ -61,6 +60,7 @@ from statemachine.store import (
     run_state,
     served,
 )
+from statemachine.store.logs import log_once
 
 from .client import Client
 from .keys import LAYOUT, RunKeys, parse_entry, partition, ready_key, state_entry, text

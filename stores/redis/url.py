@@ -22,7 +22,7 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from statemachine.errors import InvalidArgument, StoreUnavailable
+from statemachine.core.errors import InvalidArgument, StoreUnavailable
 
 __all__ = [
     "DEFAULT_PORT",

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from .errors import (
+from statemachine.core.errors import (
     CodecError,
     ConflictError,
     CorruptRun,
@@ -33,15 +33,15 @@ from .errors import (
     RunNotFound,
     StoreError,
 )
-from .logs import log_once
-from .record import RunRecord
-from .runs import fail
-from .store import Lease, RetryPolicy, Store, check_count, check_seconds
-from .workflow import Workflow
+from statemachine.core.record import RunRecord
+from statemachine.core.runs import fail
+from statemachine.runtime.workflow import Workflow
+from statemachine.store import Lease, RetryPolicy, Store, check_count, check_seconds
+from statemachine.store.logs import log_once
 
 __all__ = ["Worker"]
 
-log = logging.getLogger("statemachine.worker")
+log = logging.getLogger("statemachine.runtime.worker")
 
 
 class Worker:

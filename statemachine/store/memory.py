@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from .codec import encode_run
-from .errors import ConflictError, RunBusy, RunExists, RunNotFound
-from .record import RunRecord
-from .store import Lease, Store, check_commit, check_run_id, new_id
+from statemachine.core.codec import encode_run
+from statemachine.core.errors import ConflictError, RunBusy, RunExists, RunNotFound
+from statemachine.core.record import RunRecord
+from statemachine.store.protocol import Lease, Store, check_commit, check_run_id, new_id
 
 __all__ = ["MemoryStore"]
 

@@ -24,22 +24,20 @@ from typing import Any, Literal, TypeAlias, overload
 
 import attrs
 
-from .actions import RunIteration
-from .errors import (
+from statemachine.core.actions import RunIteration
+from statemachine.core.errors import (
     ConflictError,
     CorruptRun,
     DefinitionChanged,
     DefinitionError,
     InvalidArgument,
 )
-from .events import JSON, IterationCompleted, Start, json_copy, json_problem
-from .memory import MemoryStore
-from .policy import HumanReview
-from .record import Gate, RequestKind, RunRecord, RunStatus
-from .runs import Verdict, apply_event, expire, fail, finish_step
-from .states import State
-from .store import Lease, RetryPolicy, Store, aware, check_run_id, new_id
-from .stream import (
+from statemachine.core.events import JSON, IterationCompleted, Start, json_copy, json_problem
+from statemachine.core.policy import HumanReview
+from statemachine.core.record import Gate, RequestKind, RunRecord, RunStatus
+from statemachine.core.runs import Verdict, apply_event, expire, fail, finish_step
+from statemachine.core.states import State
+from statemachine.runtime.stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
     StepCompletedEvent,
@@ -50,6 +48,8 @@ from .stream import (
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
+from statemachine.store import Lease, RetryPolicy, Store, aware, check_run_id, new_id
+from statemachine.store.memory import MemoryStore
 
 __all__ = [
     "Loop",

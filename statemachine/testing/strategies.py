@@ -1,17 +1,5 @@
-"""Tools to test your own loops formally: Hypothesis strategies and the exhaustive explorer.
-
-Needs Hypothesis (``pip install hitl-statemachine[testing]``)::
-
-    from hypothesis import given
-    from statemachine import Gate, step
-    from statemachine.testing import event_sequences, explore, policies
-
-    def test_my_loop_policy_is_sound():
-        explore(my_loop.human_review, my_loop.max_iterations).check()
-
-    @given(policies(), event_sequences())
-    def test_never_past_max(policy, sequence): ...
-"""
+"""Hypothesis strategies for gate policies, events, records and JSON values (the `testing`
+extra)."""
 
 from __future__ import annotations
 
@@ -20,24 +8,19 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .events import Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
-from .explore import Edge, Exploration, ExplorationFailed, Node, explore
-from .policy import HumanReview, OnReject, OnTimeout
-from .record import Gate
+from statemachine.core.events import (
+    Cancel,
+    Confirm,
+    Event,
+    IterationCompleted,
+    Reject,
+    Start,
+    Timeout,
+)
+from statemachine.core.policy import HumanReview, OnReject, OnTimeout
+from statemachine.core.record import Gate
 
-__all__ = [
-    "EPOCH",
-    "Edge",
-    "Exploration",
-    "ExplorationFailed",
-    "Node",
-    "event_sequences",
-    "events",
-    "explore",
-    "gates",
-    "json_values",
-    "policies",
-]
+__all__ = ["EPOCH", "event_sequences", "events", "gates", "json_values", "policies"]
 
 
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:

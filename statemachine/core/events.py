@@ -13,7 +13,7 @@ from typing import Any, TypeAlias, cast
 
 import attrs
 
-from .errors import InvalidArgument, shorten
+from statemachine.core.errors import InvalidArgument, shorten
 
 __all__ = [
     "Cancel",

@@ -6,10 +6,10 @@ import re
 import sys
 from pathlib import Path
 
-from .explore import explore
-from .policy import HumanReview
-from .states import State
-from .table import TRANSITIONS, WHEN
+from statemachine.core.policy import HumanReview
+from statemachine.core.states import State
+from statemachine.core.table import TRANSITIONS, WHEN
+from statemachine.testing.explore import explore
 
 __all__ = ["EXAMPLES", "mermaid", "render", "transition_table"]
 
@@ -90,13 +90,13 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m statemachine.diagram [--write FILE ...]``: print, or refresh docs in place."""
+    """``python -m statemachine.tools.diagram [--write FILE ...]``: print, or refresh docs."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
         sys.stdout.write(mermaid())
         return 0
     if args[0] != "--write" or len(args) < 2:
-        sys.stderr.write("usage: python -m statemachine.diagram [--write FILE ...]\n")
+        sys.stderr.write("usage: python -m statemachine.tools.diagram [--write FILE ...]\n")
         return 2
     for name in args[1:]:
         path = Path(name)

@@ -17,10 +17,18 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-from .errors import StateMachineError
-from .events import Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
-from .policy import HumanReview, OnReject, OnTimeout
-from .states import TERMINAL_STATES, State
+from statemachine.core.errors import StateMachineError
+from statemachine.core.events import (
+    Cancel,
+    Confirm,
+    Event,
+    IterationCompleted,
+    Reject,
+    Start,
+    Timeout,
+)
+from statemachine.core.policy import HumanReview, OnReject, OnTimeout
+from statemachine.core.states import TERMINAL_STATES, State
 
 __all__ = ["TRANSITIONS", "WHEN", "Trigger", "resolve"]
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .errors import DefinitionError
+from statemachine.core.errors import DefinitionError
 
 __all__ = ["MAX_TIMEOUT_SECONDS", "HumanReview", "OnReject", "OnTimeout"]
 

@@ -13,12 +13,35 @@ from typing import Any
 
 import attrs
 
-from .actions import Action
-from .errors import DeadlinePassed, DecisionConflict, InvalidArgument, StaleRequest, shorten
-from .events import JSON, Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
-from .machine import step
-from .record import MAX_HISTORY, Answer, Gate, RunRecord, RunStatus, StepResult, Transition
-from .states import State
+from statemachine.core.actions import Action
+from statemachine.core.errors import (
+    DeadlinePassed,
+    DecisionConflict,
+    InvalidArgument,
+    StaleRequest,
+    shorten,
+)
+from statemachine.core.events import (
+    JSON,
+    Cancel,
+    Confirm,
+    Event,
+    IterationCompleted,
+    Reject,
+    Start,
+    Timeout,
+)
+from statemachine.core.machine import step
+from statemachine.core.record import (
+    MAX_HISTORY,
+    Answer,
+    Gate,
+    RunRecord,
+    RunStatus,
+    StepResult,
+    Transition,
+)
+from statemachine.core.states import State
 
 __all__ = [
     "DecisionResult",

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import attrs
 
-from .errors import InvalidArgument
-from .events import JSON
-from .policy import HumanReview
-from .states import State
+from statemachine.core.errors import InvalidArgument
+from statemachine.core.events import JSON
+from statemachine.core.policy import HumanReview
+from statemachine.core.states import State
 
 __all__ = [
     "MAX_HISTORY",

@@ -14,13 +14,21 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from .errors import StateMachineError, TransitionRefused
-from .events import Cancel, Confirm, Event, IterationCompleted, Reject, Start, Timeout
-from .machine import step
-from .policy import HumanReview
-from .record import Gate
-from .states import State
-from .table import Trigger, resolve
+from statemachine.core.errors import ExplorationFailed, StateMachineError, TransitionRefused
+from statemachine.core.events import (
+    Cancel,
+    Confirm,
+    Event,
+    IterationCompleted,
+    Reject,
+    Start,
+    Timeout,
+)
+from statemachine.core.machine import step
+from statemachine.core.policy import HumanReview
+from statemachine.core.record import Gate
+from statemachine.core.states import State
+from statemachine.core.table import Trigger, resolve
 
 __all__ = ["PROBES", "Edge", "Exploration", "ExplorationFailed", "Node", "explore"]
 
@@ -60,14 +68,6 @@ class Edge:
     target: Node
 
 
-class ExplorationFailed(StateMachineError, AssertionError):
-    """A gate definition violates a property every gate must have."""
-
-    def __init__(self, exploration: Exploration) -> None:
-        self.exploration = exploration
-        super().__init__("\n".join(exploration.problems))
-
-
 @attrs.frozen
 class Exploration:
     """What `explore` found: the nodes, the edges, and the problems (empty when all is well)."""
@@ -81,7 +81,7 @@ class Exploration:
     def check(self) -> None:
         """Raise `ExplorationFailed`, listing every problem, unless there is none."""
         if self.problems:
-            raise ExplorationFailed(self)
+            raise ExplorationFailed(self, self.problems)
 
 
 def explore(policy: HumanReview, max_iterations: int = 3) -> Exploration:

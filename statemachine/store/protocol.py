@@ -40,8 +40,8 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from .codec import MAX_RUN_BYTES
-from .errors import (
+from statemachine.core.codec import MAX_RUN_BYTES
+from statemachine.core.errors import (
     ConflictError,
     CorruptRun,
     DeadlinePassed,
@@ -52,9 +52,8 @@ from .errors import (
     RunNotFound,
     shorten,
 )
-from .logs import log_once
-from .record import RunRecord, RunStatus
-from .runs import (
+from statemachine.core.record import RunRecord, RunStatus
+from statemachine.core.runs import (
     DecisionResult,
     cancel_run,
     check_decision,
@@ -63,6 +62,7 @@ from .runs import (
     fail,
     requeue,
 )
+from statemachine.store.logs import log_once
 
 __all__ = [
     "STATES",

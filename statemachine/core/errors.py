@@ -7,12 +7,13 @@ exceptions (cattrs, json, drivers) are re-raised as one of these with ``from exc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .events import Event
-    from .states import State
+    from statemachine.core.events import Event
+    from statemachine.core.states import State
 
 __all__ = [
     "CodecError",
@@ -23,6 +24,7 @@ __all__ = [
     "DecisionRefused",
     "DefinitionChanged",
     "DefinitionError",
+    "ExplorationFailed",
     "InvalidArgument",
     "InvalidRunId",
     "LeaseLost",
@@ -64,6 +66,21 @@ class InvalidArgument(StateMachineError, ValueError):
 
 class DefinitionError(InvalidArgument):
     """A policy, step or loop is defined in a way the library does not support."""
+
+
+class ExplorationFailed(StateMachineError, AssertionError):
+    """A definition violates a property every gate (or workflow) must have: found by the
+    explorer, with every problem listed (an AssertionError too, so that tests fail plainly).
+
+    Attributes:
+        problems: each problem found, in words.
+        exploration: what the explorer found.
+    """
+
+    def __init__(self, exploration: object, problems: Sequence[str]) -> None:
+        self.exploration = exploration
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class TransitionRefused(StateMachineError):

@@ -14,18 +14,24 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .actions import Action, Finish, RequestConfirmation, RequestReview, RunIteration
-from .errors import (
+from statemachine.core.actions import (
+    Action,
+    Finish,
+    RequestConfirmation,
+    RequestReview,
+    RunIteration,
+)
+from statemachine.core.errors import (
     DeadlinePassed,
     InvalidArgument,
     StaleRequest,
     TimeoutNotDue,
     TransitionRefused,
 )
-from .events import Confirm, Event, IterationCompleted, Reject, Timeout
-from .record import Gate, Request, RequestKind
-from .states import State
-from .table import TRANSITIONS, Trigger, resolve
+from statemachine.core.events import Confirm, Event, IterationCompleted, Reject, Timeout
+from statemachine.core.record import Gate, Request, RequestKind
+from statemachine.core.states import State
+from statemachine.core.table import TRANSITIONS, Trigger, resolve
 
 if TYPE_CHECKING:
     from transitions import Machine

@@ -17,16 +17,16 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from .errors import (
+from statemachine.core.errors import (
     CodecError,
     InvalidArgument,
     MalformedRecord,
     RunTooLarge,
     SchemaVersionError,
 )
-from .events import JSON, _json_problem
-from .policy import HumanReview
-from .record import Answer, Gate, RunRecord, StepResult, Transition
+from statemachine.core.events import JSON, _json_problem
+from statemachine.core.policy import HumanReview
+from statemachine.core.record import Answer, Gate, RunRecord, StepResult, Transition
 
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter

@@ -11,9 +11,9 @@ from typing import TypeAlias
 
 import attrs
 
-from .events import JSON
-from .record import RequestKind, RunStatus
-from .states import State
+from statemachine.core.events import JSON
+from statemachine.core.record import RequestKind, RunStatus
+from statemachine.core.states import State
 
 __all__ = [
     "LoopIterationCompletedEvent",

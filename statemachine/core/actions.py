@@ -6,10 +6,10 @@ from typing import TypeAlias
 
 import attrs
 
-from .errors import InvalidArgument
-from .events import JSON
-from .record import Gate, Request
-from .states import State
+from statemachine.core.errors import InvalidArgument
+from statemachine.core.events import JSON
+from statemachine.core.record import Gate, Request
+from statemachine.core.states import State
 
 __all__ = ["Action", "Finish", "RequestConfirmation", "RequestReview", "RunIteration"]
 

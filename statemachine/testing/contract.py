@@ -2,7 +2,7 @@
 
 Every store shipped with this library passes it in CI, and a store you write should too::
 
-    from statemachine.contract import check_store
+    from statemachine.testing.contract import check_store
 
     def test_my_store_keeps_the_contract():
         check_store(lambda: MyStore(...), reopen=lambda old: MyStore(...))
@@ -34,14 +34,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from .errors import ConflictError, CorruptRun, RunExists, StateMachineError
-from .events import IterationCompleted, Start
-from .machine import step
-from .memory import MemoryStore
-from .policy import HumanReview
-from .record import Gate, RunRecord, RunStatus, Transition
-from .store import STATES, Store
-from .testing import EPOCH
+from statemachine.core.errors import ConflictError, CorruptRun, RunExists, StateMachineError
+from statemachine.core.events import IterationCompleted, Start
+from statemachine.core.machine import step
+from statemachine.core.policy import HumanReview
+from statemachine.core.record import Gate, RunRecord, RunStatus, Transition
+from statemachine.store import STATES, Store
+from statemachine.store.memory import MemoryStore
+from statemachine.testing import EPOCH
 
 __all__ = ["check_store", "sample_run", "store_agreement", "touched"]
 

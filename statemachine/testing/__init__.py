@@ -1,0 +1,64 @@
+"""Tools to test your own workflows formally: the exhaustive explorer, Hypothesis strategies,
+and the store contract.
+
+Needs Hypothesis (``pip install hitl-statemachine[testing]``) for the strategies and the
+contract; the explorer alone does not::
+
+    from hypothesis import given
+    from statemachine import Gate, step
+    from statemachine.testing import event_sequences, explore, policies
+
+    def test_my_loop_policy_is_sound():
+        explore(my_loop.human_review, my_loop.max_iterations).check()
+
+    @given(policies(), event_sequences())
+    def test_never_past_max(policy, sequence): ...
+"""
+
+from typing import TYPE_CHECKING
+
+from statemachine.core.errors import ExplorationFailed
+from statemachine.testing.explore import Edge, Exploration, Node, explore
+
+if TYPE_CHECKING:
+    from statemachine.testing.contract import check_store, store_agreement
+    from statemachine.testing.strategies import (
+        EPOCH,
+        event_sequences,
+        events,
+        gates,
+        json_values,
+        policies,
+    )
+
+__all__ = [
+    "EPOCH",
+    "Edge",
+    "Exploration",
+    "ExplorationFailed",
+    "Node",
+    "check_store",
+    "event_sequences",
+    "events",
+    "explore",
+    "gates",
+    "json_values",
+    "policies",
+    "store_agreement",
+]
+
+_LAZY = {"check_store": "contract", "store_agreement": "contract"}
+_LAZY.update(
+    dict.fromkeys(
+        ("EPOCH", "event_sequences", "events", "gates", "json_values", "policies"), "strategies"
+    )
+)
+
+
+def __getattr__(name: str) -> object:
+    # Hypothesis loads only when a strategy or the contract is asked for.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"statemachine.testing.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'statemachine.testing' has no attribute {name!r}")

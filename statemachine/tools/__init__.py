@@ -1,0 +1,1 @@
+"""Tools around the machine: diagrams and tables generated from the transition table."""
