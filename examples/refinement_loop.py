@@ -38,6 +38,7 @@ TEXT = "Hi team! The quarterly numbers are in and they look better than we hoped
 workflow = Workflow(
     name="refinement_demo",
     store=FileStore("runs"),
+    session_id="demo",  # a session of its own, found again by the next start of the demo
     steps=[
         Step(name="prepare", executor=prepare_data),
         Loop(

@@ -68,6 +68,8 @@ from statemachine.core.record import (
 from statemachine.core.runs import DecisionResult, Outcome, Verdict
 from statemachine.core.states import TERMINAL_STATES, State
 from statemachine.core.table import TRANSITIONS, Trigger
+from statemachine.runtime.definitions import Loop, Step, StepInput, StepOutput
+from statemachine.runtime.handles import RunOutput, Session, StepRequirement
 from statemachine.runtime.stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -79,21 +81,13 @@ from statemachine.runtime.stream import (
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
+from statemachine.runtime.workflow import Workflow
 from statemachine.store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
 from statemachine.store.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from statemachine.runtime.aworker import AsyncWorker
     from statemachine.runtime.worker import Worker
-from statemachine.runtime.workflow import (
-    Loop,
-    RunOutput,
-    Session,
-    Step,
-    StepInput,
-    StepOutput,
-    StepRequirement,
-    Workflow,
-)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -102,6 +96,7 @@ __all__ = [
     "TRANSITIONS",
     "Action",
     "Answer",
+    "AsyncWorker",
     "Cancel",
     "CodecError",
     "Confirm",
@@ -192,4 +187,8 @@ def __getattr__(name: str) -> object:
         from statemachine.runtime.worker import Worker
 
         return Worker
+    if name == "AsyncWorker":
+        from statemachine.runtime.aworker import AsyncWorker
+
+        return AsyncWorker
     raise AttributeError(f"module 'statemachine' has no attribute {name!r}")

@@ -25,6 +25,7 @@ from statemachine import (
 )
 from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
+from stores.redis.client import Script
 from stores.redis.keys import text
 
 from .servers import LossyProxy, RedisServer
@@ -40,16 +41,16 @@ def test_a_claim_whose_reply_was_lost_returns_the_lease_it_took(
     try:
         store = RedisStore(f"redis://127.0.0.1:{proxy.port}/0", prefix="lostclaim")
         store.create(sample_run("r", store.now(), False, None))
-        run = store.client.run
+        run = store.client._run
 
-        def losing(name: str, keys: Any, args: Any) -> Any:
-            if name == "lease" and args[3] == "claim" and not proxy.lost:
+        def losing(effect: Script) -> Any:
+            if effect.name == "lease" and effect.args[3] == "claim" and not proxy.lost:
                 proxy.lose_next_reply.set()  # the next reply, the claim's, never arrives
-            return run(name, keys, args)
+            return run(effect)
 
-        store.client.run = losing  # type: ignore[method-assign]
+        store.client._run = losing  # type: ignore[method-assign]
         lease = store.claim()
-        store.client.run = run  # type: ignore[method-assign]
+        store.client._run = run  # type: ignore[method-assign]
         assert proxy.lost == 1
         assert lease is not None
         assert lease.run_id == "r"

@@ -25,8 +25,8 @@ from statemachine import Lease, LeaseLost, RetryPolicy, RunRecord, RunStatus
 from statemachine.store import ready_delay, run_state
 from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
+from stores.redis.indexes import score_of as _score
 from stores.redis.keys import RunKeys, parse_entry, partition, text
-from stores.redis.store import _score
 
 from .servers import RedisServer
 

@@ -709,14 +709,47 @@ def test_stream_without_step_events_yields_only_the_ending(store: Store, clock: 
 # Sessions and storage size
 
 
-def test_session_lists_this_workflows_runs_oldest_first(store: Store, clock: Clock) -> None:
-    """get_session().runs holds every run of this workflow, in creation order."""
-    first = build(store, clock, Calls()).run("a")
-    clock.advance(1)
+def test_a_session_is_its_callers_runs_in_creation_order(store: Store, clock: Clock) -> None:
+    """get_session() lists this workflow object's runs, in the order they were created (runs
+    made at the same instant too); another caller's runs of the same workflow on a shared
+    store are not in it, and a session id finds a session again from another process."""
+    mine = build(store, clock, Calls())
+    theirs = build(store, clock, Calls())  # another process, the same workflow and store
+    first = mine.run("a")
+    theirs.run("someone else's")
+    second, third = mine.run("b"), mine.run("c")  # the clock did not move: one instant
     build(store, clock, Calls(), name="unrelated").run("x")
-    second = build(store, clock, Calls()).run("b")
-    runs = build(store, clock, Calls()).get_session().runs
-    assert [r.run_id for r in runs] == [first.run_id, second.run_id]
+    expected = [first.run_id, second.run_id, third.run_id]
+    assert [r.run_id for r in mine.get_session().runs] == expected
+    assert [r.run_id for r in theirs.get_session().runs] != expected
+    again = build(store, clock, Calls())
+    assert again.get_session().runs == []
+    assert [r.run_id for r in again.get_session(mine.session_id).runs] == expected
+    named = build(store, clock, Calls())
+    run = named.run("d", session_id="team-42", user_id="alice")
+    assert (run.session_id, run.record.user_id) == ("team-42", "alice")
+    assert [r.run_id for r in named.get_session("team-42").runs] == [run.run_id]
+
+
+def test_the_seed_pages_session_loop_never_answers_another_callers_request(
+    store: Store, clock: Clock
+) -> None:
+    """The seed page's streaming loop (`get_session().runs[-1]`, confirm, continue) decides
+    its own run, even when another caller's paused run of the same workflow is newer."""
+    mine = build(store, clock, Calls(), requires_confirmation=True)
+    other = build(store, clock, Calls(), requires_confirmation=True)
+    list(mine.run("mine", stream=True, stream_events=True))
+    clock.advance(1)
+    theirs = other.run("theirs")
+    run_output = mine.get_session().runs[-1]
+    while run_output.is_paused:
+        for req in run_output.steps_requiring_confirmation:
+            req.confirm()
+        list(mine.continue_run(run_output, stream=True, stream_events=True))
+        run_output = mine.get_session().runs[-1]
+    assert run_output.input == "mine"
+    assert run_output.status.value == "completed"
+    assert store.load(theirs.run_id).status.value == "paused"
 
 
 def test_snapshot_grows_linearly_with_rejections(store: Store, clock: Clock) -> None:

@@ -3,9 +3,9 @@
 The wire format is pinned by golden-file tests. Every document carries ``schema_version``;
 a reader refuses versions it does not know instead of guessing, and reads the versions before
 its own (version 1 lacks the answers of a run and the creation time of a request, which
-decode as empty). Decoding is strict: no extra
-keys, no strings where numbers belong, no naive datetimes, no records the machine could not
-have produced.
+decode as empty, as do the session and user of runs stored before they were kept). Decoding
+is strict: no extra keys, no strings where numbers belong, no naive datetimes, no records the
+machine could not have produced.
 """
 
 from __future__ import annotations
@@ -276,6 +276,7 @@ def _run_json(run: RunRecord) -> str:
     return (
         f'{{"schema_version":{SCHEMA_VERSION},"run_id":{_text(run.run_id)},'
         f'"workflow":{_text(run.workflow)},"fingerprint":{_text(run.fingerprint)},'
+        f'"session_id":{_optional_text(run.session_id)},"user_id":{_optional_text(run.user_id)},'
         f'"status":"{run.status.value}","input":{_remember(run.input, _input_json)},'
         f'"cursor":{_optional_text(run.cursor)},"outline":{_remember(run.outline, _array)},'
         f'"gates":[{gates}],"results":[{results}],'

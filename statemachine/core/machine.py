@@ -36,7 +36,7 @@ from statemachine.core.table import TRANSITIONS, Trigger, resolve
 if TYPE_CHECKING:
     from transitions import Machine
 
-__all__ = ["engine", "step"]
+__all__ = ["action_of", "engine", "step"]
 
 _REJECTIONS = frozenset(
     {
@@ -168,7 +168,9 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
         outputs=outputs,
         version=gate.version + 1,
     )
-    return new, _action(new)
+    action = action_of(new)
+    assert action is not None  # no transition leads back to pending
+    return new, action
 
 
 def _deadline(now: datetime, timeout: float) -> datetime:
@@ -181,8 +183,16 @@ def _deadline(now: datetime, timeout: float) -> datetime:
         ) from None
 
 
-def _action(gate: Gate) -> Action:
+def action_of(gate: Gate) -> Action | None:
+    """What the caller must do next for a gate as it stands: the action `step` returned when
+    the gate got here, so that a gate read back from storage resumes exactly as the running
+    one would go on. None for a pending gate: nothing happened yet, send it `Start`.
+
+    The one place that says what a review is of: the gate's last output.
+    """
     state = gate.state
+    if state is State.pending:
+        return None
     if state is State.iterating:
         return RunIteration.for_gate(gate)
     if state is State.awaiting_review:

@@ -218,6 +218,10 @@ class RunRecord:
     workflow: str
     fingerprint: str
     """A digest of the workflow definition the run was started with (names, kinds, policies)."""
+    session_id: str | None = None
+    """The session the run belongs to (a workflow's runs are grouped by it)."""
+    user_id: str | None = None
+    """Who the run is for, as its starter said."""
     status: RunStatus
     input: JSON
     cursor: str | None

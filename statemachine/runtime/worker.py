@@ -1,12 +1,13 @@
 """Workers: processes that execute runs from a shared store, one unit of work at a time.
 
-Theory of operation. Each worker thread loops: claim a runnable run (atomically taking its
-lease), execute one unit of its work (a plain step, or one loop iteration) with the lease
-renewed by a heartbeat, commit fenced by the lease, release. Every worker also sweeps about
-once a second, with jitter and no leader: it fires the timeouts that are due and reaps the
-leases that ran out (their runs count an attempt and become runnable again). Every step of
-this is a compare-and-set, so two workers racing to do the same thing is harmless: one wins,
-the other finds nothing to do.
+Theory of operation. Each worker thread loops: claim a runnable run of a workflow it serves
+(atomically taking its lease), execute one unit of its work (a plain step, or one loop
+iteration) with the lease renewed by a heartbeat, commit fenced by the lease, release. What
+becomes of a claimed run is decided once, in `work.unit`, for this worker and the asyncio one.
+Every worker also sweeps about once a second, with jitter and no leader: it fires the
+timeouts that are due and reaps the leases that ran out (their runs count an attempt and
+become runnable again). Every step of this is a compare-and-set, so two workers racing to do
+the same thing is harmless: one wins, the other finds nothing to do.
 
 State changes happen exactly once (compare-and-set, fences, operation ids). User code runs
 at least once: a worker that dies, stalls past its lease or loses a race may have run a unit
@@ -16,32 +17,31 @@ at a unit: use it to make side effects idempotent.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from statemachine.core.errors import (
-    CodecError,
-    ConflictError,
-    CorruptRun,
-    DefinitionChanged,
-    InvalidArgument,
-    LeaseLost,
-    RunNotFound,
-    StoreError,
+from statemachine.core.errors import StoreError
+from statemachine.runtime.work import (
+    Execute,
+    Fail,
+    Letter,
+    Load,
+    Tally,
+    failed,
+    log,
+    settings,
+    unit,
 )
-from statemachine.core.record import RunRecord
-from statemachine.core.runs import fail
 from statemachine.runtime.workflow import Workflow
-from statemachine.store import Lease, RetryPolicy, Store, check_count, check_seconds
-from statemachine.store.logs import log_once
+from statemachine.store.plans import carry_out
+from statemachine.store.protocol import Store
+from statemachine.store.values import Lease, RetryPolicy
 
 __all__ = ["Worker"]
-
-log = logging.getLogger("statemachine.runtime.worker")
 
 
 class Worker:
@@ -51,17 +51,14 @@ class Worker:
         workflows: the workflows whose runs this worker may execute, found by name.
         store: where the runs are (default: the first workflow's store); the workflows are
             bound to it.
-        concurrency: threads claiming and executing runs.
+        concurrency: threads claiming and executing runs (1 to 1,024).
         retry: how often a failing unit is retried, and the backoff between tries.
         poll_seconds: how long an idle thread waits before looking for work again.
         sweep_seconds: how often (with +-25% jitter) the worker fires due timeouts and reaps
             expired leases.
 
     Attributes:
-        counts: what the worker did: ``units``, ``failures``, ``fenced`` (commits refused
-            because the lease was lost), ``conflicts``, ``timeouts``, ``reaped``,
-            ``dead_lettered`` (runs this worker could never execute, failed at once),
-            ``errors`` (unexpected errors: a bug).
+        counts: what the worker did (see `Tally`).
 
     Raises:
         InvalidArgument: no workflows, two with one name, or a setting out of range.
@@ -77,28 +74,16 @@ class Worker:
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
     ) -> None:
-        workflows = list(workflows) if not isinstance(workflows, Workflow) else [workflows]
-        if not workflows or not all(isinstance(each, Workflow) for each in workflows):
-            raise InvalidArgument("a Worker needs at least one workflow, and only Workflows")
-        if len({each.name for each in workflows}) != len(workflows):
-            raise InvalidArgument("a Worker's workflows need distinct names")
-        self.store = store if store is not None else workflows[0].store
-        if not isinstance(self.store, Store):
-            raise InvalidArgument(f"store must be a Store, not {type(self.store).__name__}")
-        self.workflows = {workflow.name: workflow.bind(self.store) for workflow in workflows}
-        self.concurrency = check_count("concurrency", concurrency, 1, 1024)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidArgument(f"retry must be a RetryPolicy, not {type(retry).__name__}")
-        self.retry = retry if retry is not None else RetryPolicy()
-        self.poll_seconds = check_seconds("poll_seconds", poll_seconds, 0, 3600)
-        self.sweep_seconds = check_seconds("sweep_seconds", sweep_seconds, 0, 3600)
-        self.counts: Counter[str] = Counter()
+        checked = settings(workflows, store, concurrency, 1024, retry, poll_seconds, sweep_seconds)
+        self.store, self.workflows, self.concurrency, self.retry = checked[:4]
+        self.poll_seconds, self.sweep_seconds = checked[4:]
+        self._tally = Tally()
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    def _count(self, what: str, n: int = 1) -> None:
-        with self._lock:
-            self.counts[what] += n
+    @property
+    def counts(self) -> Counter[str]:
+        return self._tally.counts
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; then finish the units under way, release, and return.
@@ -121,11 +106,11 @@ class Worker:
                 if not self.work_once():
                     stop.wait(self.poll_seconds * random.uniform(0.5, 1.5))
             except StoreError as exc:  # the store is unreachable: wait and try again
-                log_once(log.name, f"{id(self)}:store:{type(exc).__name__}", "worker: %s", exc)
+                self._tally.once(f"store:{type(exc).__name__}", "worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))
             except Exception:  # a bug must not silently take a worker thread down
                 log.exception("worker: unexpected error; going on")
-                self._count("errors")
+                self._tally.count("errors")
                 stop.wait(min(1.0, self.poll_seconds * 10))
 
     def maybe_sweep(self) -> None:
@@ -138,80 +123,30 @@ class Worker:
 
     def sweep(self) -> None:
         """Fire due timeouts and reap expired leases, now."""
-        self._count("timeouts", len(self.store.expire_due()))
-        self._count("reaped", len(self.store.reap(self.retry)))
+        self._tally.count("timeouts", len(self.store.expire_due()))
+        self._tally.count("reaped", len(self.store.reap(self.retry)))
 
     def work_once(self) -> bool:
         """Claim one runnable run of the workflows served and execute one unit of it. Whether
-        there was work.
-
-        A run this worker can never execute (its definition changed, its snapshot is corrupt,
-        what it would store cannot be stored) is dead-lettered at once, its reason recorded,
-        instead of being claimed again and again; a failure of user code is retried with
-        backoff (see `RetryPolicy`).
-        """
+        there was work (see `work.unit` for what becomes of the run)."""
         lease = self.store.claim(workflows=self.workflows)
         if lease is None:
             return False
         with self.store.working(lease):
-            self._execute(lease)
+            carry_out(unit(lease, self.workflows, self._tally), self._effect)
         return True
 
-    def _execute(self, lease: Lease) -> None:
-        try:
-            run = self.store.load(lease.run_id)
-        except RunNotFound:
-            return
-        except CorruptRun as exc:
-            self._dead_letter(lease, f"its snapshot cannot be read: {exc}")
-            return
-        workflow = self.workflows.get(run.workflow)
-        if workflow is None:  # the claim filters by workflow: only a store ignoring it gets here
-            key = f"{id(self)}:unserved:{run.workflow}"
-            log_once(log.name, key, "worker: no workflow %r (run %s)", run.workflow, run.run_id)
-            return
-        try:
-            after = workflow.run_unit(lease, self.retry)
-        except LeaseLost:
-            self._count("fenced")  # it stalled past its lease: another worker has it
-            return
-        except ConflictError:
-            self._count("conflicts")  # a decision or cancellation came first
-            return
-        except (DefinitionChanged, CodecError, InvalidArgument, CorruptRun) as exc:
-            self._dead_letter(lease, f"{type(exc).__name__}: {exc}")
-            return
-        except StoreError:
-            raise  # the store is away: the loop waits and tries again
-        except Exception as exc:  # a bug: count an attempt, so that it backs off and ends
-            key = f"{id(self)}:error:{lease.run_id}"
-            message = "worker: run %s: unexpected error"
-            log_once(log.name, key, message, lease.run_id, traceback=True)
-            self._count("errors")
-            self._fail(lease, f"unexpected error: {type(exc).__name__}: {exc}")
-            return
-        self._count("failures" if after.status.value == "failed" else "units")
+    def _effect(self, effect: Any) -> Any:
+        kind = type(effect)
+        if kind is Load:
+            return self.store.load(effect.run_id)
+        if kind is Execute:
+            return effect.workflow.run_unit(effect.lease, self.retry)
+        if kind is Letter:
+            return self.store.dead_letter(effect.lease, effect.reason)
+        assert kind is Fail
+        return self._fail(effect.lease, effect.reason)
 
     def _fail(self, lease: Lease, reason: str) -> None:
-        now = self.store.now()
-        retry = self.retry
-
-        def change(run: RunRecord) -> RunRecord:
-            retry_at = retry.next_attempt(run.attempts + 1, now)
-            return fail(run, run.cursor or "", reason[:2000], now, retry_at=retry_at)
-
-        try:
-            self.store.update(lease.run_id, change, lease=lease)
-        except (ConflictError, RunNotFound, CorruptRun):
-            return
-
-    def _dead_letter(self, lease: Lease, reason: str) -> None:
-        """Fail the run for good, with `reason`: it is not its code that failed, and no retry
-        would go otherwise."""
-        log_once(log.name, f"{id(self)}:dead:{lease.run_id}", "worker: run %s dead-lettered: %s",
-                 lease.run_id, reason)  # fmt: skip
-        try:
-            self.store.dead_letter(lease, reason)
-        except (ConflictError, RunNotFound):
-            return  # it moved on meanwhile (a decision, a cancellation): nothing to set aside
-        self._count("dead_lettered")
+        now, retry = self.store.now(), self.retry
+        self.store.update(lease.run_id, lambda run: failed(run, reason, retry, now), lease=lease)

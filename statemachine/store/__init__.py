@@ -1,19 +1,21 @@
 """The store protocol, the operations built on it once, and the in-memory reference store.
 
-`protocol` is what a store implements (a few primitives); the rest of `Store` (reading runs
-with their timeouts applied, decisions, listings, claims and sweeps for workers) is built on
-those primitives, the same for every store. `memory` is the reference store, and the oracle
-the others are tested against. The adapters for files and Redis are in the `stores` package.
+`protocol` is what a store implements (a few primitives); `operations` is the rest of a
+`Store` (reading runs with their timeouts applied, decisions, listings, claims and sweeps for
+workers), each written once as a plan (`plans`) over those primitives and carried out with
+them, synchronously or awaited. `values` holds what stores and callers share. `memory` is the
+reference store, and the oracle the others are tested against. The adapters for files and
+Redis are in the `stores` package.
 """
 
 from statemachine.store.memory import MemoryStore
-from statemachine.store.protocol import (
+from statemachine.store.protocol import Store
+from statemachine.store.values import (
     LOG,
     STATES,
     Lease,
     RetryPolicy,
     RunList,
-    Store,
     aware,
     check_commit,
     check_count,

@@ -14,7 +14,8 @@ from datetime import datetime
 from statemachine.core.codec import encode_run
 from statemachine.core.errors import ConflictError, RunBusy, RunExists, RunNotFound
 from statemachine.core.record import RunRecord
-from statemachine.store.protocol import Lease, Store, check_commit, check_run_id, new_id
+from statemachine.store.protocol import Store
+from statemachine.store.values import Lease, check_commit, check_run_id, new_id
 
 __all__ = ["MemoryStore"]
 
@@ -90,3 +91,31 @@ class MemoryStore(Store):
     def run_ids(self) -> list[str]:
         with self._lock:
             return list(self._runs)
+
+    # Nothing here waits on I/O: the asyncio API calls the same methods, without a thread.
+
+    async def acreate(self, run: RunRecord) -> None:
+        self.create(run)
+
+    async def aload(self, run_id: str) -> RunRecord:
+        return self.load(run_id)
+
+    async def acommit(
+        self, run: RunRecord, expected_version: int, *, lease: Lease | None = None
+    ) -> None:
+        self.commit(run, expected_version, lease=lease)
+
+    async def aacquire(self, run_id: str) -> Lease:
+        return self.acquire(run_id)
+
+    async def arelease(self, lease: Lease) -> None:
+        self.release(lease)
+
+    async def arun_ids(self) -> list[str]:
+        return self.run_ids()
+
+    async def aversion(self, run_id: str) -> int:
+        return self.version(run_id)
+
+    async def ascan(self) -> list[tuple[RunRecord, datetime]]:
+        return list(self.scan())

@@ -1,21 +1,57 @@
-"""Talking to Redis: the Lua scripts, retries with backoff, and the driver's errors as ours."""
+"""Talking to Redis: the commands plans ask for, the Lua scripts, retries with backoff, and
+the driver's errors as the library's; once for redis-py's client and once for its asyncio
+client, which differ in nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
+
+import attrs
 
 from statemachine.core.errors import CorruptRun, StoreError, StoreUnavailable
 
 from .url import clean
 
-__all__ = ["Client", "script"]
+__all__ = ["AsyncClient", "Client", "Cmd", "Pipe", "Script", "script"]
 
 T = TypeVar("T")
+
+SCRIPTS = ("write", "lease", "release", "quarantine", "unlink", "settle")
+
+
+@attrs.frozen
+class Cmd:
+    """A command of the driver: ``client.<name>(*args)``."""
+
+    name: str
+    args: tuple[Any, ...]
+    where: str = ""
+    run_id: str | None = None
+
+
+@attrs.frozen
+class Pipe:
+    """Commands sent in one round trip (not a transaction); answers the list of replies, a
+    failed command's reply being its exception."""
+
+    commands: tuple[tuple[str, tuple[Any, ...]], ...]
+
+
+@attrs.frozen
+class Script:
+    """One of the store's Lua scripts (`SCRIPTS`), with its keys and arguments."""
+
+    name: str
+    keys: Sequence[str | bytes]
+    args: Sequence[str | bytes]
+    where: str = ""
+    run_id: str | None = None
 
 
 @cache
@@ -24,8 +60,39 @@ def script(name: str) -> str:
     return resources.files(__package__).joinpath(f"scripts/{name}.lua").read_text()
 
 
+class _Errors:
+    """The driver's errors as the library's, and which of them to retry."""
+
+    def __init__(self, where: str, retry_seconds: float) -> None:
+        import redis  # the driver is imported only when a Redis store is built
+
+        self.where = where
+        self.retry_seconds = retry_seconds
+        self.errors = redis.exceptions
+
+    def retryable(self, exc: BaseException, deadline: float) -> bool:
+        errors = self.errors
+        if not isinstance(exc, errors.ConnectionError | errors.TimeoutError):
+            return False
+        return not isinstance(exc, errors.AuthenticationError) and time.monotonic() < deadline
+
+    def translate(self, exc: BaseException, where: str, run_id: str | None) -> StoreError:
+        errors = self.errors
+        if isinstance(exc, errors.ResponseError):
+            if "WRONGTYPE" in str(exc):
+                return CorruptRun(where or self.where, "a key of the wrong type", run_id)
+            return StoreError(f"Redis at {self.where} refused: {clean(exc)}")
+        unreachable = (errors.ConnectionError, errors.TimeoutError, errors.RedisClusterException)
+        if isinstance(exc, unreachable):
+            return StoreUnavailable(f"Redis at {self.where}: {clean(exc)}")
+        return StoreError(f"Redis at {self.where}: {clean(exc)}")
+
+    def driver_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.errors.RedisError | self.errors.RedisClusterException)
+
+
 class Client:
-    """A redis-py client with the store's retry policy and error translation.
+    """redis-py's client with the store's retry policy and error translation.
 
     Args:
         driver: a ``redis.Redis`` or ``redis.cluster.RedisCluster``.
@@ -34,48 +101,107 @@ class Client:
     """
 
     def __init__(self, driver: Any, where: str, retry_seconds: float) -> None:
-        import redis  # the driver is imported only when a Redis store is built
-
         self.driver = driver
-        self.where = where
-        self.retry_seconds = retry_seconds
-        self._errors = redis.exceptions
-        self._scripts = {name: driver.register_script(script(name)) for name in _SCRIPTS}
+        self._errors = _Errors(where, retry_seconds)
+        self._scripts = {name: driver.register_script(script(name)) for name in SCRIPTS}
 
     def call(self, operation: Callable[[], T], where: str = "", run_id: str | None = None) -> T:
         """Run `operation`, retrying connection errors with backoff; the driver's errors come
-        out as the library's (`StoreUnavailable`, `CorruptRun`, `StoreError`).
-
-        Every operation of the store is safe to retry: writes carry operation ids.
-        """
+        out as the library's (`StoreUnavailable`, `CorruptRun`, `StoreError`). Every
+        operation of the store is safe to retry: writes carry operation ids."""
         errors = self._errors
-        deadline = time.monotonic() + self.retry_seconds
+        deadline = time.monotonic() + errors.retry_seconds
         delay = 0.02
         while True:
             try:
                 return operation()
-            except (errors.ConnectionError, errors.TimeoutError) as exc:
-                if isinstance(exc, errors.AuthenticationError) or time.monotonic() >= deadline:
-                    raise StoreUnavailable(f"Redis at {self.where}: {clean(exc)}") from exc
-                time.sleep(delay * (0.5 + random.random()))  # backoff: the server is away
-                delay = min(delay * 2, 1.0)
-            except errors.ResponseError as exc:
-                if "WRONGTYPE" in str(exc):
-                    raise CorruptRun(
-                        where or self.where, "a key of the wrong type", run_id
-                    ) from exc
-                raise StoreError(f"Redis at {self.where} refused: {clean(exc)}") from exc
-            except (errors.RedisError, errors.RedisClusterException) as exc:
-                raise StoreUnavailable(f"Redis at {self.where}: {clean(exc)}") from exc
+            except Exception as exc:
+                if errors.retryable(exc, deadline):
+                    time.sleep(delay * (0.5 + random.random()))  # backoff: the server is away
+                    delay = min(delay * 2, 1.0)
+                    continue
+                if errors.driver_error(exc):
+                    raise errors.translate(exc, where, run_id) from exc
+                raise
 
-    def run(self, name: str, keys: Sequence[str | bytes], args: Sequence[str | bytes]) -> Any:
-        """Run the script `name` (as redis-py's `Script` would, minus a slow check for
-        pipelines), loading it again if the server lost it (SCRIPT FLUSH, a restart)."""
-        found = self._scripts[name]
+    def carry(self, effect: Cmd | Pipe | Script) -> Any:
+        """Carry out a plan's Redis effect."""
+        if type(effect) is Cmd:
+            method = getattr(self.driver, effect.name)
+            return self.call(lambda: method(*effect.args), effect.where, effect.run_id)
+        if type(effect) is Script:
+            return self.call(lambda: self._run(effect), effect.where, effect.run_id)
+        assert type(effect) is Pipe
+        return self.call(lambda: self._pipe(effect))
+
+    def _run(self, effect: Script) -> Any:
+        # EVALSHA directly (redis-py's Script.__call__ makes a slow check for pipelines), and
+        # the script loaded again if the server lost it (SCRIPT FLUSH, a restart).
+        found = self._scripts[effect.name]
         try:
-            return self.driver.evalsha(found.sha, len(keys), *keys, *args)
-        except self._errors.NoScriptError:
-            return found(keys=keys, args=args)
+            return self.driver.evalsha(found.sha, len(effect.keys), *effect.keys, *effect.args)
+        except self._errors.errors.NoScriptError:
+            return found(keys=effect.keys, args=effect.args)
+
+    def _pipe(self, effect: Pipe) -> list[Any]:
+        pipe = self.driver.pipeline(transaction=False)
+        for name, args in effect.commands:
+            getattr(pipe, name)(*args)
+        return list(pipe.execute(raise_on_error=False))
 
 
-_SCRIPTS = ("write", "lease", "release", "quarantine", "unlink", "settle")
+class AsyncClient:
+    """`Client`, for redis-py's asyncio client: the same retries and errors, awaited."""
+
+    def __init__(self, driver: Any, where: str, retry_seconds: float) -> None:
+        self.driver = driver
+        self._errors = _Errors(where, retry_seconds)
+        self._scripts = {name: driver.register_script(script(name)) for name in SCRIPTS}
+
+    async def call(
+        self, operation: Callable[[], Awaitable[T]], where: str = "", run_id: str | None = None
+    ) -> T:
+        """`Client.call`, awaited."""
+        errors = self._errors
+        deadline = time.monotonic() + errors.retry_seconds
+        delay = 0.02
+        while True:
+            try:
+                return await operation()
+            except Exception as exc:
+                if errors.retryable(exc, deadline):
+                    await asyncio.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                if errors.driver_error(exc):
+                    raise errors.translate(exc, where, run_id) from exc
+                raise
+
+    async def carry(self, effect: Cmd | Pipe | Script) -> Any:
+        """Carry out a plan's Redis effect, awaited."""
+        if type(effect) is Cmd:
+            method = getattr(self.driver, effect.name)
+            return await self.call(lambda: method(*effect.args), effect.where, effect.run_id)
+        if type(effect) is Script:
+            return await self.call(lambda: self._run(effect), effect.where, effect.run_id)
+        assert type(effect) is Pipe
+        return await self.call(lambda: self._pipe(effect))
+
+    async def _run(self, effect: Script) -> Any:
+        found = self._scripts[effect.name]
+        try:
+            return await self.driver.evalsha(
+                found.sha, len(effect.keys), *effect.keys, *effect.args
+            )
+        except self._errors.errors.NoScriptError:
+            return await found(keys=effect.keys, args=effect.args)
+
+    async def _pipe(self, effect: Pipe) -> list[Any]:
+        pipe = self.driver.pipeline(transaction=False)
+        for name, args in effect.commands:
+            getattr(pipe, name)(*args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def close(self) -> None:
+        """Close the connections of this client."""
+        await self.driver.aclose()

@@ -22,16 +22,21 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+import attrs
+
 from statemachine.core.errors import InvalidArgument, StoreUnavailable
 
 __all__ = [
     "DEFAULT_PORT",
     "OUR_OPTIONS",
     "RedisURL",
+    "Target",
+    "build",
     "clean",
     "client_from_url",
     "mask",
     "parse_url",
+    "target_of",
 ]
 
 OUR_OPTIONS = (
@@ -212,25 +217,26 @@ def _userinfo(text: str) -> tuple[str | None, str | None]:
     return username or None, password or None
 
 
-def client_from_url(url: str) -> tuple[Any, str, dict[str, str]]:
-    """Build a redis-py client (a ``Redis``, or a ``RedisCluster`` with ``cluster=1``).
+@attrs.frozen
+class Target:
+    """What a driver client is built from: the URL handed to redis-py (with no credentials in
+    it), the keyword arguments (credentials among them), the URL as it may be shown, and our
+    own query options."""
 
-    Args:
-        url: a Redis URL (see `parse_url`). Query options of `OUR_OPTIONS` are returned;
-            every other one goes to redis-py, which converts the ones it knows
-            (``socket_timeout``, ``ssl_ca_certs``, ...).
+    driver_url: str
+    settings: dict[str, Any] = attrs.field(repr=False)
+    shown: str
+    ours: dict[str, str]
+    cluster: bool
 
-    Returns:
-        The client; the `repr` of the URL as it may be shown; our query options.
+
+def target_of(url: str) -> Target:
+    """The driver target a Redis URL names (see `parse_url`).
 
     Raises:
         InvalidArgument: the URL or one of its options is malformed.
-        StoreUnavailable: a Cluster's nodes cannot be reached (a single server's client
-            connects only when first used).
     """
     address = parse_url(url)
-    import redis  # imported here: the driver is imported only when a Redis store is built
-    import redis.cluster
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -260,22 +266,67 @@ def client_from_url(url: str) -> tuple[Any, str, dict[str, str]]:
         settings["password"] = address.password
     path = "" if cluster else f"/{address.db}"  # RedisCluster refuses any db option
     driver_url = f"{address.scheme}://{address.netloc()}{path}?{urlencode(theirs)}"
+    return Target(driver_url, settings, shown, ours, cluster)
+
+
+def client_from_url(url: str) -> tuple[Any, str, dict[str, str]]:
+    """Build a redis-py client (a ``Redis``, or a ``RedisCluster`` with ``cluster=1``).
+
+    Args:
+        url: a Redis URL (see `parse_url`). Query options of `OUR_OPTIONS` are returned;
+            every other one goes to redis-py, which converts the ones it knows
+            (``socket_timeout``, ``ssl_ca_certs``, ...).
+
+    Returns:
+        The client; the `repr` of the URL as it may be shown; our query options.
+
+    Raises:
+        InvalidArgument: the URL or one of its options is malformed.
+        StoreUnavailable: a Cluster's nodes cannot be reached (a single server's client
+            connects only when first used).
+    """
+    target = target_of(url)
+    return build(target, asynchronous=False), repr(target.shown), target.ours
+
+
+def build(target: Target, *, asynchronous: bool) -> Any:
+    """The driver's client for `target`: redis-py's, or its asyncio twin.
+
+    Raises:
+        InvalidArgument: an option the driver refuses.
+        StoreUnavailable: a Cluster's nodes cannot be reached.
+    """
+    import redis  # imported here: the driver is imported only when a Redis store is built
+    import redis.asyncio
+    import redis.asyncio.cluster
+    import redis.cluster
+
     problem: InvalidArgument | StoreUnavailable | None = None
     try:
-        if cluster:
-            client: Any = redis.cluster.RedisCluster.from_url(driver_url, **settings)
+        if asynchronous:
+            kind: Any = (
+                redis.asyncio.cluster.RedisCluster if target.cluster else redis.asyncio.Redis
+            )
+            settings = dict(target.settings)
+            settings.pop("retry")  # the asyncio client takes its own Retry class
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            client: Any = kind.from_url(target.driver_url, retry=Retry(NoBackoff(), 0), **settings)
+        elif target.cluster:
+            client = redis.cluster.RedisCluster.from_url(target.driver_url, **target.settings)
         else:
-            client = redis.Redis.from_url(driver_url, **settings)
+            client = redis.Redis.from_url(target.driver_url, **target.settings)
             _check_options(client)
     except (ValueError, TypeError) as exc:
-        problem = InvalidArgument(f"invalid Redis URL {shown}: {clean(exc)}")
+        problem = InvalidArgument(f"invalid Redis URL {target.shown}: {clean(exc)}")
     except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         # RedisClusterException (a Cluster with no reachable node) is not a RedisError.
-        problem = StoreUnavailable(f"Redis at {shown}: {clean(exc)}")
+        problem = StoreUnavailable(f"Redis at {target.shown}: {clean(exc)}")
     if problem is not None:
         # Raised outside the handler, so that the driver's exception is not even its context.
         raise problem
-    return client, repr(shown), ours
+    return client
 
 
 def _check_options(client: Any) -> None:

@@ -1,0 +1,147 @@
+"""Calling user code: executors, agents and `should_continue`, synchronously or awaited.
+
+What user code returns is checked (a JSON value, storable) and copied, so that it keeps no
+handle on what is stored. An exception from user code is not raised here: it comes back as a
+`Failed` value with the error's text, for the driver to record. A `BaseException` that is not
+an `Exception` (a cancelled task, Ctrl-C) goes through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import attrs
+
+from statemachine.core.errors import InvalidArgument
+from statemachine.core.events import JSON, json_copy, json_problem
+from statemachine.runtime.definitions import Loop, Step, StepInput, StepOutput
+
+__all__ = ["Failed", "acall", "acheck", "call", "check", "error_text"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Failed:
+    """User code raised: `error` is the exception's text, kept with the run."""
+
+    step_name: str
+    error: str
+
+
+def error_text(exc: BaseException) -> str:
+    """The exception as one stored text: its type and message, cut to 2,000 characters."""
+    import traceback
+
+    lines = traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines).strip()[:2000]
+    return text.encode(errors="backslashreplace").decode()  # a lone surrogate stays storable
+
+
+def content_of(result: object, step: Step) -> JSON:
+    """The content a step's result carries, checked and copied.
+
+    Raises:
+        InvalidArgument: the content is not a storable JSON value.
+    """
+    if isinstance(result, StepOutput):
+        content = result.content
+    elif step.agent is not None:
+        content = getattr(result, "content", result)
+    else:
+        content = result
+    if problem := json_problem(content, f"the content of step {step.name!r}"):
+        raise InvalidArgument(problem)
+    return json_copy(content)
+
+
+def message_of(step_input: StepInput) -> str:
+    """What an agent is asked: the previous content (or the input), with any feedback."""
+    base = step_input.previous_step_content
+    if base is None:
+        base = step_input.input
+    text = base if isinstance(base, str) else json.dumps(base)
+    feedback = step_input.additional_data.get("rejection_feedback")
+    if feedback:
+        text += f"\n\nReviewer feedback on the previous attempt: {feedback}"
+    return text
+
+
+def _awaited(result: Awaitable[T]) -> T:
+    """The awaitable's result, for synchronous callers: on an event loop of its own (in a
+    thread of its own when this thread already runs a loop)."""
+
+    async def wait() -> T:
+        return await result
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with ThreadPoolExecutor(1, thread_name_prefix="statemachine-async") as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
+def _invoke(step: Step, step_input: StepInput, prefer_async: bool) -> Any:
+    if step.agent is None:
+        assert step.executor is not None
+        return step.executor(step_input)
+    arun = getattr(step.agent, "arun", None)
+    if prefer_async and arun is not None:
+        return arun(message_of(step_input))
+    return step.agent.run(message_of(step_input))
+
+
+def call(step: Step, step_input: StepInput) -> StepOutput | Failed:
+    """Run the step's user code to completion (an ``async def`` on a loop of its own)."""
+    try:
+        result = _invoke(step, step_input, prefer_async=False)
+        if inspect.isawaitable(result):
+            result = _awaited(result)
+        return StepOutput(content=content_of(result, step), step_name=step.name)
+    except Exception as exc:
+        return Failed(step.name, error_text(exc))
+
+
+async def acall(step: Step, step_input: StepInput) -> StepOutput | Failed:
+    """Await the step's user code (a synchronous executor runs on the event loop's thread)."""
+    try:
+        result = _invoke(step, step_input, prefer_async=True)
+        if inspect.isawaitable(result):
+            result = await result
+        return StepOutput(content=content_of(result, step), step_name=step.name)
+    except Exception as exc:
+        return Failed(step.name, error_text(exc))
+
+
+def _asked(loop: Loop, step_input: StepInput, iteration: int) -> Any:
+    assert loop.should_continue is not None
+    return loop.should_continue(step_input, iteration)
+
+
+def check(loop: Loop, step_input: StepInput, iteration: int) -> bool | Failed:
+    """Ask the loop's `should_continue`."""
+    try:
+        answer = _asked(loop, step_input, iteration)
+        return bool(_awaited(answer) if inspect.isawaitable(answer) else answer)
+    except Exception as exc:
+        return Failed(loop.name, error_text(exc))
+
+
+async def acheck(loop: Loop, step_input: StepInput, iteration: int) -> bool | Failed:
+    """Ask the loop's `should_continue`, awaiting it if it is asynchronous."""
+    try:
+        answer = _asked(loop, step_input, iteration)
+        return bool(await answer if inspect.isawaitable(answer) else answer)
+    except Exception as exc:
+        return Failed(loop.name, error_text(exc))
+
+
+def coroutine(function: Callable[..., Coroutine[Any, Any, T]]) -> bool:
+    """Whether `function` is an ``async def``."""
+    return inspect.iscoroutinefunction(function)

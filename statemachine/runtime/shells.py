@@ -1,0 +1,173 @@
+"""The two shells around the driver: they carry out its effects, synchronously or awaited,
+and decide nothing themselves.
+
+Both hold the run's execution lease while the driver works, and let it go before they hand
+out the event that ends a stream (a pause, the end, a failure): a caller who stops reading
+there leaves nothing held. A caller who stops reading earlier, or cancels the task, leaves
+the run at its last commit: the shell releases the lease as it unwinds, and commits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from statemachine.core.record import RunRecord
+from statemachine.runtime.calls import acall, acheck, call, check
+from statemachine.runtime.driver import Call, Check, Commit, Emit, Load, Now, Plan, Version
+from statemachine.runtime.stream import (
+    StepPausedEvent,
+    WorkflowCompletedEvent,
+    WorkflowEvent,
+    WorkflowFailedEvent,
+)
+from statemachine.store.values import Lease
+
+if TYPE_CHECKING:
+    from statemachine.runtime.workflow import Workflow
+
+__all__ = ["Done", "aexecute", "execute"]
+
+_ENDS = (StepPausedEvent, WorkflowCompletedEvent, WorkflowFailedEvent)
+
+
+@attrs.frozen
+class Done:
+    """The last thing an asynchronous execution yields: the run as committed."""
+
+    run: RunRecord
+
+
+def execute(
+    workflow: Workflow,
+    plan: Plan,
+    lease: Lease | AbstractContextManager[Lease],
+) -> Generator[WorkflowEvent, None, RunRecord]:
+    """Carry out `plan`, holding `lease` (a lease held already, or a hold to take); yields
+    the events it emits and returns the run as committed."""
+    store = workflow.store
+    last: WorkflowEvent | None = None
+    with _held(lease) as held:
+        value: Any = None
+        while True:
+            try:
+                effect = plan.send(value)
+            except StopIteration as stop:
+                run: RunRecord = stop.value
+                break
+            kind = type(effect)
+            value = None
+            if kind is Emit:
+                event = effect.event  # type: ignore[union-attr]
+                if isinstance(event, _ENDS):
+                    last = event  # handed out once the lease is let go
+                else:
+                    yield event
+            elif kind is Now:
+                value = workflow.now()
+            elif kind is Commit:
+                store.commit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+            elif kind is Call:
+                value = call(effect.step, effect.step_input)  # type: ignore[union-attr]
+            elif kind is Check:
+                value = check(effect.loop, effect.step_input, effect.iteration)  # type: ignore[union-attr]
+            elif kind is Load:
+                value = store.load(effect.run_id)  # type: ignore[union-attr]
+            elif kind is Version:
+                value = store.version(effect.run_id)  # type: ignore[union-attr]
+    if last is not None:
+        yield last
+    return run
+
+
+async def aexecute(
+    workflow: Workflow,
+    plan: Plan,
+    lease: Lease | AbstractAsyncContextManager[Lease],
+) -> AsyncGenerator[WorkflowEvent | Done, None]:
+    """`execute` with every effect awaited; the last item yielded is `Done(run)`."""
+    store = workflow.store
+    last: WorkflowEvent | None = None
+    async with _aheld(lease) as held:
+        value: Any = None
+        while True:
+            try:
+                effect = plan.send(value)
+            except StopIteration as stop:
+                run: RunRecord = stop.value
+                break
+            kind = type(effect)
+            value = None
+            if kind is Emit:
+                event = effect.event  # type: ignore[union-attr]
+                if isinstance(event, _ENDS):
+                    last = event
+                else:
+                    yield event
+            elif kind is Now:
+                value = await workflow.anow()
+            elif kind is Commit:
+                await store.acommit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+            elif kind is Call:
+                value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
+            elif kind is Check:
+                value = await acheck(effect.loop, effect.step_input, effect.iteration)  # type: ignore[union-attr]
+            elif kind is Load:
+                value = await store.aload(effect.run_id)  # type: ignore[union-attr]
+            elif kind is Version:
+                value = await store.aversion(effect.run_id)  # type: ignore[union-attr]
+    if last is not None:
+        yield last
+    yield Done(run)
+
+
+def finish(events: Generator[WorkflowEvent, None, RunRecord]) -> RunRecord:
+    """Run an execution to its end, dropping its events; the run as committed."""
+    while True:
+        try:
+            next(events)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+async def afinish(events: AsyncIterator[WorkflowEvent | Done]) -> RunRecord:
+    """`finish`, for an asynchronous execution."""
+    async for item in events:
+        if isinstance(item, Done):
+            return item.run
+    raise AssertionError("an execution ends with Done")  # pragma: no cover
+
+
+class _held:
+    """A lease held already, or a hold to take, as one context manager."""
+
+    def __init__(self, lease: Lease | AbstractContextManager[Lease]) -> None:
+        self.lease = lease
+
+    def __enter__(self) -> Lease:
+        if isinstance(self.lease, Lease):
+            return self.lease
+        return self.lease.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if not isinstance(self.lease, Lease):
+            self.lease.__exit__(*exc)  # type: ignore[arg-type]
+
+
+class _aheld:
+    """`_held`, for asynchronous holds."""
+
+    def __init__(self, lease: Lease | AbstractAsyncContextManager[Lease]) -> None:
+        self.lease = lease
+
+    async def __aenter__(self) -> Lease:
+        if isinstance(self.lease, Lease):
+            return self.lease
+        return await self.lease.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not isinstance(self.lease, Lease):
+            await self.lease.__aexit__(*exc)  # type: ignore[arg-type]

@@ -1,0 +1,180 @@
+"""What a worker does with a run it claimed, once, for the threaded and the asyncio worker.
+
+`unit` is a plan (as the store's: effects yielded, results or exceptions sent back) that
+decides what becomes of a claimed run: executed for one unit, dead-lettered at once when it
+can never be executed (not its user code's fault: a changed definition, a corrupt snapshot,
+what it would store cannot be stored), or counted as a failed attempt when something
+unexpected broke (so that it backs off, and ends dead-lettered, instead of being claimed
+again and again). Each worker carries the effects out its own way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import Counter
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from statemachine.core.errors import (
+    CodecError,
+    ConflictError,
+    CorruptRun,
+    DefinitionChanged,
+    InvalidArgument,
+    LeaseLost,
+    RunNotFound,
+    StoreError,
+)
+from statemachine.core.record import RunRecord, RunStatus
+from statemachine.core.runs import fail
+from statemachine.runtime.workflow import Workflow
+from statemachine.store.logs import log_once
+from statemachine.store.protocol import Store
+from statemachine.store.values import Lease, RetryPolicy, check_count, check_seconds
+
+__all__ = ["Execute", "Fail", "Letter", "Load", "Tally", "settings", "unit"]
+
+log = logging.getLogger("statemachine.worker")
+
+
+@attrs.frozen
+class Load:
+    """The claimed run, as stored."""
+
+    run_id: str
+
+
+@attrs.frozen
+class Execute:
+    """One unit of the run's work by `workflow`, committed fenced by the lease."""
+
+    workflow: Workflow
+    lease: Lease
+
+
+@attrs.frozen
+class Letter:
+    """Dead-letter the run: failed, no retry, with `reason`."""
+
+    lease: Lease
+    reason: str
+
+
+@attrs.frozen
+class Fail:
+    """Count a failed attempt at the run, retried after the backoff, with `reason`."""
+
+    lease: Lease
+    reason: str
+
+
+WorkEffect = Load | Execute | Letter | Fail
+
+
+class Tally:
+    """What a worker did, counted, and said once each in the log.
+
+    Attributes:
+        counts: ``units``, ``failures``, ``fenced`` (commits refused because the lease was
+            lost), ``conflicts``, ``timeouts``, ``reaped``, ``dead_lettered`` (runs never
+            executable, failed at once), ``errors`` (unexpected: a bug).
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[what] += n
+
+    def once(self, key: str, message: str, *args: object, traceback: bool = False) -> None:
+        log_once(log.name, f"{id(self)}:{key}", message, *args, traceback=traceback)
+
+
+def settings(
+    workflows: Sequence[Workflow] | Workflow, store: Store | None, concurrency: int, high: int,
+    retry: RetryPolicy | None, poll_seconds: float, sweep_seconds: float,
+) -> tuple[Store, dict[str, Workflow], int, RetryPolicy, float, float]:  # fmt: skip
+    """A worker's settings, checked: its store, its workflows bound to it by name, and the rest.
+
+    Raises:
+        InvalidArgument: no workflows, two with one name, or a setting out of range.
+    """
+    listed = [workflows] if isinstance(workflows, Workflow) else list(workflows)
+    if not listed or not all(isinstance(each, Workflow) for each in listed):
+        raise InvalidArgument("a Worker needs at least one workflow, and only Workflows")
+    if len({each.name for each in listed}) != len(listed):
+        raise InvalidArgument("a Worker's workflows need distinct names")
+    chosen = store if store is not None else listed[0].store
+    if not isinstance(chosen, Store):
+        raise InvalidArgument(f"store must be a Store, not {type(chosen).__name__}")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidArgument(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+    return (
+        chosen,
+        {each.name: each.bind(chosen) for each in listed},
+        check_count("concurrency", concurrency, 1, high),
+        retry if retry is not None else RetryPolicy(),
+        check_seconds("poll_seconds", poll_seconds, 0, 3600),
+        check_seconds("sweep_seconds", sweep_seconds, 0, 3600),
+    )
+
+
+def unit(
+    lease: Lease, workflows: Mapping[str, Workflow], tally: Tally
+) -> Generator[WorkEffect, Any, None]:
+    """The plan for one claimed run (see the module docstring)."""
+    try:
+        run: RunRecord = yield Load(lease.run_id)
+    except RunNotFound:
+        return
+    except CorruptRun as exc:
+        yield from _letter(lease, f"its snapshot cannot be read: {exc}", tally)
+        return
+    workflow = workflows.get(run.workflow)
+    if workflow is None:  # the claim filters by workflow: only a store ignoring it gets here
+        tally.once(f"unserved:{run.workflow}", "worker: no workflow %r (run %s)", run.workflow,
+                   run.run_id)  # fmt: skip
+        return
+    try:
+        after: RunRecord = yield Execute(workflow, lease)
+    except LeaseLost:
+        tally.count("fenced")  # it stalled past its lease: another worker has it
+        return
+    except ConflictError:
+        tally.count("conflicts")  # a decision or cancellation came first
+        return
+    except (DefinitionChanged, CodecError, InvalidArgument, CorruptRun) as exc:
+        yield from _letter(lease, f"{type(exc).__name__}: {exc}", tally)
+        return
+    except StoreError:
+        raise  # the store is away: the worker waits and tries again
+    except Exception as exc:  # a bug: count an attempt, so that it backs off and ends
+        tally.once(f"error:{lease.run_id}", "worker: run %s: unexpected error", lease.run_id,
+                   traceback=True)  # fmt: skip
+        tally.count("errors")
+        with contextlib.suppress(ConflictError, RunNotFound, CorruptRun):
+            yield Fail(lease, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
+        return
+    tally.count("failures" if after.status is RunStatus.failed else "units")
+
+
+def _letter(lease: Lease, reason: str, tally: Tally) -> Generator[WorkEffect, Any, None]:
+    """Fail the run for good: it is not its code that failed, and no retry would go otherwise."""
+    tally.once(f"dead:{lease.run_id}", "worker: run %s dead-lettered: %s", lease.run_id, reason)
+    try:
+        yield Letter(lease, reason)
+    except (ConflictError, RunNotFound):
+        return  # it moved on meanwhile (a decision, a cancellation): nothing to set aside
+    tally.count("dead_lettered")
+
+
+def failed(run: RunRecord, reason: str, retry: RetryPolicy, now: Any) -> RunRecord:
+    """The run with a failed attempt counted, retried after the backoff."""
+    retry_at = retry.next_attempt(run.attempts + 1, now)
+    return fail(run, run.cursor or "", reason, now, retry_at=retry_at)

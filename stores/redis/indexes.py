@@ -1,0 +1,297 @@
+"""The Redis store's operations through its indexes, as plans: pages and dead letters, claims,
+sweeps of due timeouts and expired leases, cost what they find, not what the store holds.
+
+Whatever an index holds that is not a run (junk, or an entry whose run was evicted or deleted)
+is logged once, skipped, and removed from the index where it was met.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from statemachine.core.errors import CorruptRun, RunNotFound
+from statemachine.core.record import RunRecord
+from statemachine.core.runs import abandoned
+from statemachine.store import plans
+from statemachine.store.logs import log_once
+from statemachine.store.plans import Plan
+from statemachine.store.values import (
+    LOG,
+    STATES,
+    Lease,
+    RetryPolicy,
+    RunList,
+    check_page,
+    is_run_id,
+    new_id,
+    served,
+)
+
+from .client import Cmd, Pipe, Script
+from .keys import RunKeys, parse_entry, partition, ready_key, state_entry, text
+
+__all__ = ["Indexes", "score_of"]
+
+_CLAIM_ROUNDS = 50
+
+
+def score_of(moment: datetime) -> str:
+    """A time as a sorted set's score (seconds, to the microsecond)."""
+    return f"{moment.timestamp():.6f}"
+
+
+class Indexes(ABC):
+    """The index-backed plans of `RedisStore`, and what they need of it."""
+
+    prefix: str
+    partitions: int
+
+    @abstractmethod
+    def _run_key(self, run_id: str) -> str: ...
+
+    @abstractmethod
+    def _plan_keys(self, run_id: str, workflow: str | None) -> Plan[RunKeys]: ...
+
+    @abstractmethod
+    def _plan_now(self) -> Plan[datetime]: ...
+
+    @abstractmethod
+    def _plan_lease(
+        self, keys: RunKeys, run_id: str, token: str, mode: str
+    ) -> Plan[tuple[str, int]]: ...
+
+    @abstractmethod
+    def _plan_decode(self, run_id: str, data: bytes) -> Plan[RunRecord]: ...
+
+    @abstractmethod
+    def _plan_check_epoch(self) -> Plan[None]: ...
+
+    def _tags(self) -> list[str]:
+        return [f"{self.prefix}:{{p{n}}}" for n in range(self.partitions)]
+
+    def _valid(self, key: str, members: list[str]) -> Plan[list[str]]:
+        """The members of index `key` that are run ids; junk is logged once and removed."""
+        valid = []
+        for member in members:
+            if is_run_id(member):
+                valid.append(member)
+                continue
+            log_once(LOG, f"{key}:{member}", "removing %r from %s: not a run id", member[:80], key)
+            yield Cmd("zrem", (key, member), key)
+        return valid
+
+    def _unlink(self, run_id: str, index: str, member: str) -> Plan[None]:
+        """Remove `member` from `index` if the run it names is gone (checked in the script)."""
+        run = self._run_key(run_id)
+        yield Script("unlink", [run, index], [member], index)
+
+    def plan_forget(self, run_id: str) -> Plan[None]:
+        """Remove the entries of a run that is gone from the indexes that list it by id."""
+        tag = partition(self.prefix, self.partitions, run_id)
+        for index in ("runs", "deadlines", "leases", "dead"):
+            yield from self._unlink(run_id, f"{tag}:{index}", run_id)
+
+    def plan_quarantine(self, run_id: str, reason: str) -> Plan[None]:
+        """Set aside a run whose snapshot cannot be read: no claim returns it again, and it is
+        listed among the dead letters with `reason`."""
+        keys: RunKeys = yield from self._plan_keys(run_id, None)
+        tag = keys.tag
+        names = [keys.run, f"{tag}:states", f"{tag}:deadlines", keys.lease[2], f"{tag}:dead"]
+        now = yield from self._plan_now()
+        changed = state_entry("failed", now, run_id).split("|")[1]
+        yield Script("quarantine", names, [run_id, reason[:2000], changed], keys.run, run_id)
+
+    def plan_run_ids(self) -> Plan[list[str]]:
+        """The ids in the ``runs`` indexes whose runs exist; junk and entries whose run is
+        gone (evicted, deleted by hand) are logged once and removed."""
+        ids: list[str] = []
+        for tag in self._tags():
+            key = f"{tag}:runs"
+            members = yield Cmd("zrange", (key, 0, -1), key)
+            found = yield from self._valid(key, [text(member) for member in members])
+            if not found:
+                continue
+            there = yield Pipe(tuple(("exists", (f"{tag}:run:{run_id}",)) for run_id in found))
+            for run_id, exists in zip(found, there, strict=True):
+                if exists:
+                    ids.append(run_id)
+                else:
+                    yield from self.plan_forget(run_id)
+        return ids
+
+    def plan_claim(
+        self, now: datetime | None, workflows: Collection[str] | None
+    ) -> Plan[Lease | None]:
+        """Take the lease of a run from the ready indexes of `workflows` (default: every
+        workflow), runnable at `now` (default: the server's clock), or None."""
+        names = served(workflows)
+        at = now if now is not None else (yield from self._plan_now())
+        score = str(int(at.timestamp() * 1000))
+        tags = self._tags()
+        random.shuffle(tags)  # workers spread over partitions instead of all queuing on one
+        if names is None:
+            found = yield Pipe(tuple(("smembers", (f"{tag}:workflows",)) for tag in tags))
+            per_tag = [sorted(text(name) for name in members) for members in found]
+        else:
+            per_tag = [sorted(names)] * len(tags)
+        indexes = [
+            (tag, workflow) for tag, here in zip(tags, per_tag, strict=True) for workflow in here
+        ]
+        for _ in range(_CLAIM_ROUNDS):
+            dangling = False
+            for _, run_id, workflow in (yield from self._ready(indexes, score)):
+                token = new_id()
+                keys = yield from self._plan_keys(run_id, workflow)
+                outcome, fence = yield from self._plan_lease(keys, run_id, token, "claim")
+                if outcome == "ok":
+                    return Lease(run_id, token, fence)
+                dangling = dangling or outcome == "missing"
+            if not dangling:
+                return None  # nothing ready, or all taken by others meanwhile
+            # Entries whose run is gone were removed just now: look again, so that entries
+            # left by evicted runs never hide the live runs behind them.
+        return None
+
+    def _ready(
+        self, indexes: list[tuple[str, str]], score: str
+    ) -> Plan[list[tuple[float, str, str]]]:
+        """The first few runnable entries of each ready index, in the order to claim them."""
+        if not indexes:
+            return []
+        commands = tuple(
+            ("zrangebyscore", (ready_key(tag, workflow), "-inf", score, 0, 8, True))
+            for tag, workflow in indexes
+        )
+        found = yield Pipe(commands)
+        candidates = []
+        for (tag, workflow), reply in zip(indexes, found, strict=True):
+            key = ready_key(tag, workflow)
+            members = yield from self._valid(key, [text(member) for member, _ in reply])
+            scores = {text(member): score for member, score in reply}
+            candidates += [(scores[run_id], run_id, workflow) for run_id in members]
+        return sorted(candidates)
+
+    def plan_reap(self, policy: RetryPolicy, now: datetime | None) -> Plan[list[str]]:
+        """Release every lease that ran out (by the server's clock), count the attempt, and
+        make the run runnable again after its backoff (or dead-letter it)."""
+        server = yield from self._plan_now()
+        at = now if now is not None else server
+        expired_before = str(int(server.timestamp() * 1000))
+        reaped: list[str] = []
+        for tag in self._tags():
+            key = f"{tag}:leases"
+            found = yield Cmd("zrangebyscore", (key, "-inf", expired_before, 0, 100), key)
+            for run_id in (yield from self._valid(key, [text(member) for member in found])):
+                try:
+                    keys = yield from self._plan_keys(run_id, None)
+                    released = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
+                    if text(released) != "released":
+                        continue
+                    yield from plans.update(
+                        run_id,
+                        lambda run, _: abandoned(
+                            run, at, retry_at=policy.next_attempt(run.attempts + 1, at)
+                        ),
+                        timed=False,
+                    )
+                except RunNotFound:
+                    yield from self.plan_forget(run_id)
+                    continue
+                except CorruptRun as exc:
+                    log_once(LOG, f"{key}:{run_id}", "reap: setting aside run %s: %s", run_id, exc)
+                    yield from self.plan_quarantine(run_id, str(exc))
+                    continue
+                reaped.append(run_id)
+        return reaped
+
+    def plan_expire_due(self, now: datetime | None) -> Plan[list[str]]:
+        """Apply every due timeout, found through the deadline index in batches of 100."""
+        yield from self._plan_check_epoch()  # every worker sweeps about once a second
+        at = now if now is not None else (yield from self._plan_now())
+        fired: list[str] = []
+        for tag in self._tags():
+            key = f"{tag}:deadlines"
+            seen: set[str] = set()
+            while True:
+                due = yield Cmd(
+                    "zrangebyscore", (key, "-inf", score_of(at), 0, 100 + len(seen)), key
+                )
+                members = yield from self._valid(key, [text(member) for member in due])
+                batch = [member for member in members if member not in seen]
+                if not batch:
+                    break
+                for run_id in batch:
+                    seen.add(run_id)
+                    if (yield from plans.expire_one(run_id, at)):
+                        fired.append(run_id)
+        return fired
+
+    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
+        """Runs, most recently changed first: each partition's ``states`` index gives its top
+        ``offset + limit`` of each state asked for, all in one pipelined round trip, so the cost
+        follows the page, not the number of runs stored."""
+        check_page(state, limit, offset)
+        wanted = STATES if state is None else (state,)
+        tags = self._tags()
+        # Entries "<state>|..." sort before "<state>}".
+        commands = tuple(
+            ("zrevrangebylex", (f"{tag}:states", f"({each}}}", f"[{each}|", 0, offset + limit))
+            for tag in tags
+            for each in wanted
+        )
+        found = iter((yield Pipe(commands)))
+        entries: list[tuple[int, str, str, str]] = []
+        for tag in tags:
+            key = f"{tag}:states"
+            for _ in wanted:
+                for member in next(found):
+                    entry = text(member)
+                    parsed = parse_entry(entry)
+                    if parsed is None or not is_run_id(parsed[1]):
+                        log_once(LOG, f"{key}:{entry}", "removing %r from %s", entry[:80], key)
+                        yield Cmd("zrem", (key, entry), key)
+                        continue
+                    entries.append((parsed[0], parsed[1], tag, entry))
+        entries.sort(reverse=True)
+        window = entries[offset : offset + limit]
+        return (yield from self._load_many([(r, f"{t}:states", e) for _, r, t, e in window]))
+
+    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
+        """Dead-lettered runs, most recently failed first, from the dead index."""
+        scored: list[tuple[float, str, str]] = []
+        for tag in self._tags():
+            key = f"{tag}:dead"
+            found = yield Cmd("zrevrange", (key, 0, offset + limit - 1, True), key)
+            members = yield from self._valid(key, [text(member) for member, _ in found])
+            scores = {text(member): score for member, score in found}
+            scored += [(scores[run_id], run_id, key) for run_id in members]
+        scored.sort(reverse=True)
+        window = scored[offset : offset + limit]
+        return (yield from self._load_many([(run_id, key, run_id) for _, run_id, key in window]))
+
+    def _load_many(self, wanted: list[tuple[str, str, str]]) -> Plan[RunList]:
+        """Load runs in one pipelined round trip. Each is (run id, the index it was found in,
+        its entry there): an entry whose run is gone is removed, a run that cannot be read is
+        listed in `unreadable`."""
+        runs = RunList()
+        if not wanted:
+            return runs
+        found: list[Any] = yield Pipe(
+            tuple(("hget", (self._run_key(run_id), "snapshot")) for run_id, _, _ in wanted)
+        )
+        for (run_id, index, entry), data in zip(wanted, found, strict=True):
+            if data is None:
+                yield from self._unlink(run_id, index, entry)
+                continue
+            try:
+                if isinstance(data, Exception):  # a key of the wrong type
+                    raise CorruptRun(self._run_key(run_id), "a key of the wrong type", run_id)
+                runs.append((yield from self._plan_decode(run_id, data)))
+            except CorruptRun as exc:
+                log_once(LOG, f"{index}:{run_id}", "listing skipped run %s: %s", run_id, exc)
+                runs.unreadable.append(exc)
+        return runs
