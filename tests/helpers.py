@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from statemachine import Gate, HumanReview, Request, RequestKind, State
+from statemachine import Gate, HumanReview, Request, RequestKind, State, Store
+
+T = TypeVar("T")
 
 REQUEST_KIND = {
     State.awaiting_confirmation: RequestKind.confirmation,
@@ -61,3 +66,16 @@ class Clock:
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+def aio(store: Store, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())`, closing the store's connections for that loop at its end (each
+    event loop has connections of its own)."""
+
+    async def wrapped() -> T:
+        try:
+            return await main()
+        finally:
+            await store.aclose()
+
+    return asyncio.run(wrapped())

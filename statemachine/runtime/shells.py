@@ -9,8 +9,8 @@ the run at its last commit: the shell releases the lease as it unwinds, and comm
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from collections.abc import AsyncGenerator, Generator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -133,11 +133,12 @@ def finish(events: Generator[WorkflowEvent, None, RunRecord]) -> RunRecord:
             return stop.value  # type: ignore[no-any-return]
 
 
-async def afinish(events: AsyncIterator[WorkflowEvent | Done]) -> RunRecord:
+async def afinish(events: AsyncGenerator[WorkflowEvent | Done, None]) -> RunRecord:
     """`finish`, for an asynchronous execution."""
-    async for item in events:
-        if isinstance(item, Done):
-            return item.run
+    async with aclosing(events):
+        async for item in events:
+            if isinstance(item, Done):
+                return item.run
     raise AssertionError("an execution ends with Done")  # pragma: no cover
 
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Sequence,
+)
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, overload
 
@@ -281,8 +290,9 @@ class Workflow:
         self, input: JSON, stream_events: bool, ids: dict[str, str | None]
     ) -> AsyncIterator[WorkflowEvent]:
         run_id = await self.asubmit(input, **ids)
-        async for event in _events(self._aexecute(run_id, None, stream_events)):
-            yield event
+        async with aclosing(_events(self._aexecute(run_id, None, stream_events))) as events:
+            async for event in events:
+                yield event
 
     # Continuing runs
 
@@ -425,7 +435,7 @@ class Workflow:
 
     def _aexecute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
-    ) -> AsyncIterator[WorkflowEvent | Done]:
+    ) -> AsyncGenerator[WorkflowEvent | Done, None]:
         plan = self._plan(run_id, seen, stream_events, None, None)
         return aexecute(self, plan, self.store.ahold(run_id))
 
@@ -441,7 +451,12 @@ def _overdue(run: RunRecord) -> bool:
     return gate is not None and gate.deadline is not None and not run.status.is_finished
 
 
-async def _events(execution: AsyncIterator[WorkflowEvent | Done]) -> AsyncIterator[WorkflowEvent]:
-    async for item in execution:
-        if not isinstance(item, Done):
-            yield item
+async def _events(
+    execution: AsyncGenerator[WorkflowEvent | Done, None],
+) -> AsyncGenerator[WorkflowEvent, None]:
+    # Closing this stream closes the execution, whose lease is then let go at once (not when
+    # the garbage collector gets to it).
+    async with aclosing(execution):
+        async for item in execution:
+            if not isinstance(item, Done):
+                yield item

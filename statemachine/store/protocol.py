@@ -96,6 +96,17 @@ class Store(Operations):
     def close(self) -> None:
         """Release what the store holds open. The default has nothing to release."""
 
+    async def aclose(self) -> None:
+        """Release what the store holds open for the running event loop (a Redis store's
+        asyncio connections): await it before the loop ends. Also ``async with store:``."""
+        self.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # Optional: faster, or richer, where a store can
 
     def version(self, run_id: str) -> int:

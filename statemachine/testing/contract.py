@@ -19,6 +19,7 @@ Needs Hypothesis (``pip install hitl-statemachine[testing]``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +71,27 @@ def touched(run: RunRecord, now: datetime) -> RunRecord:
     """`run` with one more transition: what a plain compare-and-set writes."""
     entry = Transition(run.version + 1, now, "touch", "touched", "done")
     return attrs.evolve(run, version=run.version + 1, updated_at=now, history=(*run.history, entry))
+
+
+def _awaited(store: Store, call: Callable[[Store], Any]) -> Any:
+    """Run `call(store)`'s coroutine on an event loop of its own, closing the store's
+    connections for that loop after."""
+
+    async def main() -> Any:
+        try:
+            return await call(store)
+        finally:
+            await store.aclose()
+
+    return asyncio.run(main())
+
+
+def _ids(runs: list[RunRecord]) -> list[str]:
+    return [run.run_id for run in runs]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _outcome(call: Callable[[], Any]) -> Any:
@@ -172,6 +194,44 @@ def store_agreement(
                 run_id, request, verdict, "feedback", decision_id=decision_id,
                 decided_at=decided_at, now=max(self.now, decided_at),
             ))  # fmt: skip
+
+        @rule(
+            run_id=st.sampled_from(IDS),
+            operation=st.sampled_from(
+                ["get", "decide", "cancel", "page", "list_runs", "expire_due"]
+            ),
+            verdict=st.sampled_from(["confirm", "reject"]),
+            decision_id=st.sampled_from(DECISION_IDS),
+        )
+        def awaited(self, run_id: str, operation: str, verdict: str, decision_id: str) -> None:
+            """The same operations through the asyncio API: they must answer as the
+            synchronous ones do (the reference's answer)."""
+            if not self.live(run_id):
+                return
+            now = self.now
+            arguments: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+                "get": ((run_id,), {"now": now}),
+                "decide": ((run_id, "loop:review:1", verdict), {"decision_id": decision_id,
+                                                               "now": now}),
+                "cancel": ((run_id,), {"now": now}),
+                "page": ((), {"limit": 10}),
+                "list_runs": ((), {}),
+                "expire_due": ((now,), {}),
+            }  # fmt: skip
+            args, kwargs = arguments[operation]
+            shape: Callable[[Any], Any] = _same
+            if operation in ("page", "list_runs"):
+                shape = _ids
+            elif operation == "expire_due":
+                shape = sorted
+
+            expected = _outcome(lambda: shape(getattr(self.reference, operation)(*args, **kwargs)))
+
+            async def awaited(store: Store) -> Any:
+                return shape(await getattr(store, f"a{operation}")(*args, **kwargs))
+
+            actual = _outcome(lambda: _awaited(self.store, awaited))
+            assert actual == expected, (operation, actual, expected)
 
         @rule()
         def expire_due(self) -> None:

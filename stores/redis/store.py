@@ -541,11 +541,11 @@ class RedisStore(Indexes, Store):
             self.client.driver.close()
 
     async def aclose(self) -> None:
-        """Close this event loop's asyncio connections, and the store's others."""
+        """Close this event loop's asyncio connections (await it before the loop ends: each
+        loop has connections of its own). The synchronous client stays open: `close` it."""
         client = self._aclients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
-        self.close()
 
 
 def _int(name: str, value: object) -> int:
