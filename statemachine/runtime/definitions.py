@@ -11,11 +11,21 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from statemachine.core.errors import DefinitionError
+from statemachine.core.errors import DefinitionChanged, DefinitionError, InvalidArgument
 from statemachine.core.events import JSON
 from statemachine.core.policy import HumanReview
+from statemachine.core.record import RunRecord
 
-__all__ = ["Executor", "Loop", "Step", "StepInput", "StepOutput", "describe", "kind_of"]
+__all__ = [
+    "Definition",
+    "Executor",
+    "Loop",
+    "Step",
+    "StepInput",
+    "StepOutput",
+    "describe",
+    "kind_of",
+]
 
 
 @attrs.frozen
@@ -233,3 +243,37 @@ def describe(step: Step | Loop) -> dict[str, Any]:
             body=[describe(body) for body in step.steps],
         )
     return shape
+
+
+@attrs.frozen
+class Definition:
+    """What the driver needs of a workflow: its name, steps in order, and fingerprint."""
+
+    name: str
+    steps: tuple[Step | Loop, ...]
+    fingerprint: str
+    index: dict[str, int] = attrs.field(eq=False)
+
+    def check(self, run: RunRecord) -> None:
+        """Refuse a run this definition cannot execute.
+
+        Raises:
+            InvalidArgument: the run belongs to another workflow.
+            DefinitionChanged: the run's current step is not here any more, under the same
+                name and kind.
+        """
+        if run.workflow != self.name:
+            raise InvalidArgument(f"run {run.run_id!r} belongs to workflow {run.workflow!r}")
+        if run.fingerprint == self.fingerprint or run.cursor is None or run.status.is_finished:
+            return
+        position = self.index.get(run.cursor)
+        if position is None:
+            raise DefinitionChanged(run.run_id, run.cursor, "this workflow has no such step")
+        was, now = dict(run.outline).get(run.cursor), kind_of(self.steps[position])
+        if was != now:
+            raise DefinitionChanged(run.run_id, run.cursor, f"it was a {was}, it is now a {now}")
+
+    def after(self, step: Step | Loop) -> str | None:
+        """The name of the step after `step`, or None after the last."""
+        position = self.index[step.name] + 1
+        return self.steps[position].name if position < len(self.steps) else None

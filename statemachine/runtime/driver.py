@@ -18,7 +18,7 @@ included, and a crash loses at most the unit that was running.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import attrs
 
@@ -28,7 +28,7 @@ from statemachine.core.actions import (
     RequestReview,
     RunIteration,
 )
-from statemachine.core.errors import ConflictError, DefinitionChanged, InvalidArgument
+from statemachine.core.errors import ConflictError
 from statemachine.core.events import JSON, IterationCompleted, Start, json_copy
 from statemachine.core.machine import action_of
 from statemachine.core.record import Gate, RunRecord, RunStatus
@@ -36,14 +36,15 @@ from statemachine.core.runs import apply_event, expire, fail, finish_step
 from statemachine.core.states import State
 from statemachine.runtime.calls import Failed
 from statemachine.runtime.definitions import (
+    Definition,
     Loop,
     Step,
     StepInput,
     StepOutput,
-    kind_of,
     max_iterations_of,
     policy_of,
 )
+from statemachine.runtime.effects import NOW, Call, Check, Commit, Effect, Emit, Load, Plan, Version
 from statemachine.runtime.stream import (
     LoopIterationCompletedEvent,
     LoopIterationStartedEvent,
@@ -51,117 +52,12 @@ from statemachine.runtime.stream import (
     StepPausedEvent,
     StepStartedEvent,
     WorkflowCompletedEvent,
-    WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
 from statemachine.store.values import RetryPolicy
 
-__all__ = [
-    "Call",
-    "Check",
-    "Commit",
-    "Definition",
-    "Effect",
-    "Emit",
-    "Load",
-    "Now",
-    "Version",
-    "drive",
-    "paused_event",
-    "prepare",
-]
-
-
-@attrs.frozen
-class Now:
-    """Answer with the time, by the workflow's clock."""
-
-
-@attrs.frozen
-class Load:
-    """Answer with the stored run."""
-
-    run_id: str
-
-
-@attrs.frozen
-class Version:
-    """Answer with the stored run's version."""
-
-    run_id: str
-
-
-@attrs.frozen
-class Commit:
-    """Store `run` if the stored one is still at `expected` (fenced by the shell's lease)."""
-
-    run: RunRecord
-    expected: int
-
-
-@attrs.frozen
-class Call:
-    """Run the step's user code; answer with its `StepOutput`, or `Failed`."""
-
-    step: Step
-    step_input: StepInput
-
-
-@attrs.frozen
-class Check:
-    """Ask the loop's `should_continue`; answer with a bool, or `Failed`."""
-
-    loop: Loop
-    step_input: StepInput
-    iteration: int
-
-
-@attrs.frozen
-class Emit:
-    """Hand `event` to whoever streams the run (or drop it)."""
-
-    event: WorkflowEvent
-
-
-Effect: TypeAlias = Now | Load | Version | Commit | Call | Check | Emit
-Plan: TypeAlias = Generator[Effect, Any, RunRecord]
-
-NOW = Now()
-
-
-@attrs.frozen
-class Definition:
-    """What the driver needs of a workflow: its name, steps in order, and fingerprint."""
-
-    name: str
-    steps: tuple[Step | Loop, ...]
-    fingerprint: str
-    index: dict[str, int] = attrs.field(eq=False)
-
-    def check(self, run: RunRecord) -> None:
-        """Refuse a run this definition cannot execute.
-
-        Raises:
-            InvalidArgument: the run belongs to another workflow.
-            DefinitionChanged: the run's current step is not here any more, under the same
-                name and kind.
-        """
-        if run.workflow != self.name:
-            raise InvalidArgument(f"run {run.run_id!r} belongs to workflow {run.workflow!r}")
-        if run.fingerprint == self.fingerprint or run.cursor is None or run.status.is_finished:
-            return
-        position = self.index.get(run.cursor)
-        if position is None:
-            raise DefinitionChanged(run.run_id, run.cursor, "this workflow has no such step")
-        was, now = dict(run.outline).get(run.cursor), kind_of(self.steps[position])
-        if was != now:
-            raise DefinitionChanged(run.run_id, run.cursor, f"it was a {was}, it is now a {now}")
-
-    def after(self, step: Step | Loop) -> str | None:
-        """The name of the step after `step`, or None after the last."""
-        position = self.index[step.name] + 1
-        return self.steps[position].name if position < len(self.steps) else None
+__all__ = ["drive", "paused_event", "prepare"]
 
 
 def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan:

@@ -17,7 +17,7 @@ import attrs
 
 from statemachine.core.record import RunRecord
 from statemachine.runtime.calls import acall, acheck, call, check
-from statemachine.runtime.driver import Call, Check, Commit, Emit, Load, Now, Plan, Version
+from statemachine.runtime.effects import Call, Check, Commit, Emit, Load, Now, Plan, Version
 from statemachine.runtime.stream import (
     StepPausedEvent,
     WorkflowCompletedEvent,

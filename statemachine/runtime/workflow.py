@@ -7,25 +7,24 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
     Callable,
-    Coroutine,
     Generator,
     Iterator,
     Sequence,
 )
-from contextlib import aclosing
 from datetime import datetime
-from typing import Any, Literal, TypeAlias, overload
+from typing import Literal, TypeAlias, overload
 
 from statemachine.core.errors import DefinitionError, InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
 from statemachine.core.record import RunRecord, RunStatus
-from statemachine.runtime.definitions import Loop, Step, check_name, describe, kind_of
-from statemachine.runtime.driver import Definition, Plan, drive, prepare
+from statemachine.core.runs import expire
+from statemachine.runtime.aworkflow import AsyncMethods, target
+from statemachine.runtime.definitions import Definition, Loop, Step, check_name, describe, kind_of
+from statemachine.runtime.driver import drive, prepare
+from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
-from statemachine.runtime.shells import Done, aexecute, afinish, execute, finish
+from statemachine.runtime.shells import execute, finish
 from statemachine.runtime.stream import WorkflowEvent
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
@@ -36,7 +35,7 @@ __all__ = ["Clock", "Workflow"]
 Clock: TypeAlias = Callable[[], datetime]
 
 
-def _check_id(name: str, value: object) -> str | None:
+def check_id(name: str, value: object) -> str | None:
     if value is None:
         return None
     if type(value) is not str or not 0 < len(value) <= 200 or not value.isprintable():
@@ -44,7 +43,7 @@ def _check_id(name: str, value: object) -> str | None:
     return value
 
 
-class Workflow:
+class Workflow(AsyncMethods):
     """Steps and loops run in order, with human gates, persisted in a store.
 
     Args:
@@ -85,8 +84,8 @@ class Workflow:
             raise DefinitionError(f"Workflow {name!r}: clock must be callable, not {clock!r}")
         self._clock = clock
         self.description = description
-        self.session_id = _check_id("session_id", session_id) or new_id()
-        self.user_id = _check_id("user_id", user_id)
+        self.session_id = check_id("session_id", session_id) or new_id()
+        self.user_id = check_id("user_id", user_id)
         if not self.steps:
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
         seen: set[str] = set()
@@ -161,8 +160,8 @@ class Workflow:
             run_id=check_run_id(run_id if run_id is not None else new_id()),
             workflow=self.name,
             fingerprint=self.fingerprint,
-            session_id=_check_id("session_id", session_id) or self.session_id,
-            user_id=_check_id("user_id", user_id) or self.user_id,
+            session_id=check_id("session_id", session_id) or self.session_id,
+            user_id=check_id("user_id", user_id) or self.user_id,
             status=RunStatus.pending,
             input=json_copy(input),  # the caller keeps no handle on what is stored
             cursor=self.steps[0].name,
@@ -191,19 +190,6 @@ class Workflow:
         """
         record = self._new_run(input, run_id, session_id, user_id, self.now())
         self.store.create(record)
-        return record.run_id
-
-    async def asubmit(
-        self,
-        input: JSON = None,
-        *,
-        run_id: str | None = None,
-        session_id: str | None = None,
-        user_id: str | None = None,
-    ) -> str:
-        """`submit`, with the store's I/O awaited."""
-        record = self._new_run(input, run_id, session_id, user_id, await self.anow())
-        await self.store.acreate(record)
         return record.run_id
 
     @overload
@@ -249,51 +235,6 @@ class Workflow:
         events = self._execute(run_id, None, stream_events)
         return events if stream else RunOutput(finish(events), self)
 
-    @overload
-    def arun(
-        self, input: JSON = None, *, stream: Literal[False] = False, stream_events: bool = False,
-        run_id: str | None = None, session_id: str | None = None, user_id: str | None = None,
-    ) -> Coroutine[Any, Any, RunOutput]: ...  # fmt: skip
-
-    @overload
-    def arun(
-        self, input: JSON = None, *, stream: Literal[True], stream_events: bool = False,
-        run_id: str | None = None, session_id: str | None = None, user_id: str | None = None,
-    ) -> AsyncIterator[WorkflowEvent]: ...  # fmt: skip
-
-    def arun(
-        self,
-        input: JSON = None,
-        *,
-        stream: bool = False,
-        stream_events: bool = False,
-        run_id: str | None = None,
-        session_id: str | None = None,
-        user_id: str | None = None,
-    ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[WorkflowEvent]:
-        """`run` under asyncio: ``await workflow.arun(input)``, or ``async for event in
-        workflow.arun(input, stream=True)``. ``async def`` executors are awaited.
-
-        Cancelling the task that runs it, or leaving the stream early, never changes the
-        stored run: it stays at its last commit, and can be continued.
-        """
-        ids = {"run_id": run_id, "session_id": session_id, "user_id": user_id}
-        if stream:
-            return self._astream_new(input, stream_events, ids)
-        return self._arun(input, ids)
-
-    async def _arun(self, input: JSON, ids: dict[str, str | None]) -> RunOutput:
-        run_id = await self.asubmit(input, **ids)
-        return RunOutput(await afinish(self._aexecute(run_id, None, False)), self)
-
-    async def _astream_new(
-        self, input: JSON, stream_events: bool, ids: dict[str, str | None]
-    ) -> AsyncIterator[WorkflowEvent]:
-        run_id = await self.asubmit(input, **ids)
-        async with aclosing(_events(self._aexecute(run_id, None, stream_events))) as events:
-            async for event in events:
-                yield event
-
     # Continuing runs
 
     @overload
@@ -327,31 +268,9 @@ class Workflow:
             RunNotFound: there is no such run.
             InvalidRunId: the run id is not acceptable.
         """
-        run_id, seen = _target(run)
+        run_id, seen = target(run)
         events = self._execute(run_id, seen, stream_events)
         return events if stream else RunOutput(finish(events), self)
-
-    @overload
-    def acontinue_run(
-        self, run: RunOutput | str, *, stream: Literal[False] = False, stream_events: bool = False
-    ) -> Coroutine[Any, Any, RunOutput]: ...
-
-    @overload
-    def acontinue_run(
-        self, run: RunOutput | str, *, stream: Literal[True], stream_events: bool = False
-    ) -> AsyncIterator[WorkflowEvent]: ...
-
-    def acontinue_run(
-        self, run: RunOutput | str, *, stream: bool = False, stream_events: bool = False
-    ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[WorkflowEvent]:
-        """`continue_run` under asyncio (awaited, or an async stream with ``stream=True``)."""
-        run_id, seen = _target(run)
-        if stream:
-            return _events(self._aexecute(run_id, seen, stream_events))
-        return self._acontinue(run_id, seen)
-
-    async def _acontinue(self, run_id: str, seen: RunRecord | None) -> RunOutput:
-        return RunOutput(await afinish(self._aexecute(run_id, seen, False)), self)
 
     def run_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
         """Execute one unit of the leased run's work (a plain step, or one loop iteration),
@@ -369,20 +288,11 @@ class Workflow:
         """
         return finish(execute(self, self._plan(lease.run_id, None, False, 1, retry), lease))
 
-    async def arun_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
-        """`run_unit`, with the store's I/O and ``async def`` user code awaited."""
-        plan = self._plan(lease.run_id, None, False, 1, retry)
-        return await afinish(aexecute(self, plan, lease))
-
     # Reading and cancelling runs
 
     def get_run(self, run_id: str) -> RunOutput:
         """The run as stored, with an overdue timeout applied first. Raises `RunNotFound`."""
         return RunOutput(self.store.get(run_id, now=self.own_time()), self)
-
-    async def aget_run(self, run_id: str) -> RunOutput:
-        """`get_run`, awaited."""
-        return RunOutput(await self.store.aget(run_id, now=self.own_time()), self)
 
     def get_session(self, session_id: str | None = None) -> Session:
         """The runs of a session (default: this workflow's), in the order they were created,
@@ -391,32 +301,23 @@ class Workflow:
         Raises:
             StoreNotFound: the store does not exist (a file store's directory is missing).
         """
-        wanted = _check_id("session_id", session_id) or self.session_id
+        wanted = check_id("session_id", session_id) or self.session_id
         listed = self.store.list_runs(self.name)
-        runs = [self.store.get(run.run_id, now=self.own_time()) if _overdue(run) else run
-                for run in listed if run.session_id == wanted]  # fmt: skip
-        return Session(self.name, [RunOutput(run, self) for run in runs], listed.unreadable, wanted)
-
-    async def aget_session(self, session_id: str | None = None) -> Session:
-        """`get_session`, awaited."""
-        wanted = _check_id("session_id", session_id) or self.session_id
-        listed = await self.store.alist_runs(self.name)
-        runs = []
-        for run in listed:
-            if run.session_id == wanted:
-                overdue = _overdue(run)
-                runs.append(
-                    await self.store.aget(run.run_id, now=self.own_time()) if overdue else run
-                )
+        mine = [run for run in listed if run.session_id == wanted]
+        now = self.now() if any(run.pending_gate for run in mine) else None
+        # A read never shows a pause past its deadline: an overdue one is read again, which
+        # applies (and stores) its timeout.
+        runs = [
+            self.store.get(run.run_id, now=self.own_time())
+            if now is not None and expire(run, now) is not None
+            else run
+            for run in mine
+        ]
         return Session(self.name, [RunOutput(run, self) for run in runs], listed.unreadable, wanted)
 
     def cancel_run(self, run_id: str) -> RunOutput:
         """Cancel the run; a process executing it stops at its next commit."""
         return RunOutput(self.store.cancel(run_id, now=self.own_time()), self)
-
-    async def acancel_run(self, run_id: str) -> RunOutput:
-        """`cancel_run`, awaited."""
-        return RunOutput(await self.store.acancel(run_id, now=self.own_time()), self)
 
     # Execution
 
@@ -433,30 +334,7 @@ class Workflow:
         plan = self._plan(run_id, seen, stream_events, None, None)
         return execute(self, plan, self.store.hold(run_id))
 
-    def _aexecute(
-        self, run_id: str, seen: RunRecord | None, stream_events: bool
-    ) -> AsyncGenerator[WorkflowEvent | Done, None]:
-        plan = self._plan(run_id, seen, stream_events, None, None)
-        return aexecute(self, plan, self.store.ahold(run_id))
-
-
-def _target(run: RunOutput | str) -> tuple[str, RunRecord | None]:
-    if isinstance(run, RunOutput):
-        return run.run_id, run.record
-    return check_run_id(run), None
-
 
 def _overdue(run: RunRecord) -> bool:
     gate = run.pending_gate
     return gate is not None and gate.deadline is not None and not run.status.is_finished
-
-
-async def _events(
-    execution: AsyncGenerator[WorkflowEvent | Done, None],
-) -> AsyncGenerator[WorkflowEvent, None]:
-    # Closing this stream closes the execution, whose lease is then let go at once (not when
-    # the garbage collector gets to it).
-    async with aclosing(execution):
-        async for item in execution:
-            if not isinstance(item, Done):
-                yield item

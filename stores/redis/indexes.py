@@ -8,13 +8,11 @@ is logged once, skipped, and removed from the index where it was met.
 from __future__ import annotations
 
 import random
-from abc import ABC, abstractmethod
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from statemachine.core.errors import CorruptRun, RunNotFound
-from statemachine.core.record import RunRecord
 from statemachine.core.runs import abandoned
 from statemachine.store import plans
 from statemachine.store.logs import log_once
@@ -33,42 +31,15 @@ from statemachine.store.values import (
 
 from .client import Cmd, Pipe, Script
 from .keys import RunKeys, parse_entry, partition, ready_key, state_entry, text
+from .records import Records, score_of
 
 __all__ = ["Indexes", "score_of"]
 
 _CLAIM_ROUNDS = 50
 
 
-def score_of(moment: datetime) -> str:
-    """A time as a sorted set's score (seconds, to the microsecond)."""
-    return f"{moment.timestamp():.6f}"
-
-
-class Indexes(ABC):
-    """The index-backed plans of `RedisStore`, and what they need of it."""
-
-    prefix: str
-    partitions: int
-
-    @abstractmethod
-    def _run_key(self, run_id: str) -> str: ...
-
-    @abstractmethod
-    def _plan_keys(self, run_id: str, workflow: str | None) -> Plan[RunKeys]: ...
-
-    @abstractmethod
-    def _plan_now(self) -> Plan[datetime]: ...
-
-    @abstractmethod
-    def _plan_lease(
-        self, keys: RunKeys, run_id: str, token: str, mode: str
-    ) -> Plan[tuple[str, int]]: ...
-
-    @abstractmethod
-    def _plan_decode(self, run_id: str, data: bytes) -> Plan[RunRecord]: ...
-
-    @abstractmethod
-    def _plan_check_epoch(self) -> Plan[None]: ...
+class Indexes(Records):
+    """The index-backed plans of `RedisStore`, built on its records' plans."""
 
     def _tags(self) -> list[str]:
         return [f"{self.prefix}:{{p{n}}}" for n in range(self.partitions)]

@@ -19,29 +19,17 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
-    CodecError,
-    ConflictError,
-    CorruptRun,
     InvalidArgument,
-    LeaseLost,
-    RunBusy,
-    RunExists,
-    RunNotFound,
     StoreError,
-    StoreReset,
-    UnsafeStoreConfiguration,
 )
 from statemachine.core.record import RunRecord
-from statemachine.store.plans import Plan
 from statemachine.store.protocol import Store
 from statemachine.store.values import (
     STATES,
@@ -49,14 +37,12 @@ from statemachine.store.values import (
     check_commit,
     check_run_id,
     check_seconds,
-    new_id,
-    ready_delay,
-    run_state,
 )
 
-from .client import AsyncClient, Client, Cmd, Pipe, Script, script
-from .indexes import Indexes, score_of
-from .keys import LAYOUT, RunKeys, partition, state_entry, text
+from .client import AsyncClient, Client, Cmd, Pipe, Script
+from .indexes import Indexes
+from .keys import RunKeys
+from .settings import RedisConfigWarning, check_eviction_policy, settle
 from .url import Target, build, target_of
 
 if TYPE_CHECKING:
@@ -70,10 +56,6 @@ _STATES = frozenset(STATES)
 _TRUE = ("1", "true", "yes")
 _CACHED = 10_000
 _REDIS = (Cmd, Pipe, Script)
-
-
-class RedisConfigWarning(UserWarning):
-    """The Redis server is configured in a way that could lose what the store relies on."""
 
 
 class RedisStore(Indexes, Store):
@@ -160,69 +142,15 @@ class RedisStore(Indexes, Store):
         # window after a first attempt failed (by the socket timeout, 10 s unless set).
         self._remember_ops = str(int(self.retry_seconds) + 600)
         self._run_keys: dict[str, RunKeys] = {}
-        self.client.call(lambda: self._check_eviction_policy(self.allow_eviction))
+        self.client.call(lambda: check_eviction_policy(driver, self.allow_eviction, where))
         requested = partitions if partitions is not None else options.get("partitions")
-        self.partitions, self.epoch = self.client.call(lambda: self._settle(requested))
+        default = 16 if self._cluster else 1
+        self.partitions, self.epoch = self.client.call(
+            lambda: settle(driver, self.prefix, default, requested, where)
+        )
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where}, prefix={self.prefix!r})"
-
-    # Settings and the epoch, when the store is opened
-
-    def _settle(self, requested: object) -> tuple[int, str]:
-        meta = f"{self.prefix}:meta"
-        wanted = (
-            (16 if self._cluster else 1) if requested is None else _int("partitions", requested)
-        )
-        if not 1 <= wanted <= 1024:
-            raise InvalidArgument("partitions must be between 1 and 1024")
-        driver = self.client.driver
-        stored, layout, epoch = driver.eval(script("settle"), 1, meta, wanted, LAYOUT, new_id())
-        if layout is None or text(layout) != LAYOUT:
-            found = "an earlier one" if layout is None else f"layout {text(layout)}"
-            raise StoreError(
-                f"prefix {self.prefix!r} holds runs in {found} of keys; this version reads layout "
-                f"{LAYOUT}: use another prefix"
-            )
-        actual = int(text(stored)) if text(stored).isdigit() else 0
-        if not 1 <= actual <= 1024 or epoch is None:
-            raise CorruptRun(meta, f"its partition count is {stored!r}, its epoch {epoch!r}")
-        if requested is not None and actual != wanted:
-            raise InvalidArgument(
-                f"prefix {self.prefix!r} already uses {actual} partitions, not {wanted}"
-            )
-        epoch = text(epoch)
-        for n in range(actual):  # each partition holds the epoch, for its writes to check
-            key = f"{self.prefix}:{{p{n}}}:epoch"
-            driver.set(key, epoch, nx=True)
-            if text(driver.get(key)) != epoch:
-                raise StoreReset(self._where, epoch, text(driver.get(key)))
-        return actual, epoch
-
-    def _check_eviction_policy(self, allowed: bool) -> None:
-        try:
-            answer = self.client.driver.config_get("maxmemory-policy")
-        except Exception:  # CONFIG may be forbidden (ACLs, managed services): nothing to check
-            return
-        # One server answers {name: value}; a Cluster client may answer per node.
-        replies = [answer] if "maxmemory-policy" in answer else list(answer.values())
-        for reply in replies:
-            policy = text(reply.get("maxmemory-policy", "noeviction"))
-            if policy.startswith("allkeys") and not allowed:
-                raise UnsafeStoreConfiguration(
-                    f"Redis at {self._where} has maxmemory-policy {policy!r}: under memory "
-                    "pressure it evicts runs and their indexes, silently. Set maxmemory-policy "
-                    "noeviction, or open it with allow_eviction=1 if losing runs is acceptable."
-                )
-            if policy.startswith("volatile"):
-                warnings.warn(
-                    f"Redis maxmemory-policy is {policy!r}: under memory pressure the server may "
-                    "evict the operation ids that make retried writes idempotent. Set "
-                    "maxmemory-policy noeviction.",
-                    RedisConfigWarning,
-                    stacklevel=4,
-                )
-                return
 
     def check_epoch(self) -> None:
         """Raise `StoreReset` if the store's data was lost since this object opened it (the
@@ -230,154 +158,9 @@ class RedisStore(Indexes, Store):
         eviction cannot tell, and does not check."""
         self._run(self._plan_check_epoch())
 
-    def _plan_check_epoch(self) -> Plan[None]:
-        if self.allow_eviction:
-            return
-        meta = f"{self.prefix}:meta"
-        found = yield Cmd("hget", (meta, "epoch"), meta)
-        if found is None or text(found) != self.epoch:
-            raise StoreReset(self._where, self.epoch, None if found is None else text(found))
-
-    def _plan_not_found(self, run_id: str) -> Plan[StoreError]:
-        """`RunNotFound`, unless the whole store was lost: then `StoreReset`."""
-        try:
-            yield from self._plan_check_epoch()
-        except StoreReset as reset:
-            return reset
-        return RunNotFound(run_id)
-
-    # Keys
-
-    def _run_key(self, run_id: str) -> str:
-        return f"{partition(self.prefix, self.partitions, run_id)}:run:{run_id}"
-
-    def _plan_keys(self, run_id: str, workflow: str | None) -> Plan[RunKeys]:
-        """The run's keys; its workflow names its ready index, and is read once if unknown."""
-        keys = self._run_keys.get(run_id)
-        if keys is None:
-            if workflow is None:
-                workflow = text((yield from self._plan_field(run_id, "workflow")))
-            if len(self._run_keys) >= _CACHED:
-                self._run_keys.clear()
-            tag = partition(self.prefix, self.partitions, run_id)
-            keys = self._run_keys[run_id] = RunKeys.of(tag, run_id, workflow)
-        return keys
-
     def _keys(self, run_id: str) -> RunKeys:
         """The run's keys (tests inspect them)."""
         return self._run(self._plan_keys(run_id, None))
-
-    def _plan_field(self, run_id: str, field: str) -> Plan[bytes]:
-        """A field of the run's hash. Raises `RunNotFound` (or `StoreReset`) when the run is
-        gone, `CorruptRun` when its hash has no such field."""
-        key = self._run_key(run_id)
-        found = yield Cmd("hget", (key, field), key, run_id)
-        if found is None:
-            if (yield Cmd("exists", (key,), key, run_id)):
-                raise CorruptRun(key, f"the run's hash has no {field}", run_id)
-            raise (yield from self._plan_not_found(run_id))
-        return found  # type: ignore[no-any-return]
-
-    # The primitives, as plans
-
-    def _plan_now(self) -> Plan[datetime]:
-        seconds, micros = yield Cmd("time", ())
-        return datetime.fromtimestamp(int(seconds) + int(micros) / 1e6, UTC)
-
-    def _plan_put(
-        self, run: RunRecord, mode: str, expected: int, lease: Lease | None, operation: str | None
-    ) -> Plan[str]:
-        """Write through the script; answers "ok", or "duplicate" for a replayed operation."""
-        run_id = check_run_id(run.run_id)
-        data = encode_run(run, self.max_run_bytes)
-        keys = yield from self._plan_keys(run_id, run.workflow)
-        gate = run.pending_gate
-        deadline = None if gate is None else gate.deadline
-        delay = ready_delay(run)
-        state = run_state(run)
-        if state not in _STATES:  # a paused run with no pending request: no index could list it
-            raise InvalidArgument(f"run {run_id!r} is paused but no gate has a pending request")
-        fields = (  # named in the script's first line
-            run_id,
-            "" if mode == "create" else str(expected),
-            str(run.version),
-            state,
-            state_entry(state, run.updated_at, run_id),
-            "" if deadline is None else score_of(deadline),
-            "" if delay is None else str(int(delay * 1000)),
-            "1" if state == "failed" and delay is None else "",
-            score_of(run.created_at) if mode == "create" else "",
-            "" if lease is None else f"{lease.fence} {lease.token}",
-            self._remember_ops,
-            "*" if self.allow_eviction else self.epoch,
-        )
-        args: list[str | bytes] = [data, "\x1f".join(fields)]
-        if mode == "create":
-            args.append(run.workflow)
-        # A retry after a lost reply carries the same operation id, and answers "duplicate".
-        write = keys.writing(operation or new_id())
-        outcome = text((yield Script("write", write, args, keys.run, run_id)))
-        if outcome == "ok" or outcome == "duplicate":
-            return outcome
-        if outcome == "exists":
-            raise RunExists(run_id)
-        if outcome == "missing":
-            raise (yield from self._plan_not_found(run_id))
-        if outcome == "fenced":
-            raise LeaseLost(run_id)
-        if outcome == "reset":
-            yield from self._plan_check_epoch()
-            raise StoreReset(self._where, self.epoch, None)
-        stored = outcome.split()[-1]
-        if not stored.isdigit():
-            raise CorruptRun(keys.run, f"its version is {stored[:40]!r}", run_id)
-        raise ConflictError(run_id, expected, int(stored))
-
-    def _plan_load(self, run_id: str) -> Plan[RunRecord]:
-        data = yield from self._plan_field(check_run_id(run_id), "snapshot")
-        return (yield from self._plan_decode(run_id, data))
-
-    def _plan_decode(self, run_id: str, data: bytes) -> Plan[RunRecord]:
-        key = self._run_key(run_id)
-        try:
-            run = loads(data, RunRecord)
-        except CodecError as exc:
-            error = yield Cmd("hget", (key, "error"), key, run_id)
-            reason = str(exc) if error is None else f"{exc} (set aside: {text(error)})"
-            raise CorruptRun(key, reason, run_id) from exc
-        if run.run_id != run_id:
-            raise CorruptRun(key, f"it holds run {run.run_id!r}", run_id)
-        if run_id not in self._run_keys:
-            yield from self._plan_keys(run_id, run.workflow)
-        return run
-
-    def _plan_version(self, run_id: str) -> Plan[int]:
-        found = text((yield from self._plan_field(check_run_id(run_id), "version")))
-        if not found.isdigit():
-            raise CorruptRun(self._run_key(run_id), f"its version is {found[:40]!r}", run_id)
-        return int(found)
-
-    def _plan_lease(
-        self, keys: RunKeys, run_id: str, token: str, mode: str
-    ) -> Plan[tuple[str, int]]:
-        millis = str(int(self.lease_seconds * 1000))
-        outcome, fence = yield Script("lease", keys.lease, [run_id, token, millis, mode], keys.run)
-        return text(outcome), int(fence)
-
-    def _plan_acquire(self, run_id: str) -> Plan[Lease]:
-        token = new_id()
-        keys = yield from self._plan_keys(check_run_id(run_id), None)
-        outcome, fence = yield from self._plan_lease(keys, run_id, token, "hold")
-        if outcome == "missing":
-            raise (yield from self._plan_not_found(run_id))
-        if outcome == "busy":
-            raise RunBusy(run_id)
-        return Lease(run_id, token, fence)
-
-    def _plan_release(self, lease: Lease) -> Plan[str]:
-        keys = yield from self._plan_keys(lease.run_id, None)
-        released = yield Script("release", keys.lease, [lease.run_id, lease.token], keys.run)
-        return text(released)
 
     # The primitives, synchronous and awaited
 
@@ -458,11 +241,6 @@ class RedisStore(Indexes, Store):
         await self._arun(self.plan_quarantine(check_run_id(run_id), reason))
 
     # Leases kept alive while a run is executed
-
-    def _renewed(self, lease: Lease) -> Plan[bool]:
-        keys = yield from self._plan_keys(lease.run_id, None)
-        outcome, _ = yield from self._plan_lease(keys, lease.run_id, lease.token, "renew")
-        return outcome == "ok"
 
     @contextmanager
     def working(self, lease: Lease) -> Iterator[Lease]:
