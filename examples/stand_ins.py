@@ -52,6 +52,10 @@ class Agent:
             text = text.rstrip(".") + "!"
         return RunResponse(content=f"Refined: {text}")
 
+    async def arun(self, message: str) -> RunResponse:
+        """`run`, awaited: what an asyncio workflow calls on an agent that has it."""
+        return self.run(message)
+
 
 def prepare_data(step_input: StepInput) -> StepOutput:
     """Normalise the workflow input."""

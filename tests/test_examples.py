@@ -80,11 +80,20 @@ EVERY_EXAMPLE = {
     "streaming": ("", "completed Final report based on: Refined pass 2"),
     "refinement_loop": ("", "completed: Final report based on: Refined: Prepared: Dear team,"),
 }
+# Every seed example has an asyncio twin that must answer as it does.
+EVERY_EXAMPLE.update(
+    {
+        f"async_{name}": EVERY_EXAMPLE[name]
+        for name in list(EVERY_EXAMPLE)
+        if name != "refinement_loop"
+    }
+)
 
 
 @pytest.mark.parametrize("name", EVERY_EXAMPLE)
 def test_every_example_runs_on_every_store(tmp_path: Path, store_url: str, name: str) -> None:
-    """Each seed example, and the demo, run the same on the memory, file and Redis stores."""
+    """Each seed example, its asyncio twin, and the demo, run the same on the memory, file and
+    Redis stores."""
     stdin, ending = EVERY_EXAMPLE[name]
     out = run_example(name, tmp_path, stdin, store_url)
     if ending:

@@ -128,7 +128,18 @@ def parser() -> argparse.ArgumentParser:
     command("diagram", cmd_diagram, "print the gate machine as a Mermaid diagram")
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
-    worker.add_argument("--concurrency", type=_integer(1), default=1)
+    worker.add_argument(
+        "--concurrency",
+        type=_integer(1),
+        default=None,
+        help="threads (default 1), or with --async units at once (default 100)",
+    )
+    worker.add_argument(
+        "--async",
+        dest="asyncio",
+        action="store_true",
+        help="run units as tasks of one event loop: for user code that mostly awaits",
+    )
     return top
 
 

@@ -261,6 +261,10 @@ def _load_app(spec: str) -> list[Workflow]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.asyncio:
+        args.concurrency = args.concurrency or 100
+        return _async_worker(args)
+    args.concurrency = args.concurrency or 1
     from statemachine.runtime.worker import Worker
 
     store = _store(args.store)
@@ -275,5 +279,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # Ready: said once the handlers are in place, so that SIGTERM may follow it at once.
     print(f"worker: {args.concurrency} thread(s) on {store!r}", file=sys.stderr, flush=True)
     worker.run(stop)
+    print(f"worker: stopped after {dict(worker.counts)}", file=sys.stderr, flush=True)
+    return 0
+
+
+def _async_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from statemachine.runtime.aworker import AsyncWorker
+
+    store = _store(args.store)
+    worker = AsyncWorker(_load_app(args.app), store, concurrency=args.concurrency)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for each in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(each, stop.set)  # finish the units under way, then exit
+        print(f"worker: up to {args.concurrency} unit(s) at once on one event loop, on "
+              f"{store!r}", file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            await worker.run(stop)
+        finally:
+            await store.aclose()
+
+    asyncio.run(main())
     print(f"worker: stopped after {dict(worker.counts)}", file=sys.stderr, flush=True)
     return 0
