@@ -29,6 +29,7 @@ from statemachine.core.errors import (
     InvalidRunId,
     LeaseLost,
     MalformedRecord,
+    Refused,
     RunBusy,
     RunExists,
     RunNotFound,
@@ -43,6 +44,7 @@ from statemachine.core.errors import (
     TimeoutNotDue,
     TransitionRefused,
     UnsafeStoreConfiguration,
+    VersionConflict,
 )
 from statemachine.core.events import (
     Cancel,
@@ -126,6 +128,7 @@ __all__ = [
     "OnReject",
     "OnTimeout",
     "Outcome",
+    "Refused",
     "Reject",
     "Request",
     "RequestConfirmation",
@@ -167,6 +170,7 @@ __all__ = [
     "Trigger",
     "UnsafeStoreConfiguration",
     "Verdict",
+    "VersionConflict",
     "Worker",
     "Workflow",
     "WorkflowCompletedEvent",

@@ -29,13 +29,13 @@ from pathlib import Path
 from statemachine.core.codec import SCHEMA_VERSION, encode_run, loads
 from statemachine.core.errors import (
     CodecError,
-    ConflictError,
     CorruptRun,
     RunBusy,
     RunExists,
     RunNotFound,
     StoreError,
     StoreNotFound,
+    VersionConflict,
 )
 from statemachine.core.record import RunRecord
 from statemachine.store import (
@@ -267,7 +267,7 @@ class FileStore(Store):
         with self._write_lock(run.run_id):
             stored = self._stored_version(run.run_id)
             if stored != expected_version:
-                raise ConflictError(run.run_id, expected_version, stored)
+                raise VersionConflict(run.run_id, expected_version, stored)
             self._write(run)
 
     def acquire(self, run_id: str) -> Lease:

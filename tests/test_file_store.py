@@ -17,7 +17,6 @@ import attrs
 import pytest
 
 from statemachine import (
-    ConflictError,
     CorruptRun,
     InvalidArgument,
     RunBusy,
@@ -27,6 +26,7 @@ from statemachine import (
     RunStatus,
     StoreError,
     StoreNotFound,
+    VersionConflict,
 )
 from statemachine.testing import EPOCH
 from stores import FileStore, MemoryStore, open_store
@@ -57,7 +57,7 @@ def test_compare_and_set_refuses_stale_versions(tmp_path: Path) -> None:
     store.create(record())
     store.commit(record(version=1), 0)
     before = (tmp_path / "run-1.json").read_bytes()
-    with pytest.raises(ConflictError) as info:
+    with pytest.raises(VersionConflict) as info:
         store.commit(record(version=2), 0)
     assert (info.value.expected_version, info.value.actual_version) == (0, 1)
     assert (tmp_path / "run-1.json").read_bytes() == before

@@ -16,7 +16,7 @@ from statemachine import (
     step,
 )
 from statemachine.core import machine as machine_module
-from statemachine.core.errors import StateMachineError
+from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.core.table import _validate
 from statemachine.testing import EPOCH
 
@@ -120,10 +120,10 @@ def test_validation_needs_every_trigger_described(monkeypatch: pytest.MonkeyPatc
 
 
 def test_resolution_refuses_what_is_not_an_event() -> None:
-    """resolve() raises TypeError for an object that is not a gate event."""
+    """resolve() raises InvalidArgument for an object that is not a gate event."""
     from statemachine.core.table import resolve
 
-    with pytest.raises(TypeError, match="not a gate event"):
+    with pytest.raises(InvalidArgument, match="not a gate event"):
         resolve("confirm", HumanReview(), 0, 1)  # type: ignore[arg-type]
 
 

@@ -30,6 +30,7 @@ from statemachine import (
     StepOutput,
     StepPausedEvent,
     Store,
+    VersionConflict,
     Workflow,
     WorkflowCompletedEvent,
     WorkflowFailedEvent,
@@ -612,7 +613,7 @@ def test_continuing_a_run_that_moved_on_is_a_conflict(store: Store, clock: Clock
     review_once(out, lambda r: r.reject("again"))
     workflow.continue_run(out)
     ran = len(calls.inputs)
-    with pytest.raises(ConflictError) as info:
+    with pytest.raises(VersionConflict) as info:
         workflow.continue_run(stale)
     assert info.value.expected_version == stale.version
     assert len(calls.inputs) == ran  # no user code ran

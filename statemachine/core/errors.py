@@ -29,6 +29,7 @@ __all__ = [
     "InvalidRunId",
     "LeaseLost",
     "MalformedRecord",
+    "Refused",
     "RunBusy",
     "RunExists",
     "RunNotFound",
@@ -43,6 +44,7 @@ __all__ = [
     "TimeoutNotDue",
     "TransitionRefused",
     "UnsafeStoreConfiguration",
+    "VersionConflict",
     "shorten",
 ]
 
@@ -83,7 +85,11 @@ class ExplorationFailed(StateMachineError, AssertionError):
         super().__init__("\n".join(self.problems))
 
 
-class TransitionRefused(StateMachineError):
+class Refused(StateMachineError):
+    """An event or a decision was refused: nothing changed."""
+
+
+class TransitionRefused(Refused):
     """The transition table has no transition for this event in this state.
 
     The gate record is unchanged: `step` is pure and builds nothing before it raises.
@@ -115,7 +121,7 @@ class TimeoutNotDue(TransitionRefused):
         self.args = (f"{self.args[0]}: the pause {when}, now is {now.isoformat()}",)
 
 
-class DecisionRefused(StateMachineError):
+class DecisionRefused(Refused):
     """A human decision cannot be applied to the pause it names."""
 
 
@@ -251,20 +257,33 @@ class RunExists(StoreError):
 
 
 class ConflictError(StoreError):
-    """The run moved on since it was read: another process changed it first.
+    """Another writer or executor got to the run first: nothing was written and, from the
+    runtime, no user code ran for this attempt.
 
-    Nothing was written and, from the workflow runtime, no user code ran for this attempt.
+    Attributes:
+        run_id: the run.
     """
 
-    def __init__(
-        self, run_id: str, expected_version: int | None, actual_version: int | None
-    ) -> None:
+    def __init__(self, run_id: str, reason: str | None = None) -> None:
         self.run_id = run_id
+        super().__init__(reason or f"run {shorten(run_id)} changed meanwhile")
+
+
+class VersionConflict(ConflictError):
+    """The run moved on since it was read: compare-and-set refused the write.
+
+    Attributes:
+        expected_version: the version the writer read.
+        actual_version: the version stored now.
+    """
+
+    def __init__(self, run_id: str, expected_version: int, actual_version: int) -> None:
         self.expected_version = expected_version
         self.actual_version = actual_version
         super().__init__(
-            f"run {run_id!r} is at version {actual_version}, not {expected_version}: "
-            "another process changed it first"
+            run_id,
+            f"run {shorten(run_id)} is at version {actual_version}, not {expected_version}: "
+            "another process changed it first",
         )
 
 
@@ -272,8 +291,7 @@ class RunBusy(ConflictError):
     """Another process (or thread) is executing the run right now."""
 
     def __init__(self, run_id: str) -> None:
-        super().__init__(run_id, None, None)
-        self.args = (f"run {run_id!r} is being executed by another process",)
+        super().__init__(run_id, f"run {shorten(run_id)} is being executed by another process")
 
 
 class LeaseLost(ConflictError):
@@ -281,8 +299,10 @@ class LeaseLost(ConflictError):
     someone else's: this commit is refused, so that a stale holder cannot overwrite a new one."""
 
     def __init__(self, run_id: str) -> None:
-        super().__init__(run_id, None, None)
-        self.args = (f"the lease on run {run_id!r} was lost: another holder may be executing it",)
+        super().__init__(
+            run_id,
+            f"the lease on run {shorten(run_id)} was lost: another holder may be executing it",
+        )
 
 
 class StoreUnavailable(StoreError):

@@ -17,7 +17,7 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-from statemachine.core.errors import StateMachineError
+from statemachine.core.errors import InvalidArgument, StateMachineError, shorten
 from statemachine.core.events import (
     Cancel,
     Confirm,
@@ -149,7 +149,7 @@ def resolve(event: Event, policy: HumanReview, iteration: int, max_iterations: i
         return Trigger.timeout_skip if on_timeout is OnTimeout.skip else Trigger.timeout_cancel
     if kind is Cancel:
         return Trigger.cancel
-    raise TypeError(f"not a gate event: {event!r}")
+    raise InvalidArgument(f"not a gate event: {shorten(event)}")
 
 
 def _validate(table: Mapping[State, Mapping[Trigger, State]]) -> None:

@@ -28,7 +28,7 @@ from statemachine.core.actions import (
     RequestReview,
     RunIteration,
 )
-from statemachine.core.errors import ConflictError
+from statemachine.core.errors import VersionConflict
 from statemachine.core.events import JSON, IterationCompleted, Start, json_copy
 from statemachine.core.machine import action_of
 from statemachine.core.record import Gate, RunRecord, RunStatus
@@ -73,7 +73,7 @@ def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan
     else:
         stored = yield Version(run_id)
         if stored != seen.version:
-            raise ConflictError(seen.run_id, seen.version, stored)
+            raise VersionConflict(seen.run_id, seen.version, stored)
         run = seen
     expired = expire(run, (yield NOW))
     if expired is not None:

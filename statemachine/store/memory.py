@@ -12,7 +12,7 @@ import threading
 from datetime import datetime
 
 from statemachine.core.codec import encode_run
-from statemachine.core.errors import ConflictError, RunBusy, RunExists, RunNotFound
+from statemachine.core.errors import RunBusy, RunExists, RunNotFound, VersionConflict
 from statemachine.core.record import RunRecord
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, check_commit, check_run_id, new_id
@@ -64,7 +64,7 @@ class MemoryStore(Store):
             if stored is None:
                 raise RunNotFound(run.run_id)
             if stored.version != expected_version:
-                raise ConflictError(run.run_id, expected_version, stored.version)
+                raise VersionConflict(run.run_id, expected_version, stored.version)
             self._runs[run.run_id] = run
             self._written[run.run_id] = self.now()
 

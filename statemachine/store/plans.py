@@ -171,7 +171,9 @@ def update(
         except ConflictError:
             continue
         return new
-    raise ConflictError(run_id, None, None)
+    raise ConflictError(
+        run_id, f"run {run_id!r} kept changing: {_ATTEMPTS} writes in a row lost the race"
+    )
 
 
 def get(run_id: str, now: datetime | None) -> Plan[RunRecord]:

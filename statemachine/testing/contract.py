@@ -35,7 +35,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from statemachine.core.errors import ConflictError, CorruptRun, RunExists, StateMachineError
+from statemachine.core.errors import (
+    CorruptRun,
+    InvalidArgument,
+    RunExists,
+    StateMachineError,
+    VersionConflict,
+)
 from statemachine.core.events import IterationCompleted, Start
 from statemachine.core.machine import step
 from statemachine.core.policy import HumanReview
@@ -120,7 +126,7 @@ def store_agreement(
         litter: leave things that are not runs where runs live.
     """
     if (spoil is None) != (junk is None):
-        raise ValueError("spoil and junk go together")
+        raise InvalidArgument("spoil and junk go together: give both, or neither")
 
     class StoreAgreement(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -174,7 +180,7 @@ def store_agreement(
             if self.live(run_id) and current is not None and current.version + delta >= 0:
                 expected = current.version + delta
                 new = attrs.evolve(touched(current, self.now), version=expected + 1)
-                assert self.both(lambda store: store.commit(new, expected)) is ConflictError
+                assert self.both(lambda store: store.commit(new, expected)) is VersionConflict
 
         @rule(
             run_id=st.sampled_from([*IDS, "unknown"]),

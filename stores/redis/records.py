@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
     CodecError,
-    ConflictError,
     CorruptRun,
     InvalidArgument,
     LeaseLost,
@@ -18,6 +17,7 @@ from statemachine.core.errors import (
     RunNotFound,
     StoreError,
     StoreReset,
+    VersionConflict,
 )
 from statemachine.core.record import RunRecord
 from statemachine.store.plans import Plan
@@ -147,7 +147,7 @@ class Records:
         stored = outcome.split()[-1]
         if not stored.isdigit():
             raise CorruptRun(keys.run, f"its version is {stored[:40]!r}", run_id)
-        raise ConflictError(run_id, expected, int(stored))
+        raise VersionConflict(run_id, expected, int(stored))
 
     def _plan_load(self, run_id: str) -> Plan[RunRecord]:
         data = yield from self._plan_field(check_run_id(run_id), "snapshot")
