@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import stat
 import threading
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from statemachine.core.codec import SCHEMA_VERSION, encode_run, loads
+from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
     CodecError,
     CorruptRun,
@@ -83,6 +82,7 @@ class FileStore(Store):
         self.max_run_bytes = max_run_bytes
         self._locks = self.path / ".locks"
         self._held: dict[str, int] = {}  # lease token -> the descriptor holding its flock
+        self._versions: dict[str, tuple[tuple[int, int, int], int]] = {}  # run -> (file, version)
         self._guard = threading.Lock()
         if create:
             self._make_directory()
@@ -158,6 +158,15 @@ class FileStore(Store):
 
     def _read(self, run_id: str) -> tuple[bytes, float]:
         """The snapshot's bytes and modification time; only a regular file is read."""
+        data, status = self._read_status(run_id)
+        return data, status.st_mtime
+
+    def _read_known(self, run_id: str) -> tuple[bytes, tuple[int, int, int]]:
+        """The snapshot's bytes and the identity of the file they came from."""
+        data, status = self._read_status(run_id)
+        return data, _identity(status)
+
+    def _read_status(self, run_id: str) -> tuple[bytes, os.stat_result]:
         path = self._snapshot(run_id)
         try:
             fd = os.open(path, _READ_FLAGS)
@@ -176,7 +185,7 @@ class FileStore(Store):
             chunks = []
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
-            return b"".join(chunks), status.st_mtime
+            return b"".join(chunks), status
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
         finally:
@@ -193,9 +202,10 @@ class FileStore(Store):
                 while view:
                     view = view[os.write(fd, view) :]
                 os.fsync(fd)
+                written = os.fstat(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, final)
+            os.replace(temp, final)  # the same inode: the file is known by what was written
             directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 os.fsync(directory)  # makes the rename itself durable
@@ -204,6 +214,7 @@ class FileStore(Store):
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {final}: {exc}") from exc
+        self._remember(run.run_id, _identity(written), run.version)
 
     def create(self, run: RunRecord) -> None:
         check_run_id(run.run_id)
@@ -216,7 +227,10 @@ class FileStore(Store):
             self._write(run)
 
     def load(self, run_id: str) -> RunRecord:
-        return self._decode(run_id, self._read(run_id)[0])
+        data, identity = self._read_known(run_id)
+        run = self._decode(run_id, data)
+        self._remember(run_id, identity, run.version)
+        return run
 
     def _decode(self, run_id: str, data: bytes) -> RunRecord:
         try:
@@ -243,24 +257,29 @@ class FileStore(Store):
         return self._stored_version(check_run_id(run_id))
 
     def _stored_version(self, run_id: str) -> int:
-        # Only the version is needed: skip building the whole record.
-        data = self._read(run_id)[0]
-        where = str(self._snapshot(run_id))
+        """The stored run's version. A file this store wrote (or read) is known by its inode,
+        size and modification time: every write replaces the file, so another writer's run is
+        another file, read and decoded in full, by the one reader of the wire format."""
+        path = self._snapshot(run_id)
         try:
-            document = json.loads(data)
-        except ValueError as exc:
-            raise CorruptRun(where, f"not a JSON document: {exc}", run_id) from exc
-        except RecursionError:
-            raise CorruptRun(where, "its JSON nests too deeply to read", run_id) from None
-        if not isinstance(document, dict) or document.get("schema_version") not in (
-            1,
-            SCHEMA_VERSION,
-        ):
-            raise CorruptRun(where, "not a run written by this library", run_id)
-        version = document.get("version")
-        if type(version) is not int or document.get("run_id") != run_id:
-            raise CorruptRun(where, "its version or run id is missing or wrong", run_id)
+            status = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return self.load(run_id).version  # raises RunNotFound, or StoreNotFound
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        known = self._versions.get(run_id)
+        if known is not None and known[0] == _identity(status):
+            return known[1]
+        data, identity = self._read_known(run_id)
+        version = self._decode(run_id, data).version
+        self._remember(run_id, identity, version)
         return version
+
+    def _remember(self, run_id: str, identity: tuple[int, int, int], version: int) -> None:
+        with self._guard:
+            if len(self._versions) >= 10_000:
+                self._versions.clear()
+            self._versions[run_id] = (identity, version)
 
     def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         check_commit(run, expected_version)
@@ -315,6 +334,10 @@ class FileStore(Store):
                 log_once(LOG, f"{self.path}:{name}", "file store %s: ignoring %r, which %s",
                          self.path, name, problem)  # fmt: skip
         return ids
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _alive(pid: int) -> bool:
