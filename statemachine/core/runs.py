@@ -110,12 +110,14 @@ def apply_event(
     *,
     live: RunStatus = RunStatus.pending,
     decision_id: str | None = None,
+    answered: Answer | None = None,
 ) -> tuple[RunRecord, Action]:
     """Apply `event` to `gate` (the run's record of it, or a new pending one) within `run`.
 
     The run's status follows the gate: paused while it waits for a human, cancelled when it is
     cancelled, and `live` otherwise (`running` for whoever executes the run, `pending` for a
-    decision or a timeout recorded from outside).
+    decision or a timeout recorded from outside). `answered` is how the event ended the
+    pending request, kept with the run's answers.
 
     Raises:
         Whatever `step` raises; the run is then unchanged.
@@ -139,7 +141,11 @@ def apply_event(
         status = RunStatus.cancelled
     else:
         status = live
-    return _record(run, [entry], now, gates=gates, status=status, error=None), action
+    if answered is None:
+        return _record(run, [entry], now, gates=gates, status=status, error=None), action
+    answers = (*run.answers, answered)
+    changed = _record(run, [entry], now, gates=gates, status=status, error=None, answers=answers)
+    return changed, action
 
 
 def expire(run: RunRecord, now: datetime) -> RunRecord | None:
@@ -149,8 +155,7 @@ def expire(run: RunRecord, now: datetime) -> RunRecord | None:
         return None
     assert gate.request is not None
     timed_out = Answer(gate.request.request_id, "timeout", deadline=gate.deadline)
-    new = apply_event(run, gate, Timeout(), now)[0]
-    return attrs.evolve(new, answers=(*run.answers, timed_out))
+    return apply_event(run, gate, Timeout(), now, answered=timed_out)[0]
 
 
 _MAX_ID = 200
@@ -261,9 +266,9 @@ def decide(
         event = Confirm(request_id=request_id, decided_at=at)
     else:
         event = Reject(feedback, request_id=request_id, decided_at=at)
-    new, _ = apply_event(run, gate, event, now, decision_id=decision_id)
     answer = Answer(pending.request_id, verdict.value, decision_id, digest)
-    return DecisionResult(Outcome.applied, attrs.evolve(new, answers=(*run.answers, answer)))
+    new, _ = apply_event(run, gate, event, now, decision_id=decision_id, answered=answer)
+    return DecisionResult(Outcome.applied, new)
 
 
 def _not_pending(
@@ -292,11 +297,8 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
         raise InvalidArgument(f"run {run.run_id!r} has completed and cannot be cancelled")
     live = run.gate(run.cursor) if run.cursor is not None else None
     if live is not None and not live.is_terminal:
-        cancelled = apply_event(run, live, Cancel(), now)[0]
-        if live.request is None:
-            return cancelled
-        ended = Answer(live.request.request_id, "cancel")
-        return attrs.evolve(cancelled, answers=(*run.answers, ended))
+        ended = None if live.request is None else Answer(live.request.request_id, "cancel")
+        return apply_event(run, live, Cancel(), now, answered=ended)[0]
     entry = Transition(run.version + 1, now, "", "cancel", RunStatus.cancelled.value)
     return _record(run, [entry], now, status=RunStatus.cancelled)
 

@@ -97,11 +97,14 @@ def _invoke(step: Step, step_input: StepInput, prefer_async: bool) -> Any:
     return step.agent.run(message_of(step_input))
 
 
+_PLAIN = frozenset({str, dict, list, int, float, bool, type(None), StepOutput})  # not awaitable
+
+
 def call(step: Step, step_input: StepInput) -> StepOutput | Failed:
     """Run the step's user code to completion (an ``async def`` on a loop of its own)."""
     try:
         result = _invoke(step, step_input, prefer_async=False)
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             result = _awaited(result)
         return StepOutput(content=content_of(result, step), step_name=step.name)
     except Exception as exc:

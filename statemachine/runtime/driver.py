@@ -109,7 +109,8 @@ class _Driver:
         self.worked = 0  # units of user code run so far
         self.committed = -1  # the version stored
 
-    def run(self, run: RunRecord) -> Plan:
+    def run(self, run_id: str, seen: RunRecord | None) -> Plan:
+        run = yield from prepare(self.definition, run_id, seen)
         self.committed = run.version
         definition = self.definition
         if self.events:
@@ -286,22 +287,25 @@ class _Driver:
 
 def drive(
     definition: Definition,
-    run: RunRecord,
+    run_id: str,
+    seen: RunRecord | None = None,
     *,
     events: bool = False,
     units: int | None = None,
     retry: RetryPolicy | None = None,
 ) -> Plan:
-    """Execute `run` from where it stands until it pauses, ends, fails, or (with `units`) has
-    run that many units of user code and is handed over. Returns the run as committed.
+    """Execute the run from where it stands (see `prepare`) until it pauses, ends, fails, or
+    (with `units`) has run that many units of user code and is handed over. Returns the run
+    as committed.
 
     Args:
+        seen: the run as the caller saw it, if it did (see `prepare`).
         events: emit the step and iteration events, not only the one that ends the stream.
         units: stop after this many units of user code (a worker's one), leaving the run
             pending for any worker.
         retry: how a failure is retried (None: by a person, with `continue_run`).
     """
-    return _Driver(definition, events, units, retry).run(run)
+    return _Driver(definition, events, units, retry).run(run_id, seen)
 
 
 def _content(run: RunRecord) -> JSON:

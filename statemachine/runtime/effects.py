@@ -6,9 +6,7 @@ user code, the asyncio shell by awaiting them (`shells`)."""
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, TypeAlias
-
-import attrs
+from typing import Any, NamedTuple, TypeAlias
 
 from statemachine.core.record import RunRecord
 from statemachine.runtime.definitions import Loop, Step, StepInput
@@ -17,43 +15,37 @@ from statemachine.runtime.stream import WorkflowEvent
 __all__ = ["NOW", "Call", "Check", "Commit", "Effect", "Emit", "Load", "Now", "Plan", "Version"]
 
 
-@attrs.frozen
-class Now:
+class Now(NamedTuple):
     """Answer with the time, by the workflow's clock."""
 
 
-@attrs.frozen
-class Load:
+class Load(NamedTuple):
     """Answer with the stored run."""
 
     run_id: str
 
 
-@attrs.frozen
-class Version:
+class Version(NamedTuple):
     """Answer with the stored run's version."""
 
     run_id: str
 
 
-@attrs.frozen
-class Commit:
+class Commit(NamedTuple):
     """Store `run` if the stored one is still at `expected` (fenced by the shell's lease)."""
 
     run: RunRecord
     expected: int
 
 
-@attrs.frozen
-class Call:
+class Call(NamedTuple):
     """Run the step's user code; answer with its `StepOutput`, or `Failed`."""
 
     step: Step
     step_input: StepInput
 
 
-@attrs.frozen
-class Check:
+class Check(NamedTuple):
     """Ask the loop's `should_continue`; answer with a bool, or `Failed`."""
 
     loop: Loop
@@ -61,8 +53,7 @@ class Check:
     iteration: int
 
 
-@attrs.frozen
-class Emit:
+class Emit(NamedTuple):
     """Hand `event` to whoever streams the run (or drop it)."""
 
     event: WorkflowEvent

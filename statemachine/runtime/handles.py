@@ -54,7 +54,7 @@ class StepRequirement:
         request = gate.request
         self._view = view
         self._workflow = workflow
-        self._decisions = {verdict: new_id() for verdict in Verdict}
+        self._decisions: dict[Verdict, str] = {}  # a decision id per verdict, made on first use
         self.step_name = gate.name
         self.request_id = request.request_id
         self.kind = request.kind
@@ -126,7 +126,7 @@ class StepRequirement:
             self.request_id,
             verdict,
             feedback,
-            decision_id=self._decisions[verdict],
+            decision_id=self._decision_id(verdict),
             now=workflow.own_time(),
             seen=self._view.record,
         ).run
@@ -138,11 +138,17 @@ class StepRequirement:
             self.request_id,
             verdict,
             feedback,
-            decision_id=self._decisions[verdict],
+            decision_id=self._decision_id(verdict),
             now=workflow.own_time(),
             seen=self._view.record,
         )
         self._view.record = result.run
+
+    def _decision_id(self, verdict: Verdict) -> str:
+        found = self._decisions.get(verdict)
+        if found is None:
+            found = self._decisions[verdict] = new_id()
+        return found
 
 
 class RunOutput:

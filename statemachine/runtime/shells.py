@@ -9,7 +9,7 @@ the run at its last commit: the shell releases the lease as it unwinds, and comm
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,16 @@ class Done:
     run: RunRecord
 
 
+_ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
+    Now: lambda workflow, _, effect: workflow.now(),
+    Commit: lambda workflow, lease, e: workflow.store.commit(e.run, e.expected, lease=lease),
+    Call: lambda workflow, _, e: call(e.step, e.step_input),
+    Check: lambda workflow, _, e: check(e.loop, e.step_input, e.iteration),
+    Load: lambda workflow, _, e: workflow.store.load(e.run_id),
+    Version: lambda workflow, _, e: workflow.store.version(e.run_id),
+}
+
+
 def execute(
     workflow: Workflow,
     plan: Plan,
@@ -48,8 +58,8 @@ def execute(
 ) -> Generator[WorkflowEvent, None, RunRecord]:
     """Carry out `plan`, holding `lease` (a lease held already, or a hold to take); yields
     the events it emits and returns the run as committed."""
-    store = workflow.store
     last: WorkflowEvent | None = None
+    answers = _ANSWERS
     with _held(lease) as held:
         value: Any = None
         while True:
@@ -58,26 +68,17 @@ def execute(
             except StopIteration as stop:
                 run: RunRecord = stop.value
                 break
-            kind = type(effect)
+            answer = answers.get(type(effect))
+            if answer is not None:
+                value = answer(workflow, held, effect)
+                continue
             value = None
-            if kind is Emit:
-                event = effect.event  # type: ignore[union-attr]
-                if isinstance(event, _ENDS):
-                    last = event  # handed out once the lease is let go
-                else:
-                    yield event
-            elif kind is Now:
-                value = workflow.now()
-            elif kind is Commit:
-                store.commit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
-            elif kind is Call:
-                value = call(effect.step, effect.step_input)  # type: ignore[union-attr]
-            elif kind is Check:
-                value = check(effect.loop, effect.step_input, effect.iteration)  # type: ignore[union-attr]
-            elif kind is Load:
-                value = store.load(effect.run_id)  # type: ignore[union-attr]
-            elif kind is Version:
-                value = store.version(effect.run_id)  # type: ignore[union-attr]
+            assert type(effect) is Emit  # the one effect left
+            event = effect.event
+            if isinstance(event, _ENDS):
+                last = event  # handed out once the lease is let go
+            else:
+                yield event
     if last is not None:
         yield last
     return run

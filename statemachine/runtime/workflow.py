@@ -21,7 +21,7 @@ from statemachine.core.record import RunRecord, RunStatus
 from statemachine.core.runs import expire
 from statemachine.runtime.aworkflow import AsyncMethods, target
 from statemachine.runtime.definitions import Definition, Loop, Step, check_name, describe, kind_of
-from statemachine.runtime.driver import drive, prepare
+from statemachine.runtime.driver import drive
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
 from statemachine.runtime.shells import execute, finish
@@ -325,8 +325,7 @@ class Workflow(AsyncMethods):
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
         retry: RetryPolicy | None,
     ) -> Plan:  # fmt: skip
-        run = yield from prepare(self.definition, run_id, seen)
-        return (yield from drive(self.definition, run, events=events, units=units, retry=retry))
+        return drive(self.definition, run_id, seen, events=events, units=units, retry=retry)
 
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool

@@ -8,6 +8,7 @@ commit; `max_run_bytes=None` skips it, for the fastest store that no longer refu
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from statemachine.core.codec import encode_run
 from statemachine.core.errors import RunBusy, RunExists, RunNotFound, VersionConflict
 from statemachine.core.record import RunRecord
 from statemachine.store.protocol import Store
-from statemachine.store.values import Lease, check_commit, check_run_id, new_id
+from statemachine.store.values import Lease, check_commit, check_run_id
 
 __all__ = ["MemoryStore"]
 
@@ -34,6 +35,7 @@ class MemoryStore(Store):
         self._written: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._held: dict[str, str] = {}
+        self._tokens = itertools.count(1)  # a lease token need only be unique in this store
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._runs)} runs)"
@@ -79,7 +81,7 @@ class MemoryStore(Store):
                 raise RunNotFound(run_id)
             if run_id in self._held:
                 raise RunBusy(run_id)
-            lease = Lease(run_id, new_id(), 0)
+            lease = Lease(run_id, str(next(self._tokens)), 0)
             self._held[run_id] = lease.token
         return lease
 

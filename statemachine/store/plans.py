@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Generator
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias, TypeVar
-
-import attrs
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from statemachine.core.errors import (
     ConflictError,
@@ -66,15 +64,13 @@ __all__ = [
 T = TypeVar("T")
 
 
-@attrs.frozen
-class Load:
+class Load(NamedTuple):
     """The stored run (`RunNotFound`, `CorruptRun`)."""
 
     run_id: str
 
 
-@attrs.frozen
-class Commit:
+class Commit(NamedTuple):
     """Compare-and-set the run over `expected` (`ConflictError`; `LeaseLost` when fenced)."""
 
     run: RunRecord
@@ -82,45 +78,38 @@ class Commit:
     lease: Lease | None = None
 
 
-@attrs.frozen
-class Now:
+class Now(NamedTuple):
     """The store's clock."""
 
 
-@attrs.frozen
-class Ids:
+class Ids(NamedTuple):
     """The ids of the stored runs."""
 
 
-@attrs.frozen
-class Acquire:
+class Acquire(NamedTuple):
     """The run's execution lease (`RunBusy`, `RunNotFound`)."""
 
     run_id: str
 
 
-@attrs.frozen
-class Scan:
+class Scan(NamedTuple):
     """Every readable run, with the store's time of its last write."""
 
 
-@attrs.frozen
-class Forget:
+class Forget(NamedTuple):
     """A run listed by an index is gone: remove its entries."""
 
     run_id: str
 
 
-@attrs.frozen
-class Skipped:
+class Skipped(NamedTuple):
     """A run could not be read, or its timeout applied: say so (once)."""
 
     run_id: str
     reason: Exception
 
 
-@attrs.frozen
-class SetAside:
+class SetAside(NamedTuple):
     """A run that cannot be read: keep claims from returning it."""
 
     run_id: str

@@ -211,26 +211,23 @@ class Store(Operations):
     # Carrying out plans
 
     def _effect(self, effect: Any) -> Any:
-        kind = type(effect)
-        if kind is plans.Load:
-            return self.load(effect.run_id)
-        if kind is plans.Commit:
-            return self.commit(effect.run, effect.expected, lease=effect.lease)
-        if kind is plans.Now:
-            return self.now()
-        if kind is plans.Ids:
-            return self.run_ids()
-        if kind is plans.Acquire:
-            return self.acquire(effect.run_id)
-        if kind is plans.Scan:
-            return list(self.scan())
-        if kind is plans.Forget:
-            return self.forget_dangling(effect.run_id)
-        if kind is plans.Skipped:
-            return self.skipped(effect.run_id, effect.reason)
-        if kind is plans.SetAside:
-            return self.quarantine(effect.run_id, effect.reason)
-        raise TypeError(f"{type(self).__name__} cannot carry out {effect!r}")
+        answers = self.__dict__.get("_answers")
+        if answers is None:  # made once per store: which primitive answers which effect
+            answers = self.__dict__["_answers"] = {
+                plans.Load: lambda e: self.load(e.run_id),
+                plans.Commit: lambda e: self.commit(e.run, e.expected, lease=e.lease),
+                plans.Now: lambda _: self.now(),
+                plans.Ids: lambda _: self.run_ids(),
+                plans.Acquire: lambda e: self.acquire(e.run_id),
+                plans.Scan: lambda _: list(self.scan()),
+                plans.Forget: lambda e: self.forget_dangling(e.run_id),
+                plans.Skipped: lambda e: self.skipped(e.run_id, e.reason),
+                plans.SetAside: lambda e: self.quarantine(e.run_id, e.reason),
+            }
+        answer = answers.get(type(effect))
+        if answer is None:
+            raise TypeError(f"{type(self).__name__} cannot carry out {effect!r}")
+        return answer(effect)
 
     async def _aeffect(self, effect: Any) -> Any:
         kind = type(effect)

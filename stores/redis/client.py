@@ -10,9 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
-
-import attrs
+from typing import Any, NamedTuple, TypeVar
 
 from statemachine.core.errors import CorruptRun, StoreError, StoreUnavailable
 
@@ -25,8 +23,7 @@ T = TypeVar("T")
 SCRIPTS = ("write", "lease", "release", "quarantine", "unlink", "settle")
 
 
-@attrs.frozen
-class Cmd:
+class Cmd(NamedTuple):
     """A command of the driver: ``client.<name>(*args)``."""
 
     name: str
@@ -35,16 +32,14 @@ class Cmd:
     run_id: str | None = None
 
 
-@attrs.frozen
-class Pipe:
+class Pipe(NamedTuple):
     """Commands sent in one round trip (not a transaction); answers the list of replies, a
     failed command's reply being its exception."""
 
     commands: tuple[tuple[str, tuple[Any, ...]], ...]
 
 
-@attrs.frozen
-class Script:
+class Script(NamedTuple):
     """One of the store's Lua scripts (`SCRIPTS`), with its keys and arguments."""
 
     name: str
