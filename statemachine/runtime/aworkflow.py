@@ -31,8 +31,11 @@ class AsyncMethods(ABC):
 
     name: str
     store: Store
-    session_id: str
     definition: Definition
+
+    @property
+    @abstractmethod
+    def session_id(self) -> str: ...
 
     def _workflow(self) -> Workflow:
         return cast("Workflow", self)  # the only class these methods are part of

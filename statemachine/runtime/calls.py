@@ -8,11 +8,9 @@ an `Exception` (a cancelled task, Ctrl-C) goes through untouched.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import attrs
@@ -75,6 +73,9 @@ def message_of(step_input: StepInput) -> str:
 def _awaited(result: Awaitable[T]) -> T:
     """The awaitable's result, for synchronous callers: on an event loop of its own (in a
     thread of its own when this thread already runs a loop)."""
+
+    import asyncio  # here: only a synchronous caller of asynchronous code needs them
+    from concurrent.futures import ThreadPoolExecutor
 
     async def wait() -> T:
         return await result

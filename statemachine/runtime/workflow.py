@@ -84,7 +84,7 @@ class Workflow(AsyncMethods):
             raise DefinitionError(f"Workflow {name!r}: clock must be callable, not {clock!r}")
         self._clock = clock
         self.description = description
-        self.session_id = check_id("session_id", session_id) or new_id()
+        self._session_id = check_id("session_id", session_id)
         self.user_id = check_id("user_id", user_id)
         if not self.steps:
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
@@ -114,6 +114,13 @@ class Workflow(AsyncMethods):
     def __repr__(self) -> str:
         names = [step.name for step in self.steps]
         return f"Workflow(name={self.name!r}, steps={names}, store={self.store!r})"
+
+    @property
+    def session_id(self) -> str:
+        """The session this object's runs belong to (made on first use if none was given)."""
+        if self._session_id is None:
+            self._session_id = new_id()
+        return self._session_id
 
     @property
     def fingerprint(self) -> str:

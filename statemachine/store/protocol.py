@@ -28,12 +28,11 @@ store against the reference store, through both APIs.
 
 from __future__ import annotations
 
-import asyncio
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from statemachine.core.codec import MAX_RUN_BYTES
 from statemachine.core.errors import CorruptRun, RunNotFound, shorten
@@ -44,6 +43,14 @@ from statemachine.store.operations import Operations
 from statemachine.store.values import LOG, Lease, check_run_id
 
 __all__ = ["Store"]
+
+T = TypeVar("T")
+
+
+async def _in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    import asyncio  # here: a program that never awaits a store never loads asyncio
+
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 class Store(Operations):
@@ -160,39 +167,39 @@ class Store(Operations):
     # The protocol, awaited: in a thread unless a store has a native asynchronous driver
 
     async def acreate(self, run: RunRecord) -> None:
-        await asyncio.to_thread(self.create, run)
+        await _in_thread(self.create, run)
 
     async def aload(self, run_id: str) -> RunRecord:
-        return await asyncio.to_thread(self.load, run_id)
+        return await _in_thread(self.load, run_id)
 
     async def acommit(
         self, run: RunRecord, expected_version: int, *, lease: Lease | None = None
     ) -> None:
-        await asyncio.to_thread(self.commit, run, expected_version, lease=lease)
+        await _in_thread(self.commit, run, expected_version, lease=lease)
 
     async def aacquire(self, run_id: str) -> Lease:
-        return await asyncio.to_thread(self.acquire, run_id)
+        return await _in_thread(self.acquire, run_id)
 
     async def arelease(self, lease: Lease) -> None:
-        await asyncio.to_thread(self.release, lease)
+        await _in_thread(self.release, lease)
 
     async def arun_ids(self) -> list[str]:
-        return await asyncio.to_thread(self.run_ids)
+        return await _in_thread(self.run_ids)
 
     async def anow(self) -> datetime:
         return self.now()
 
     async def aversion(self, run_id: str) -> int:
-        return await asyncio.to_thread(self.version, run_id)
+        return await _in_thread(self.version, run_id)
 
     async def ascan(self) -> list[tuple[RunRecord, datetime]]:
-        return await asyncio.to_thread(lambda: list(self.scan()))
+        return await _in_thread(lambda: list(self.scan()))
 
     async def aforget_dangling(self, run_id: str) -> None:
-        await asyncio.to_thread(self.forget_dangling, run_id)
+        await _in_thread(self.forget_dangling, run_id)
 
     async def aquarantine(self, run_id: str, reason: str) -> None:
-        await asyncio.to_thread(self.quarantine, run_id, reason)
+        await _in_thread(self.quarantine, run_id, reason)
 
     @asynccontextmanager
     async def aworking(self, lease: Lease) -> AsyncIterator[Lease]:
