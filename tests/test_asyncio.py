@@ -79,6 +79,28 @@ def test_a_run_paused_decided_and_continued_under_asyncio(
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
+def test_an_async_session_is_its_callers_runs_in_creation_order(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """aget_session lists this object's runs in creation order (many within one clock tick),
+    not another caller's runs of the same workflow; a session id finds them again."""
+    store = make_store(kind)
+
+    async def scenario() -> None:
+        mine, theirs = reviewed(store), reviewed(store)
+        ids = []
+        for n in range(5):
+            ids.append((await mine.arun(f"mine {n}")).run_id)
+            await theirs.arun(f"theirs {n}")
+        assert [run.run_id for run in (await mine.aget_session()).runs] == ids
+        assert not set(ids) & {run.run_id for run in (await theirs.aget_session()).runs}
+        again = reviewed(store)
+        assert [run.run_id for run in (await again.aget_session(mine.session_id)).runs] == ids
+
+    aio(store, scenario)
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
 def test_an_async_stream_yields_what_the_sync_stream_yields(
     kind: str, make_store: Callable[..., Store]
 ) -> None:

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from statemachine.core.actions import RequestReview
 from statemachine.core.codec import converter
 from statemachine.core.errors import (
     CorruptRun,
     InvalidArgument,
     StaleRequest,
 )
+from statemachine.core.machine import action_of
 from statemachine.core.record import RunRecord
 from statemachine.core.runs import DecisionResult
 from statemachine.runtime.workflow import Workflow
@@ -173,8 +175,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"pending: {gate.request.kind.value} of {gate.name!r} (iteration {gate.iteration}): "
             f"{gate.request.message or ''}"
         )
-        if gate.outputs and gate.request.kind.value == "review":
-            lines.append(f"under review: {json.dumps(gate.outputs[-1], ensure_ascii=False)}")
+        action = action_of(gate)
+        if isinstance(action, RequestReview):
+            lines.append(f"under review: {json.dumps(action.output, ensure_ascii=False)}")
     for each in run.gates:
         progress = f"iteration {each.iteration}/{each.max_iterations}"
         lines.append(f"gate {each.name}: {each.state.value}, {progress}")

@@ -44,7 +44,10 @@ class AsyncWorker:
         workflows: the workflows whose runs this worker may execute, found by name.
         store: where the runs are (default: the first workflow's store).
         concurrency: how many units may run at once (1 to 100,000).
-        retry, poll_seconds, sweep_seconds: as for `Worker`.
+        retry: how often a failing unit is retried, and the backoff between tries.
+        poll_seconds: how long the worker waits, when it found no work, before looking again.
+        sweep_seconds: how often (with +-25% jitter) it fires due timeouts and reaps expired
+            leases.
 
     Attributes:
         counts: what the worker did (see `Tally`).

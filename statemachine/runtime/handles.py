@@ -107,7 +107,9 @@ class StepRequirement:
         """Reject, optionally with feedback for the next iteration (`on_reject` applies).
 
         Raises:
-            As `confirm`.
+            DeadlinePassed: recorded after the deadline; the timeout action was applied.
+            StaleRequest: the request is no longer pending (decided elsewhere, cancelled).
+            DecisionConflict: this requirement was confirmed already.
         """
         self._decide(Verdict.reject, feedback)
 

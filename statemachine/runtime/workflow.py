@@ -229,7 +229,8 @@ class Workflow(AsyncMethods):
             stream_events: with `stream`, also yield step and iteration events, not only the
                 one that ends the stream.
             run_id: the new run's id (default: a new one; ids made here sort in creation order).
-            session_id, user_id: the run's session (default: the workflow's) and user.
+            session_id: the run's session (default: the workflow's).
+            user_id: who the run is for (default: the workflow's).
 
         A step's exception does not raise: the run comes back `failed`.
 
