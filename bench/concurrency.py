@@ -2,9 +2,10 @@
 
     python bench/concurrency.py [--rounds 5] [--worker-runs 1000]
 
-- Cycle: one pause-and-resume cycle of `bench/cycle.py`'s workload on the memory store, warm,
-  through `arun` / `areject` / `acontinue_run` against `run` / `reject` / `continue_run`,
-  alternating in the same process.
+- Cycle: one pause-and-resume cycle of `bench/cycle.py`'s workload, warm, through `arun` /
+  `areject` / `acontinue_run` against `run` / `reject` / `continue_run`, alternating in the
+  same process: on the memory store (nothing waits) and on the file store (each file
+  operation awaited in a thread).
 - Callers: 640 paused runs, each confirmed and continued to its end by one of 64 concurrent
   callers: 64 tasks on one event loop against 64 threads of a pool. Decisions-and-continues
   per second.
@@ -29,15 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cycle import build, cycle_us
-from statemachine import AsyncWorker, RunOutput, Step, StepInput, Worker, Workflow
-from stores import MemoryStore, open_store
+from statemachine import AsyncWorker, RunOutput, Step, StepInput, Store, Worker, Workflow
+from stores import FileStore, MemoryStore, open_store
 
 CALLERS = 64
 CALLER_RUNS = 640
 
 
-async def acycle_us(runs: int) -> float:
-    workflow = build(MemoryStore())
+async def acycle_us(make_store: Callable[[], Store], runs: int) -> float:
+    workflow = build(make_store())
     outputs = [await workflow.arun(f"paragraph {n}") for n in range(runs)]
     start = time.perf_counter()
     for out in outputs:
@@ -149,15 +150,25 @@ def main() -> None:
     parser.add_argument("--worker-rounds", type=int, default=1)
     args = parser.parse_args()
 
-    cycles: dict[str, list[float]] = {"sync": [], "asyncio": []}
+    cycles: dict[str, list[float]] = {
+        "memory, sync": [], "memory, asyncio": [], "file, sync": [], "file, asyncio": [],
+    }  # fmt: skip
     callers: dict[str, list[float]] = {"threads": [], "tasks": []}
-    cycle_us(MemoryStore, 10, False)  # warm both paths up
-    asyncio.run(acycle_us(10))
-    for _ in range(args.rounds):
-        cycles["sync"].append(cycle_us(MemoryStore, args.runs, False))
-        cycles["asyncio"].append(asyncio.run(acycle_us(args.runs)))
-        callers["threads"].append(threads_per_second())
-        callers["tasks"].append(asyncio.run(tasks_per_second()))
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
+        made = iter(range(10**6))
+
+        def file_store() -> Store:
+            return FileStore(Path(scratch) / f"runs{next(made)}", create=True)
+
+        cycle_us(MemoryStore, 10, False)  # warm both paths up
+        asyncio.run(acycle_us(MemoryStore, 10))
+        for _ in range(args.rounds):
+            cycles["memory, sync"].append(cycle_us(MemoryStore, args.runs, False))
+            cycles["memory, asyncio"].append(asyncio.run(acycle_us(MemoryStore, args.runs)))
+            cycles["file, sync"].append(cycle_us(file_store, args.runs // 2, False))
+            cycles["file, asyncio"].append(asyncio.run(acycle_us(file_store, args.runs // 2)))
+            callers["threads"].append(threads_per_second())
+            callers["tasks"].append(asyncio.run(tasks_per_second()))
 
     from tests.servers import RedisServer
 
@@ -175,10 +186,10 @@ def main() -> None:
             server.stop()
 
     print(f"python {sys.version.split()[0]}, {args.rounds} rounds")
-    print("\n| memory store, warm | median per cycle (spread) | ratio |\n|---|---|---|")
-    sync = statistics.median(cycles["sync"])
+    print("\n| store, API (warm) | median per cycle (spread) | ratio |\n|---|---|---|")
     for name, samples in cycles.items():
         median = statistics.median(samples)
+        sync = statistics.median(cycles[name.split(",")[0] + ", sync"])
         print(f"| {name} | {median:,.0f} µs ({spread(samples)}) | {median / sync:.2f}x |")
     print(f"\n| {CALLERS} concurrent callers | decisions-and-continues per second | ratio |")
     print("|---|---|---|")

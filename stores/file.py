@@ -146,6 +146,9 @@ class FileStore(Store):
         except BlockingIOError:
             os.close(fd)
             raise RunBusy(run_id) from None
+        except OSError as exc:  # no locks left (ENOLCK), a file system without flock
+            os.close(fd)
+            raise StoreError(f"cannot lock {path}: {exc}") from exc
         return fd
 
     @contextmanager

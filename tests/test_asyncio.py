@@ -206,7 +206,7 @@ def test_leaving_an_async_stream_early_changes_nothing_stored(
         async for event in middle:
             if isinstance(event, LoopIterationStartedEvent):
                 break  # mid-iteration: the user code has not run
-        await middle.aclose()  # type: ignore[attr-defined]
+        await middle.aclose()
         assert await store.aload(run_id) == decided
         resumed = await workflow.acontinue_run(run_id)
         assert resumed.requirements[0].step_output.content == "draft 2 (again)"

@@ -159,6 +159,37 @@ def test_an_async_worker_sweeps_timeouts_and_dead_letters_failures(
     aio(store, scenario)
 
 
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_stopped_async_worker_finishes_its_units_and_claims_no_more(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """Stop set while every slot is busy: the unit under way finishes and commits; no slot
+    freed afterwards claims another run."""
+    store = make_store(kind)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(step_input: StepInput) -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    async def scenario() -> None:
+        workflow = Workflow(name="slow", store=store, steps=[Step(name="s", executor=slow)])
+        ids = [await workflow.asubmit(n) for n in range(3)]
+        worker = AsyncWorker([workflow], store, concurrency=1, poll_seconds=0.01)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await started.wait()
+        stop.set()
+        release.set()
+        await task
+        statuses = sorted([(await store.aload(run_id)).status.value for run_id in ids])
+        assert statuses == ["completed", "pending", "pending"]
+        assert worker.counts["units"] == 1
+
+    aio(store, scenario)
+
+
 def test_the_async_worker_command_stops_on_sigterm(tmp_path: Path) -> None:
     """`statemachine worker --async` says it is ready, executes runs, and on SIGTERM finishes
     what it is doing and exits 0."""

@@ -88,8 +88,8 @@ class AsyncWorker:
         try:
             while not stop.is_set():
                 await slots.acquire()
-                lease = await self._claim(stop)
-                if lease is None:
+                lease = None if stop.is_set() else await self._claim(stop)
+                if lease is None:  # stopping, or nothing to claim (after a wait)
                     slots.release()
                     continue
                 task = asyncio.create_task(self._unit(lease, slots))
@@ -107,6 +107,12 @@ class AsyncWorker:
             lease = await self.store.aclaim(workflows=self.workflows)
         except StoreError as exc:
             self._tally.once(f"store:{type(exc).__name__}", "worker: %s", exc)
+            await _wait(stop, min(1.0, self.poll_seconds * 10))
+            return None
+        except Exception:  # a bug must not take the worker down, nor leave its units unwatched
+            self._tally.once("claim:unexpected", "worker: unexpected error claiming; going on",
+                             traceback=True)  # fmt: skip
+            self._tally.count("errors")
             await _wait(stop, min(1.0, self.poll_seconds * 10))
             return None
         if lease is None:

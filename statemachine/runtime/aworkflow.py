@@ -4,7 +4,7 @@ drives the same plan as its synchronous twin (`driver`), through the asyncio she
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
@@ -81,7 +81,7 @@ class AsyncMethods(ABC):
     def arun(
         self, input: JSON = None, *, stream: Literal[True], stream_events: bool = False,
         run_id: str | None = None, session_id: str | None = None, user_id: str | None = None,
-    ) -> AsyncIterator[WorkflowEvent]: ...  # fmt: skip
+    ) -> AsyncGenerator[WorkflowEvent, None]: ...  # fmt: skip
 
     def arun(
         self,
@@ -92,7 +92,7 @@ class AsyncMethods(ABC):
         run_id: str | None = None,
         session_id: str | None = None,
         user_id: str | None = None,
-    ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[WorkflowEvent]:
+    ) -> Coroutine[Any, Any, RunOutput] | AsyncGenerator[WorkflowEvent, None]:
         """`run` under asyncio: ``await workflow.arun(input)``, or ``async for event in
         workflow.arun(input, stream=True)``. ``async def`` executors are awaited.
 
@@ -110,7 +110,7 @@ class AsyncMethods(ABC):
 
     async def _astream_new(
         self, input: JSON, stream_events: bool, ids: dict[str, str | None]
-    ) -> AsyncIterator[WorkflowEvent]:
+    ) -> AsyncGenerator[WorkflowEvent, None]:
         run_id = await self.asubmit(input, **ids)
         async with aclosing(_events(self._aexecute(run_id, None, stream_events))) as events:
             async for event in events:
@@ -124,11 +124,11 @@ class AsyncMethods(ABC):
     @overload
     def acontinue_run(
         self, run: RunOutput | str, *, stream: Literal[True], stream_events: bool = False
-    ) -> AsyncIterator[WorkflowEvent]: ...
+    ) -> AsyncGenerator[WorkflowEvent, None]: ...
 
     def acontinue_run(
         self, run: RunOutput | str, *, stream: bool = False, stream_events: bool = False
-    ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[WorkflowEvent]:
+    ) -> Coroutine[Any, Any, RunOutput] | AsyncGenerator[WorkflowEvent, None]:
         """`continue_run` under asyncio (awaited, or an async stream with ``stream=True``)."""
         run_id, seen = target(run)
         if stream:

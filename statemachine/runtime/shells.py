@@ -110,8 +110,8 @@ async def aexecute(
                     yield event
             elif kind is Now:
                 value = await workflow.anow()
-            elif kind is Commit:
-                await store.acommit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+            elif kind is Commit:  # begun, a write ends before a cancellation is taken
+                await store.settled(store.acommit(effect.run, effect.expected, lease=held))  # type: ignore[union-attr]
             elif kind is Call:
                 value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
             elif kind is Check:

@@ -29,6 +29,8 @@ class MemoryStore(Store):
             encoding at all (faster, but a run the durable stores would refuse is kept).
     """
 
+    awaits_io = False  # its awaited primitives never wait: nothing is ever in flight
+
     def __init__(self, *, max_run_bytes: int | None = Store.max_run_bytes) -> None:
         self.max_run_bytes = max_run_bytes
         self._runs: dict[str, RunRecord] = {}

@@ -29,7 +29,7 @@ store against the reference store, through both APIs.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -63,6 +63,9 @@ class Store(Operations):
     """
 
     max_run_bytes: int | None = MAX_RUN_BYTES
+    awaits_io = True
+    """Whether the awaited primitives wait (in a thread, on a server): if so, a write or a
+    lease in flight is awaited to its end when the awaiting task is cancelled."""
 
     # The protocol
 
@@ -187,7 +190,9 @@ class Store(Operations):
         return await _in_thread(self.run_ids)
 
     async def anow(self) -> datetime:
-        return self.now()
+        if type(self).now is Store.now:  # the host's clock: nothing to wait for
+            return self.now()
+        return await _in_thread(self.now)
 
     async def aversion(self, run_id: str) -> int:
         return await _in_thread(self.version, run_id)
@@ -203,17 +208,41 @@ class Store(Operations):
 
     @asynccontextmanager
     async def aworking(self, lease: Lease) -> AsyncIterator[Lease]:
-        """`working`, awaited."""
+        """`working`, awaited: the lease is released even if the task is cancelled."""
         try:
             yield lease
         finally:
-            await self.arelease(lease)
+            await self.alet_go(lease)
 
     @asynccontextmanager
     async def ahold(self, run_id: str) -> AsyncIterator[Lease]:
-        """`hold`, awaited."""
-        async with self.aworking(await self.aacquire(check_run_id(run_id))) as lease:
-            yield lease
+        """`hold`, awaited. A task cancelled while the lease is being taken waits for the
+        taking to end and gives the lease back, so that nothing stays held."""
+        taking = self.aacquire(check_run_id(run_id))
+        if not self.awaits_io:
+            lease = await taking
+        else:
+            from statemachine.store.finishing import cancelled_after, finish
+
+            lease, cancelled = await finish(taking)
+            if cancelled:
+                await cancelled_after(self.alet_go(lease))
+        async with self.aworking(lease) as held:
+            yield held
+
+    async def alet_go(self, lease: Lease) -> None:
+        """Release `lease`, to the end even if this task is cancelled meanwhile."""
+        await self.settled(self.arelease(lease))
+
+    async def settled(self, change: Awaitable[T]) -> T:
+        """Await `change` (a write, a lease taken or given back) to its end even if this task
+        is cancelled meanwhile, then take the cancellation: begun in a thread or on a
+        server, it goes on anyway, and must not land after the caller moved on."""
+        if not self.awaits_io:
+            return await change
+        from statemachine.store.finishing import through
+
+        return await through(change)
 
     # Carrying out plans
 
@@ -241,13 +270,13 @@ class Store(Operations):
         if kind is plans.Load:
             return await self.aload(effect.run_id)
         if kind is plans.Commit:
-            return await self.acommit(effect.run, effect.expected, lease=effect.lease)
+            return await self.settled(self.acommit(effect.run, effect.expected, lease=effect.lease))
         if kind is plans.Now:
             return await self.anow()
         if kind is plans.Ids:
             return await self.arun_ids()
         if kind is plans.Acquire:
-            return await self.aacquire(effect.run_id)
+            return await self.settled(self.aacquire(effect.run_id))
         if kind is plans.Scan:
             return await self.ascan()
         if kind is plans.Forget:

@@ -284,8 +284,8 @@ class RedisStore(Indexes, Store):
             yield lease
         finally:
             beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
-            await self.arelease(lease)
+            await self.settled(asyncio.gather(beat, return_exceptions=True))
+            await self.alet_go(lease)
 
     # Carrying out plans
 
