@@ -5,8 +5,10 @@ only then takes its cancellation: nothing stays held, nothing lands late."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from statemachine import HumanReview, Lease, RunBusy, RunRecord, Step, Store, Workflow
 from stores import FileStore, RedisStore
 
+from .conftest import STORE_KINDS
 from .helpers import aio
 from .servers import RedisServer
 
@@ -178,3 +181,30 @@ def test_a_task_cancelled_while_taking_a_redis_lease_leaves_nothing_held(
         store.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_cancelled_again_and_again_a_run_is_left_unheld_and_continuable(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """A task cancelled at every await from its first (or its second, third, ...) on: the run
+    is never left held, and goes on from its last commit."""
+    store = make_store(kind)
+    workflow = two_steps(store)
+
+    async def scenario() -> None:
+        for calm in range(32):
+            run_id = await workflow.asubmit(calm)
+            task = asyncio.create_task(workflow.acontinue_run(run_id))
+            for _ in range(calm):
+                await asyncio.sleep(0)
+            while not task.done():
+                task.cancel()
+                await asyncio.sleep(0)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            resumed = await workflow.acontinue_run(run_id)  # RunBusy if it were left held
+            assert resumed.is_paused
+            assert [result.name for result in resumed.record.results] == ["a", "b"]
+
+    aio(store, scenario)

@@ -284,8 +284,10 @@ class RedisStore(Indexes, Store):
             yield lease
         finally:
             beat.cancel()
-            await self.settled(asyncio.gather(beat, return_exceptions=True))
-            await self.alet_go(lease)
+            try:
+                await self.settled(asyncio.gather(beat, return_exceptions=True))
+            finally:  # cancelled while the heartbeat stopped: the lease is still given back
+                await self.alet_go(lease)
 
     # Carrying out plans
 
