@@ -148,10 +148,17 @@ def apply_event(
     return changed, action
 
 
+def can_expire(run: RunRecord) -> bool:
+    """Whether a timeout can ever come due in the run as it stands: a pending request with a
+    deadline, in a run that is not finished. When not, no clock need be read."""
+    gate = run.pending_gate
+    return gate is not None and gate.deadline is not None and not run.status.is_finished
+
+
 def expire(run: RunRecord, now: datetime) -> RunRecord | None:
     """The run with its overdue timeout applied, or None when nothing is due."""
     gate = run.pending_gate
-    if gate is None or gate.deadline is None or now <= gate.deadline or run.status.is_finished:
+    if not can_expire(run) or gate is None or gate.deadline is None or now <= gate.deadline:
         return None
     assert gate.request is not None
     timed_out = Answer(gate.request.request_id, "timeout", deadline=gate.deadline)

@@ -32,7 +32,7 @@ from statemachine.core.errors import VersionConflict
 from statemachine.core.events import JSON, IterationCompleted, Start, json_copy
 from statemachine.core.machine import action_of
 from statemachine.core.record import Gate, RunRecord, RunStatus
-from statemachine.core.runs import apply_event, expire, fail, finish_step
+from statemachine.core.runs import apply_event, can_expire, expire, fail, finish_step
 from statemachine.core.states import State
 from statemachine.runtime.calls import Failed
 from statemachine.runtime.definitions import (
@@ -75,7 +75,7 @@ def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan
         if stored != seen.version:
             raise VersionConflict(seen.run_id, seen.version, stored)
         run = seen
-    expired = expire(run, (yield NOW))
+    expired = expire(run, (yield NOW)) if can_expire(run) else None
     if expired is not None:
         yield Commit(expired, run.version)
         run = expired

@@ -28,6 +28,7 @@ from statemachine.core.record import RunRecord
 from statemachine.core.runs import (
     DecisionResult,
     Verdict,
+    can_expire,
     cancel_run,
     expire,
     fail,
@@ -167,7 +168,12 @@ def update(
 
 def get(run_id: str, now: datetime | None) -> Plan[RunRecord]:
     """The run, with its overdue timeout applied (and stored) before it is returned."""
-    return update(run_id, lambda run, at: expire(run, at), now=now)
+    run: RunRecord = yield Load(run_id)
+    if not can_expire(run):  # nothing can be overdue: no clock to read
+        return run
+    if expire(run, now if now is not None else (yield NOW)) is None:
+        return run
+    return (yield from update(run_id, lambda run, at: expire(run, at), now=now))
 
 
 def cancel(run_id: str, now: datetime | None) -> Plan[RunRecord]:

@@ -176,6 +176,7 @@ def new_id() -> str:
     return f"{micros:014x}{next(_made) & 0xFFFF:04x}{os.urandom(7).hex()}"
 
 
+_VALID: set[str] = set()  # ids that passed, so that the common case is one set lookup
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -186,11 +187,16 @@ def check_run_id(run_id: object) -> str:
     with ``.`` or ``-`` and without ``..``: nothing that could climb out of a directory, change
     a Redis Cluster slot (``{`` ``}``), or hide control characters.
     """
+    if type(run_id) is str and run_id in _VALID:
+        return run_id  # checked before: every call on a run checks its id, often twice
     if type(run_id) is not str or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise InvalidRunId(
             f"invalid run id {shorten(run_id)}: use 1-128 letters, digits, '_', '-' or '.', "
             "not starting with '.' or '-' and without '..'"
         )
+    if len(_VALID) >= 4096:
+        _VALID.clear()
+    _VALID.add(run_id)
     return run_id
 
 
