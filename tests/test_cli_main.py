@@ -8,7 +8,7 @@ import pytest
 
 from statemachine.cli import app as cli
 from statemachine.cli import commands
-from statemachine.core.errors import DeadlinePassed, StaleRequest
+from statemachine.core.refusals import DeadlinePassed, StaleRequest
 from statemachine.testing import EPOCH
 
 

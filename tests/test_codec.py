@@ -14,19 +14,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statemachine import (
+    Advance,
     Answer,
     CodecError,
+    Edit,
+    Event,
     Gate,
     HumanReview,
     InvalidArgument,
     IterationCompleted,
+    IterationFailed,
     MalformedRecord,
     OnReject,
     OnTimeout,
+    Provide,
     Reject,
     RunRecord,
     RunTooLarge,
     SchemaVersionError,
+    Select,
     Start,
     State,
     StateMachineError,
@@ -37,14 +43,18 @@ from statemachine import (
     step,
 )
 from statemachine.core.codec import converter, encode_run
+from statemachine.core.decisions import Verdict, decide, digest_of
 from statemachine.core.record import RunStatus
-from statemachine.core.runs import Verdict, apply_event, decide, expire
+from statemachine.core.runs import apply_event, expire
 from statemachine.testing import EPOCH, event_sequences, gates, json_values
 from statemachine.testing.contract import sample_run, touched
 
-GOLDEN = Path(__file__).parent / "golden" / "gate_v2.json"
+GOLDEN = Path(__file__).parent / "golden" / "gate_v3.json"
 GOLDEN_V1 = Path(__file__).parent / "golden" / "gate_v1.json"
-GOLDEN_RUN = Path(__file__).parent / "golden" / "run_v2.json"
+GOLDEN_V2 = Path(__file__).parent / "golden" / "gate_v2.json"
+GOLDEN_RUN = Path(__file__).parent / "golden" / "run_v3.json"
+GOLDEN_RUN_V2 = Path(__file__).parent / "golden" / "run_v2.json"
+GOLDEN_HITL = Path(__file__).parent / "golden" / "hitl_v3.json"
 
 
 def golden_gate() -> Gate:
@@ -82,6 +92,26 @@ def test_the_run_wire_format_is_pinned_with_its_answers() -> None:
     assert loads(text, RunRecord) == golden_answered_run()
 
 
+def test_a_run_with_every_kind_of_pause_is_pinned() -> None:
+    """Routes, inner steps, user input, an edited output and an error request: the fields of
+    version 3 encode to the committed bytes, and decode back."""
+    text = GOLDEN_HITL.read_text(encoding="utf-8").strip()
+    assert dumps(golden_hitl_run()) == text
+    assert loads(text, RunRecord) == golden_hitl_run()
+
+
+def test_documents_of_schema_version_2_are_still_read() -> None:
+    """A gate and a run stored by version 2 decode as they were, with what version 3 adds at
+    its defaults (answers without who, when and what)."""
+    assert loads(GOLDEN_V2.read_text(encoding="utf-8").strip(), Gate) == golden_gate()
+    old = loads(GOLDEN_RUN_V2.read_text(encoding="utf-8").strip(), RunRecord)
+    answers = tuple(
+        attrs.evolve(answer, digest=digest_of(answer.value), by=None, at=None, value=None)
+        for answer in golden_answered_run().answers
+    )
+    assert old == attrs.evolve(golden_answered_run(), answers=answers)
+
+
 def test_documents_of_schema_version_1_are_still_read() -> None:
     """A gate stored by the previous version decodes, with what it did not record empty."""
     old = loads(GOLDEN_V1.read_text(encoding="utf-8").strip(), Gate)
@@ -111,7 +141,7 @@ def test_every_reachable_record_round_trips(gate: Gate, sequence: list) -> None:
     assert loads(dumps(gate).encode(), Gate) == gate
 
 
-@pytest.mark.parametrize("version", [None, 0, 3, "1", 1.0, True])
+@pytest.mark.parametrize("version", [None, 0, 4, "1", 1.0, True])
 def test_unknown_schema_versions_are_refused(version: object) -> None:
     """A missing, future, or mistyped schema version is a SchemaVersionError, not a guess."""
     document = json.loads(dumps(golden_gate()))
@@ -121,7 +151,7 @@ def test_unknown_schema_versions_are_refused(version: object) -> None:
         document["schema_version"] = version
     with pytest.raises(SchemaVersionError) as info:
         loads(json.dumps(document), Gate)
-    assert info.value.supported == 2
+    assert info.value.supported == 3
 
 
 def mutate(change: object) -> str:
@@ -215,6 +245,44 @@ def golden_answered_run() -> RunRecord:
     expired = expire(run, at + timedelta(minutes=5))
     assert expired is not None
     return expired
+
+
+def golden_hitl_run() -> RunRecord:
+    """A run through a Router (route selected, its step done, the output edited), then a step
+    that asked for input and failed, its error waiting for a decision."""
+    start = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    router = Gate(
+        name="analysis", max_iterations=3, choices=("quick", "deep"), members=("quick", "deep"),
+        policy=HumanReview(requires_user_input=True, requires_output_review=True,
+                           on_reject="retry", max_retries=2),
+    )  # fmt: skip
+    asking = Gate(
+        name="fetch",
+        max_iterations=1,
+        policy=HumanReview(
+            requires_user_input=True,
+            user_input_schema=[{"name": "source", "allowed_values": ["api", "file"]}],
+            on_error="pause",
+        ),
+    )
+    run = sample_run("run-hitl", start, paused=False, timeout=None)
+    run = attrs.evolve(run, gates=(), cursor="analysis", outline=(("analysis", "router"),))
+    now = start
+    steps: list[tuple[str, Event]] = [
+        ("analysis", Start()),
+        ("analysis", Select(choices=["deep"])),
+        ("analysis", Advance()),
+        ("analysis", IterationCompleted("deep analysis")),
+        ("analysis", Edit(output="deep analysis, edited")),
+        ("fetch", Start()),
+        ("fetch", Provide(values={"source": "api"})),
+        ("fetch", IterationFailed("ConnectionError: timed out")),
+    ]
+    for gate_name, event in steps:
+        now += timedelta(seconds=1)
+        gate = run.gate(gate_name) or (router if gate_name == "analysis" else asking)
+        run, _ = apply_event(run, gate, event, now, live=RunStatus.running)
+    return run
 
 
 def mutate_run(change: object) -> str:
@@ -313,7 +381,7 @@ def run_records() -> st.SearchStrategy[RunRecord]:
 def test_the_encoder_writes_what_the_converter_defines(record: RunRecord | Gate) -> None:
     """`dumps` writes its text directly; it must equal the converter's unstructured record
     as JSON, which defines the format, and decode back to the record."""
-    document = {"schema_version": 2, **converter().unstructure(record)}
+    document = {"schema_version": 3, **converter().unstructure(record)}
     assert dumps(record) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     assert loads(dumps(record), type(record)) == record
     assert dumps(loads(dumps(record), type(record))) == dumps(record)  # through the caches
@@ -361,9 +429,10 @@ def test_a_run_whose_counters_are_not_integers_is_refused() -> None:
 def test_the_codecs_caches_stay_bounded_and_correct(monkeypatch: pytest.MonkeyPatch) -> None:
     """Encoded texts and decoded history entries are remembered up to a bound; past it the
     caches start again, and every run still encodes and decodes exactly."""
-    from statemachine.core import codec
+    from statemachine.core import codec, wire
 
-    monkeypatch.setattr(codec, "_REMEMBERED", 4)
+    monkeypatch.setattr(codec, "REMEMBERED", 4)
+    monkeypatch.setattr(wire, "REMEMBERED", 4)
     run = golden_run()
     for _ in range(12):
         run = touched(run, run.updated_at + timedelta(seconds=1))
@@ -371,7 +440,7 @@ def test_the_codecs_caches_stay_bounded_and_correct(monkeypatch: pytest.MonkeyPa
     for _ in range(3):
         assert loads(text, RunRecord) == run
         assert dumps(loads(text, RunRecord)) == text
-    assert len(codec._decoded) <= 4
+    assert len(wire._decoded) <= 4
     assert len(codec._remembered) <= 4
 
 

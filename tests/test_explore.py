@@ -6,30 +6,44 @@ import itertools
 
 import pytest
 
-from statemachine import HumanReview, OnReject, OnTimeout, State, Trigger
+from statemachine import HumanReview, OnError, OnReject, OnTimeout, RequestKind, State, Trigger
 from statemachine.core import machine as machine_module
 from statemachine.testing import Exploration, ExplorationFailed, Node, explore
 
-
-@pytest.mark.parametrize("max_iterations", [1, 2, 4])
-def test_every_policy_passes(max_iterations: int) -> None:
-    """No policy leaves a gate stuck, lets a terminal state move, or runs past the maximum."""
-    for confirmation, review, output_review, on_reject, on_timeout, timeout in itertools.product(
-        (False, True), (False, True), (False, True), OnReject, OnTimeout, (None, 30)
-    ):
-        policy = HumanReview(
+POLICIES = [
+    (
+        HumanReview(
             requires_confirmation=confirmation,
-            requires_iteration_review=review,
-            requires_output_review=output_review,
+            requires_user_input=asks,
+            user_input_schema=[{"name": "n", "field_type": "int"}] if asks else [],
+            requires_iteration_review=review == "iteration",
+            requires_output_review=review == "output",
             on_reject=on_reject,
+            on_error=on_error,
             on_timeout=on_timeout,
             timeout=timeout,
+        ),
+        routes,
+    )
+    for confirmation, asks, review, on_reject, on_error, on_timeout, timeout, routes in (
+        itertools.product(
+            (False, True), (False, True), ("none", "iteration", "output"), OnReject, OnError,
+            OnTimeout, (None, 30), (False, True),
         )
-        exploration = explore(policy, max_iterations)
+    )
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("max_iterations", [1, 3])
+def test_every_policy_passes(max_iterations: int) -> None:
+    """No policy, on a plain gate or a router's, leaves a gate stuck, lets a terminal state
+    move, or runs past the maximum."""
+    for policy, routes in POLICIES:
+        exploration = explore(policy, max_iterations, routes)
         exploration.check()
-        can_go_on = not policy.reviews_iterations or on_reject is OnReject.retry
+        can_go_on = not policy.reviews_iterations or policy.on_reject is OnReject.retry
         reached = max(node.iteration for node in exploration.nodes)
-        assert reached == (max_iterations if can_go_on else 1)
+        assert reached == (max_iterations if can_go_on else 1), (policy, routes)
 
 
 def test_plain_loop_graph_is_exactly_as_drawn_by_hand() -> None:
@@ -55,7 +69,7 @@ def test_review_with_retry_reaches_every_iteration_and_reviews_the_last() -> Non
     """With iteration review and retry, each iteration up to the maximum is reviewed."""
     policy = HumanReview(requires_iteration_review=True, on_reject=OnReject.retry)
     nodes = set(explore(policy, 3).nodes)
-    assert {Node(State.awaiting_review, k) for k in (1, 2, 3)} <= nodes
+    assert {Node(State.awaiting_review, k, RequestKind.review) for k in (1, 2, 3)} <= nodes
     assert Node(State.iterating, 4) not in nodes
 
 
@@ -76,7 +90,7 @@ def test_dead_end_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     }
     monkeypatch.setattr(machine_module, "_NEXT", broken)
     exploration = explore(HumanReview(requires_iteration_review=True), 2)
-    assert "awaiting_review@1: cannot reach a terminal state" in exploration.problems
+    assert "awaiting_review[review]@1: cannot reach a terminal state" in exploration.problems
     with pytest.raises(ExplorationFailed):
         exploration.check()
 

@@ -89,7 +89,7 @@ JUNK: dict[str, Callable[[bytes], bytes]] = {
     "not json": lambda good: b"hello world",
     "not utf-8": lambda good: b"\xff\xfe" + good,
     "a list": lambda good: b"[1, 2]",
-    "future schema": lambda good: good.replace(b'"schema_version":2', b'"schema_version":9'),
+    "future schema": lambda good: good.replace(b'"schema_version":3', b'"schema_version":9'),
     "nested too deeply": lambda good: good.replace(
         b'"input":"in"', b'"input":' + b"[" * 50_000 + b"]" * 50_000
     ),

@@ -8,8 +8,9 @@ import attrs
 import pytest
 
 from statemachine import InvalidArgument, RunStatus, State
+from statemachine.core.decisions import Outcome, Verdict, decide
 from statemachine.core.record import MAX_HISTORY
-from statemachine.core.runs import Outcome, Verdict, abandoned, cancel_run, decide, fail, requeue
+from statemachine.core.runs import abandoned, cancel_run, fail, requeue
 from statemachine.testing import EPOCH
 from statemachine.testing.contract import sample_run, touched
 

@@ -1,7 +1,9 @@
 """Every (state, event, policy) combination against the contract, spelled out by hand here.
 
 The oracle below is written from `semantics.md` section 1 alone, without reading `table.py`,
-so a wrong row in the table and a wrong resolution in the machine both show up here.
+so a wrong row in the table and a wrong resolution in the machine both show up here. The kinds
+of pause the contract leaves to the docs (input, routes, errors, edits) have their own oracle,
+in `test_hitl_semantics.py`.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ POLICIES = [
         **REVIEWS[review],
     )
     for confirmation, review, on_reject, on_timeout, timeout in itertools.product(
-        (False, True), REVIEWS, OnReject, OnTimeout, (None, 60)
+        (False, True),
+        REVIEWS,
+        (OnReject.skip, OnReject.cancel, OnReject.retry),
+        OnTimeout,
+        (None, 60),
     )
 ]
 

@@ -124,7 +124,7 @@ def test_resolution_refuses_what_is_not_an_event() -> None:
     from statemachine.core.table import resolve
 
     with pytest.raises(InvalidArgument, match="not a gate event"):
-        resolve("confirm", HumanReview(), 0, 1)  # type: ignore[arg-type]
+        resolve("confirm", Gate(name="g", policy=HumanReview()))  # type: ignore[arg-type]
 
 
 def test_states_read_well() -> None:

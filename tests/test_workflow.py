@@ -104,7 +104,7 @@ def review_once(out: RunOutput, decide: Callable[[Any], None]) -> None:
 def test_iteration_review_on_a_step_is_refused_with_a_helpful_message() -> None:
     """requires_iteration_review on a Step raises ValueError naming the step and the options."""
     with pytest.raises(
-        ValueError, match=r"Step 'draft'.*requires_confirmation and requires_output_review"
+        ValueError, match=r"Step 'draft'.*requires_iteration_review is not supported.*confirmation"
     ):
         Step(name="draft", executor=str, human_review=HumanReview(requires_iteration_review=True))
 
@@ -128,7 +128,7 @@ BAD_DEFINITIONS: dict[str, Callable[[], object]] = {
     ),
     "duplicate names": lambda: Workflow(
         name="w",
-        steps=[Step(name="s", executor=str), Loop(name="l", steps=[Step(name="s", executor=str)])],
+        steps=[Step(name="s", executor=str), Step(name="s", executor=repr)],
     ),
     "no steps": lambda: Workflow(name="w", steps=[]),
     "empty name": lambda: Step(name=" ", executor=str),
@@ -754,7 +754,8 @@ def test_the_seed_pages_session_loop_never_answers_another_callers_request(
 
 
 def test_snapshot_grows_linearly_with_rejections(store: Store, clock: Clock) -> None:
-    """Each rejection adds at most its feedback, the output it keeps, and 300 bytes."""
+    """Each rejection adds at most its feedback twice (the gate's list, and the answer that
+    keeps what was decided, when and by whom), the output it keeps, and 300 bytes."""
     workflow = build(
         store, clock, Calls(), max_iterations=41, requires_iteration_review=True, on_reject="retry"
     )
@@ -766,5 +767,5 @@ def test_snapshot_grows_linearly_with_rejections(store: Store, clock: Clock) -> 
         out = workflow.continue_run(out)
         sizes.append(len(dumps(out.record)))
         kept = len(f'"refine {k + 1}",')
-        assert sizes[-1] - sizes[-2] <= len(feedback) + kept + 300, (k, sizes[-2:])
+        assert sizes[-1] - sizes[-2] <= 2 * len(feedback) + kept + 300, (k, sizes[-2:])
     assert sizes[-1] < 16_000

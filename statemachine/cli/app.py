@@ -30,13 +30,13 @@ from typing import NoReturn
 
 from statemachine.core.errors import (
     ConflictError,
-    DecisionRefused,
     InvalidArgument,
     RunNotFound,
     StateMachineError,
     StoreNotFound,
     StoreUnavailable,
 )
+from statemachine.core.refusals import DecisionRefused
 from statemachine.store import STATES
 
 __all__ = ["main"]

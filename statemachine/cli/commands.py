@@ -15,14 +15,11 @@ from typing import Any
 
 from statemachine.core.actions import RequestReview
 from statemachine.core.codec import converter
-from statemachine.core.errors import (
-    CorruptRun,
-    InvalidArgument,
-    StaleRequest,
-)
+from statemachine.core.decisions import DecisionResult
+from statemachine.core.errors import CorruptRun, InvalidArgument
 from statemachine.core.machine import action_of
 from statemachine.core.record import RunRecord
-from statemachine.core.runs import DecisionResult
+from statemachine.core.refusals import StaleRequest
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import RetryPolicy, Store, run_state
 from statemachine.tools.diagram import mermaid

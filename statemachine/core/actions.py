@@ -8,10 +8,21 @@ import attrs
 
 from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import JSON
+from statemachine.core.policy import UserInputField
 from statemachine.core.record import Gate, Request
 from statemachine.core.states import State
 
-__all__ = ["Action", "Finish", "RequestConfirmation", "RequestReview", "RunIteration"]
+__all__ = [
+    "Action",
+    "Finish",
+    "Pause",
+    "RequestConfirmation",
+    "RequestErrorReview",
+    "RequestInput",
+    "RequestReview",
+    "RequestRoute",
+    "RunIteration",
+]
 
 
 @attrs.frozen
@@ -21,11 +32,15 @@ class RunIteration:
     Attributes:
         feedback: the reviewer's feedback on the previous iteration, when it was rejected.
         previous_output: the previous iteration's output (None for the first iteration).
+        values: the user input given for this iteration, if the gate asked for some.
+        choice: the branch or routes this iteration takes (a Condition's, a Router's).
     """
 
     iteration: int
     feedback: str | None = None
     previous_output: JSON = None
+    values: JSON = None
+    choice: tuple[str, ...] = ()
 
     @classmethod
     def for_gate(cls, gate: Gate) -> RunIteration:
@@ -38,9 +53,10 @@ class RunIteration:
         if gate.state is not State.iterating:
             raise InvalidArgument(f"gate {gate.name!r} is {gate.state.value}, not iterating")
         if k < 2:
-            return cls(k)
+            return cls(k, values=gate.values, choice=gate.choice)
         rejected = gate.policy.reviews_iterations and bool(gate.feedback)
-        return cls(k, gate.feedback[-1] if rejected else None, gate.outputs[k - 2])
+        feedback = gate.feedback[-1] if rejected else None
+        return cls(k, feedback, gate.outputs[k - 2], gate.values, gate.choice)
 
 
 @attrs.frozen
@@ -51,11 +67,39 @@ class RequestConfirmation:
 
 
 @attrs.frozen
+class RequestInput:
+    """Ask a human for the values `fields` describe (or to reject); the gate waits in
+    `awaiting_confirmation`."""
+
+    request: Request
+    fields: tuple[UserInputField, ...]
+
+
+@attrs.frozen
+class RequestRoute:
+    """Ask a human to select one of `choices` (several, when `multiple`), or to reject; the
+    gate waits in `awaiting_confirmation`."""
+
+    request: Request
+    choices: tuple[str, ...]
+    multiple: bool
+
+
+@attrs.frozen
 class RequestReview:
-    """Ask a human to accept or reject `output`; the gate waits in `awaiting_review`."""
+    """Ask a human to accept, edit or reject `output`; the gate waits in `awaiting_review`."""
 
     request: Request
     output: JSON
+
+
+@attrs.frozen
+class RequestErrorReview:
+    """The iteration failed with `error`: ask a human to retry it or skip the step; the gate
+    waits in `awaiting_review`."""
+
+    request: Request
+    error: str
 
 
 @attrs.frozen
@@ -66,4 +110,8 @@ class Finish:
     output: JSON = None
 
 
-Action: TypeAlias = RunIteration | RequestConfirmation | RequestReview | Finish
+Pause: TypeAlias = (
+    RequestConfirmation | RequestInput | RequestRoute | RequestReview | RequestErrorReview
+)
+"""An action that waits for a human."""
+Action: TypeAlias = RunIteration | Pause | Finish

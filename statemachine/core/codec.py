@@ -3,18 +3,17 @@
 The wire format is pinned by golden-file tests. Every document carries ``schema_version``;
 a reader refuses versions it does not know instead of guessing, and reads the versions before
 its own (version 1 lacks the answers of a run and the creation time of a request, which
-decode as empty, as do the session and user of runs stored before they were kept). Decoding
-is strict: no extra keys, no strings where numbers belong, no naive datetimes, no records the
-machine could not have produced.
+decode as empty, as do the session and user of runs stored before they were kept; version 2
+lacks what a gate holds for input, routes, inner steps, edits and errors). Fields added in
+version 3 are written only when they differ from their defaults, so a gate that uses none of
+them costs nothing more. Decoding is strict: no extra keys, no strings where numbers belong,
+no naive datetimes, no records the machine could not have produced.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
-from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from statemachine.core.errors import (
@@ -27,15 +26,22 @@ from statemachine.core.errors import (
 from statemachine.core.events import JSON, _json_problem
 from statemachine.core.policy import HumanReview
 from statemachine.core.record import Answer, Gate, RunRecord, StepResult, Transition
+from statemachine.core.wire import (
+    REMEMBERED,
+    converter,
+    moment,
+    unstructure_answer,
+    unstructure_transition,
+)
 
 if TYPE_CHECKING:
-    from cattrs.preconf.json import JsonConverter
+    pass
 
 __all__ = ["MAX_RUN_BYTES", "SCHEMA_VERSION", "converter", "dumps", "encode_run", "loads"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The version of the wire format this library writes; it also reads every earlier one."""
-_READS: Final = frozenset({1, 2})
+_READS: Final = frozenset({1, 2, 3})
 
 MAX_RUN_BYTES: Final = 16 * 1024 * 1024
 """The default limit on one run's encoded snapshot (every store's `max_run_bytes`)."""
@@ -43,129 +49,6 @@ MAX_RUN_BYTES: Final = 16 * 1024 * 1024
 R = TypeVar("R")
 
 _RECORD_TYPES: Final[frozenset[type]] = frozenset({Gate, RunRecord})
-
-_REMEMBERED: Final = 16_384  # entries per cache: a few MB at most
-
-
-def _exact(kind: type) -> Any:
-    def structure(value: object, _: type) -> object:
-        # bool is an int subclass, and cattrs would turn "5" into 5 and 5.7 into 5.
-        if type(value) is not kind:
-            raise TypeError(f"expected {kind.__name__}, got {value!r}")
-        return value
-
-    return structure
-
-
-def _number(value: object, _: type) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
-        raise TypeError(f"expected a finite number, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _aware_datetime(value: object, _: type) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, got {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.utcoffset() is None:
-        raise ValueError(f"datetime {value!r} has no UTC offset")
-    return parsed
-
-
-def _list_only(converter: JsonConverter, kind: Any) -> None:
-    structure_items = converter.get_structure_hook(kind)
-
-    def structure(value: object, _: type) -> object:
-        # A JSON string is iterable too: without this, "abc" would become ("a", "b", "c").
-        if type(value) is not list:
-            raise TypeError(f"expected a list, got {value!r}")
-        return structure_items(value, kind)
-
-    converter.register_structure_hook_func(lambda candidate: candidate == kind, structure)
-
-
-def _unstructure_transition(entry: Transition) -> tuple[object, ...]:
-    # History entries repeat for every transition: a flat array keeps each under 100 bytes.
-    row = (entry.version, _moment(entry.at)[1:-1], entry.name, entry.event, entry.state)
-    return row if entry.decision_id is None else (*row, entry.decision_id)
-
-
-def _unstructure_answer(answer: Answer) -> list[object]:
-    # [request_id, how, decision_id, digest, deadline], trailing nulls left out.
-    deadline = None if answer.deadline is None else _moment(answer.deadline)[1:-1]
-    row: list[object] = [answer.request_id, answer.how, answer.decision_id, answer.digest, deadline]
-    while row[-1] is None:
-        row.pop()
-    return row
-
-
-def _structure_answer(value: object, _: type) -> Answer:
-    if type(value) is not list or not 2 <= len(value) <= 5:
-        raise TypeError(f"expected an answer [request_id, how, ...], got {value!r}")
-    request_id, how, *rest = value
-    decision_id, digest, deadline = [*rest, None, None, None][:3]
-    if not all(type(v) is str for v in (request_id, how)) or not all(
-        v is None or type(v) is str for v in (decision_id, digest, deadline)
-    ):
-        raise TypeError(f"malformed answer {value!r}")
-    moment = None if deadline is None else _aware_datetime(deadline, datetime)
-    return Answer(request_id, how, decision_id, digest, moment)
-
-
-# History entries decoded, by their stored row. A run is read again and again (by every
-# worker unit, every decision), its history with it: an entry read before is the same object,
-# so it is neither parsed nor, when the run is written back, encoded again (see `_remember`).
-_decoded: dict[tuple[object, ...], Transition] = {}
-
-
-def _structure_transition(value: object, _: type) -> Transition:
-    if type(value) is not list or len(value) not in (5, 6):
-        raise TypeError(
-            f"expected a history entry [version, at, name, event, state], got {value!r}"
-        )
-    version, at, name, event, state, *decision = value
-    if type(version) is not int or not all(
-        type(v) is str for v in (at, name, event, state, *decision)
-    ):
-        raise TypeError(f"malformed history entry {value!r}")
-    row = tuple(value)
-    entry = _decoded.get(row)
-    if entry is None:
-        entry = Transition(version, _aware_datetime(at, datetime), name, event, state, *decision)
-        if len(_decoded) >= _REMEMBERED:
-            _decoded.clear()
-        _decoded[row] = entry
-    return entry
-
-
-@cache
-def converter() -> JsonConverter:
-    """The library's cattrs converter, built on first use (cattrs costs import time that
-    workflows on the memory store never need). Never cattrs' global converter: users may
-    configure that as they like."""
-    from cattrs.preconf.json import make_converter
-
-    built = make_converter(forbid_extra_keys=True)
-    built.register_unstructure_hook(Transition, _unstructure_transition)
-    built.register_structure_hook(Transition, _structure_transition)
-    built.register_unstructure_hook(Answer, _unstructure_answer)
-    built.register_structure_hook(Answer, _structure_answer)
-    for kind in (int, str, bool):
-        built.register_structure_hook(kind, _exact(kind))
-    built.register_structure_hook(float, _number)
-    built.register_structure_hook(datetime, _aware_datetime)
-    for sequence in (
-        tuple[str | None, ...],
-        tuple[JSON, ...],
-        tuple[Gate, ...],
-        tuple[StepResult, ...],
-        tuple[Transition, ...],
-        tuple[Answer, ...],
-        tuple[tuple[str, str], ...],
-        tuple[str, str],
-    ):
-        _list_only(built, sequence)
-    return built
 
 
 def _storable(value: JSON, where: str) -> str:
@@ -188,16 +71,6 @@ def _optional_text(value: str | None) -> str:
     return "null" if value is None else _text(value)
 
 
-def _moment(value: datetime | None) -> str:
-    if value is None:
-        return "null"
-    if value.utcoffset() is None:  # it could be written, and never read back
-        raise CodecError(
-            f"cannot encode the naive datetime {value!r}: times are stored with UTC offsets"
-        )
-    return f'"{value.isoformat()}"'
-
-
 # Encoded texts of values that never change and recur in every commit of a run (its workflow's
 # policies, its history entries, its input, and its gates and results until they change), by
 # identity: holding the value keeps its id from being reused. Records are immutable, and the
@@ -210,7 +83,7 @@ def _remember(value: Any, encode: Callable[[Any], str]) -> str:
     hit = _remembered.get(id(value))
     if hit is not None and hit[0] is value:
         return hit[1]
-    if len(_remembered) >= _REMEMBERED:
+    if len(_remembered) >= REMEMBERED:
         _remembered.clear()
     text = encode(value)
     _remembered[id(value)] = (value, text)
@@ -226,7 +99,7 @@ def _policy_json(policy: HumanReview) -> str:
 
 
 def _transition_json(entry: Transition) -> str:
-    return _json(_unstructure_transition(entry))
+    return _json(unstructure_transition(entry))
 
 
 def _gate_json(gate: Gate) -> str:
@@ -235,8 +108,8 @@ def _gate_json(gate: Gate) -> str:
         "null"
         if request is None
         else f'{{"request_id":{_text(request.request_id)},"kind":"{request.kind.value}",'
-        f'"message":{_optional_text(request.message)},"deadline":{_moment(request.deadline)},'
-        f'"created_at":{_moment(request.created_at)}}}'
+        f'"message":{_optional_text(request.message)},"deadline":{moment(request.deadline)},'
+        f'"created_at":{moment(request.created_at)}}}'
     )
     outputs = ",".join([_remember(output, _output_json) for output in gate.outputs])
     return (
@@ -245,8 +118,32 @@ def _gate_json(gate: Gate) -> str:
         f'"max_iterations":{gate.max_iterations},"state":"{gate.state.value}",'
         f'"iteration":{gate.iteration},"request":{pending},'
         f'"feedback":{_remember(gate.feedback, _array)},'
-        f'"outputs":[{outputs}],"version":{gate.version}}}'
+        f'"outputs":[{outputs}],"version":{gate.version}{_gate_v3(gate)}}}'
     )
+
+
+def _gate_v3(gate: Gate) -> str:
+    """The version 3 fields that differ from their defaults, in field order."""
+    parts = []
+    if gate.choices:
+        parts.append(f',"choices":{_json(gate.choices)}')
+    if gate.multiple:
+        parts.append(',"multiple":true')
+    if gate.members:
+        parts.append(f',"members":{_json(gate.members)}')
+    if gate.round:
+        parts.append(f',"round":{gate.round}')
+    if gate.choice:
+        parts.append(f',"choice":{_json(gate.choice)}')
+    if gate.position:
+        parts.append(f',"position":{gate.position}')
+    if gate.values is not None:
+        parts.append(f',"values":{_storable(gate.values, "user input")}')
+    if gate.edited:
+        parts.append(',"edited":true')
+    if gate.edited_output is not None:
+        parts.append(f',"edited_output":{_storable(gate.edited_output, "an edited output")}')
+    return "".join(parts)
 
 
 def _output_json(output: JSON) -> str:
@@ -263,7 +160,7 @@ def _input_json(value: JSON) -> str:
 
 
 def _answer_json(answer: Answer) -> str:
-    return _json(_unstructure_answer(answer))
+    return _json(unstructure_answer(answer))
 
 
 def _run_json(run: RunRecord) -> str:
@@ -281,8 +178,8 @@ def _run_json(run: RunRecord) -> str:
         f'"cursor":{_optional_text(run.cursor)},"outline":{_remember(run.outline, _array)},'
         f'"gates":[{gates}],"results":[{results}],'
         f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
-        f'"retry_at":{_moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
-        f'"created_at":{_remember(run.created_at, _moment)},"updated_at":{_moment(run.updated_at)},'
+        f'"retry_at":{moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
+        f'"created_at":{_remember(run.created_at, moment)},"updated_at":{moment(run.updated_at)},'
         f'"version":{run.version}}}'
     )
 

@@ -8,20 +8,15 @@ exceptions (cattrs, json, drivers) are re-raised as one of these with ``from exc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from statemachine.core.events import Event
-    from statemachine.core.states import State
+    pass
 
 __all__ = [
     "CodecError",
     "ConflictError",
     "CorruptRun",
-    "DeadlinePassed",
-    "DecisionConflict",
-    "DecisionRefused",
     "DefinitionChanged",
     "DefinitionError",
     "ExplorationFailed",
@@ -29,20 +24,16 @@ __all__ = [
     "InvalidRunId",
     "LeaseLost",
     "MalformedRecord",
-    "Refused",
     "RunBusy",
     "RunExists",
     "RunNotFound",
     "RunTooLarge",
     "SchemaVersionError",
-    "StaleRequest",
     "StateMachineError",
     "StoreError",
     "StoreNotFound",
     "StoreReset",
     "StoreUnavailable",
-    "TimeoutNotDue",
-    "TransitionRefused",
     "UnsafeStoreConfiguration",
     "VersionConflict",
     "shorten",
@@ -83,106 +74,6 @@ class ExplorationFailed(StateMachineError, AssertionError):
         self.exploration = exploration
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
-
-
-class Refused(StateMachineError):
-    """An event or a decision was refused: nothing changed."""
-
-
-class TransitionRefused(Refused):
-    """The transition table has no transition for this event in this state.
-
-    The gate record is unchanged: `step` is pure and builds nothing before it raises.
-    """
-
-    def __init__(self, state: State, event: Event, gate: str | None = None) -> None:
-        self.state = state
-        self.event = event
-        self.gate = gate
-        where = f"gate {gate!r}" if gate is not None else "a gate"
-        super().__init__(f"{where} in state {state.value!r} refuses {event!r}")
-
-
-class TimeoutNotDue(TransitionRefused):
-    """A `Timeout` arrived for a pause that has no deadline, or before its deadline."""
-
-    def __init__(
-        self,
-        state: State,
-        event: Event,
-        deadline: datetime | None,
-        now: datetime,
-        gate: str | None = None,
-    ) -> None:
-        super().__init__(state, event, gate)
-        self.deadline = deadline
-        self.now = now
-        when = "has no deadline" if deadline is None else f"is due after {deadline.isoformat()}"
-        self.args = (f"{self.args[0]}: the pause {when}, now is {now.isoformat()}",)
-
-
-class DecisionRefused(Refused):
-    """A human decision cannot be applied to the pause it names."""
-
-
-class DeadlinePassed(DecisionRefused):
-    """The decision was made after the pause's deadline: the timeout action applies instead."""
-
-    def __init__(self, request_id: str, deadline: datetime, decided_at: datetime) -> None:
-        self.request_id = request_id
-        self.deadline = deadline
-        self.decided_at = decided_at
-        super().__init__(
-            f"decision on request {request_id!r} made at {decided_at.isoformat()}, "
-            f"after its deadline {deadline.isoformat()}"
-        )
-
-
-class StaleRequest(DecisionRefused):
-    """The decision names a request that is not pending: decided already, cancelled, unknown,
-    or there is no pending request at all.
-
-    Attributes:
-        request_id: the request the decision named (None: "the pending one").
-        pending_request_id: the request pending now, if any.
-        reason: why, in words.
-    """
-
-    def __init__(
-        self, request_id: str | None, pending_request_id: str | None, reason: str | None = None
-    ) -> None:
-        self.request_id = request_id
-        self.pending_request_id = pending_request_id
-        if reason is None:
-            reason = (
-                "no decision is pending"
-                if pending_request_id is None
-                else f"the pending request is {shorten(pending_request_id)}"
-            )
-        self.reason = reason
-        named = "a decision" if request_id is None else f"decision on request {shorten(request_id)}"
-        super().__init__(f"{named} refused: {reason}")
-
-
-class DecisionConflict(DecisionRefused):
-    """A decision id was recorded before for another decision: another verdict, other
-    feedback, or another request. Decision ids make retries idempotent, so one id names one
-    decision; nothing was changed.
-
-    Attributes:
-        decision_id: the id sent again.
-        request_id: the request the recorded decision answered.
-        reason: what differs.
-    """
-
-    def __init__(self, decision_id: str, request_id: str, reason: str) -> None:
-        self.decision_id = decision_id
-        self.request_id = request_id
-        self.reason = reason
-        super().__init__(
-            f"decision id {shorten(decision_id)} was recorded for request {shorten(request_id)} "
-            f"with {reason}: use a new decision id for a new decision"
-        )
 
 
 class CodecError(StateMachineError):

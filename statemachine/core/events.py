@@ -1,7 +1,8 @@
 """Events a gate accepts: small immutable values.
 
-`Confirm`, `Reject`, `Timeout` and `Cancel` come from outside (a human, a clock, an operator);
-`Start` and `IterationCompleted` are sent by whatever runs the work (the workflow runtime, or
+The decisions (`Confirm`, `Reject`, `Provide`, `Select`, `Edit`, `Retry`, `Skip`), `Timeout`
+and `Cancel` come from outside (a human, a clock, an operator); `Start`, `IterationCompleted`,
+`IterationFailed` and `Advance` are sent by whatever runs the work (the workflow runtime, or
 your own orchestrator when you embed the core).
 """
 
@@ -16,12 +17,19 @@ import attrs
 from statemachine.core.errors import InvalidArgument, shorten
 
 __all__ = [
+    "Advance",
     "Cancel",
     "Confirm",
     "Decision",
+    "Edit",
     "Event",
     "IterationCompleted",
+    "IterationFailed",
+    "Provide",
     "Reject",
+    "Retry",
+    "Select",
+    "Skip",
     "Start",
     "Timeout",
     "json_copy",
@@ -123,9 +131,40 @@ def _str_or_none(instance: object, attribute: attrs.Attribute[Any], value: objec
         raise InvalidArgument(f"{attribute.name} must be a string or None, not {value!r}")
 
 
-@attrs.frozen
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    try:
+        names: tuple[object, ...] = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgument(f"expected names (a list of strings), not {shorten(value)}") from None
+    if not all(isinstance(name, str) for name in names):
+        raise InvalidArgument(f"expected names (a list of strings), not {shorten(value)}")
+    return names  # type: ignore[return-value]
+
+
+def _json_object(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{attribute.name} must be a dict of values, not {shorten(value)}")
+    if problem := json_problem(value, attribute.name):
+        raise InvalidArgument(problem)
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{attribute.name} must be a string, not {shorten(value)}")
+
+
+@attrs.frozen(kw_only=True)
 class Start:
-    """The runtime reached the gate."""
+    """The runtime reached the gate.
+
+    Attributes:
+        choice: for a `Condition` or a `Router`, the branch (``"if"``, ``"else"``) or routes
+            its evaluator or selector chose, when no human chooses.
+    """
+
+    choice: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +197,49 @@ class Reject:
     decided_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_aware_or_none)
 
 
+@attrs.frozen(kw_only=True)
+class Provide:
+    """A human gives the values a user input request asks for (which also confirms)."""
+
+    values: dict[str, JSON] = attrs.field(validator=_json_object)
+    request_id: str | None = attrs.field(default=None, validator=_str_or_none)
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+
+
+@attrs.frozen(kw_only=True)
+class Select:
+    """A human selects the route(s) a `Router` takes, in the order they run."""
+
+    choices: tuple[str, ...] = attrs.field(converter=_names)
+    request_id: str | None = attrs.field(default=None, validator=_str_or_none)
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+
+
+@attrs.frozen(kw_only=True)
+class Edit:
+    """A human accepts the output under review, changed: `output` flows on instead."""
+
+    output: JSON = attrs.field(validator=_json_value)
+    request_id: str | None = attrs.field(default=None, validator=_str_or_none)
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+
+
+@attrs.frozen(kw_only=True)
+class Retry:
+    """A human has a failed step run again."""
+
+    request_id: str | None = attrs.field(default=None, validator=_str_or_none)
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+
+
+@attrs.frozen(kw_only=True)
+class Skip:
+    """A human has a failed step skipped: the workflow goes on without its output."""
+
+    request_id: str | None = attrs.field(default=None, validator=_str_or_none)
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+
+
 @attrs.frozen
 class Timeout:
     """The pending pause passed its deadline with no decision."""
@@ -181,7 +263,23 @@ class IterationCompleted:
 
     output: JSON = attrs.field(validator=_json_value)
     should_continue: bool = True
+    review: bool = True
+    """With output review by a predicate: whether this output is to be reviewed."""
 
 
-Decision: TypeAlias = Confirm | Reject
-Event: TypeAlias = Start | Confirm | Reject | Timeout | Cancel | IterationCompleted
+@attrs.frozen
+class IterationFailed:
+    """The current iteration raised: `error` is its text (`on_error` decides what follows)."""
+
+    error: str = attrs.field(validator=_text)
+
+
+@attrs.frozen
+class Advance:
+    """One step inside a `Steps`, `Condition` or `Router` finished: the next one is due."""
+
+
+Decision: TypeAlias = Confirm | Reject | Provide | Select | Edit | Retry | Skip
+Event: TypeAlias = (
+    Start | Decision | Timeout | Cancel | IterationCompleted | IterationFailed | Advance
+)

@@ -9,29 +9,56 @@ reads: applying an event costs a resolution, a dict lookup and one record constr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
+
+import attrs
 
 from statemachine.core.actions import (
     Action,
     Finish,
     RequestConfirmation,
+    RequestErrorReview,
+    RequestInput,
     RequestReview,
+    RequestRoute,
     RunIteration,
 )
-from statemachine.core.errors import (
+from statemachine.core.errors import InvalidArgument
+from statemachine.core.events import (
+    Decision,
+    Edit,
+    Event,
+    IterationCompleted,
+    IterationFailed,
+    Provide,
+    Reject,
+    Select,
+    Start,
+    Timeout,
+)
+from statemachine.core.policy import HumanReview, input_problems
+from statemachine.core.record import Gate, Request, RequestKind
+from statemachine.core.refusals import (
     DeadlinePassed,
-    InvalidArgument,
+    InvalidInput,
+    InvalidSelection,
     StaleRequest,
     TimeoutNotDue,
     TransitionRefused,
+    WrongDecision,
 )
-from statemachine.core.events import Confirm, Event, IterationCompleted, Reject, Timeout
-from statemachine.core.record import Gate, Request, RequestKind
 from statemachine.core.states import State
-from statemachine.core.table import TRANSITIONS, Trigger, resolve
+from statemachine.core.table import (
+    ANSWERS,
+    TRANSITIONS,
+    Trigger,
+    asked_before,
+    next_asked,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from transitions import Machine
@@ -42,6 +69,8 @@ _REJECTIONS = frozenset(
     {
         Trigger.reject_retry,
         Trigger.reject_retry_exhausted,
+        Trigger.reject_reroute,
+        Trigger.reject_else,
         Trigger.reject_skip,
         Trigger.reject_cancel,
     }
@@ -104,73 +133,130 @@ def step(gate: Gate, event: Event, now: datetime) -> tuple[Gate, Action]:
         TransitionRefused: the table has no transition for this event in this state.
         TimeoutNotDue: a `Timeout` for a pause without a deadline or before it.
         StaleRequest: a decision names a request other than the pending one.
+        WrongDecision: the decision does not answer the pending request's kind.
         DeadlinePassed: a decision was made after the deadline; send `Timeout` instead.
+        InvalidInput, InvalidSelection: the values or routes given do not fit the request.
         InvalidArgument: `now` is naive, or a deadline would fall after the year 9999.
     """
     if now.utcoffset() is None:
         raise InvalidArgument(f"now must be a timezone-aware datetime, not {now!r}")
     source = gate.state
-    trigger = resolve(event, gate.policy, gate.iteration, gate.max_iterations)
+    request = gate.request
+    kind = type(event)
+    answerable = ANSWERS.get(kind)
+    if answerable is not None and request is not None and request.kind not in answerable:
+        raise WrongDecision(request.request_id, request.kind.value, kind.__name__.lower())
+    trigger = resolve(event, gate)
     target = (_NEXT or _targets()).get((source, trigger))
     if target is None:
         raise TransitionRefused(source, event, gate.name)
 
-    request = gate.request
     if request is not None:
-        if isinstance(event, Timeout):
+        if kind is Timeout:
             if request.deadline is None or now <= request.deadline:
                 raise TimeoutNotDue(source, event, request.deadline, now, gate.name)
-        elif isinstance(event, Confirm | Reject):
-            if event.request_id is not None and event.request_id != request.request_id:
-                raise StaleRequest(event.request_id, request.request_id)
-            decided_at = event.decided_at or now
+        elif answerable is not None:
+            decision: Decision = event  # type: ignore[assignment]
+            if decision.request_id is not None and decision.request_id != request.request_id:
+                raise StaleRequest(decision.request_id, request.request_id)
+            decided_at = decision.decided_at or now
             if request.deadline is not None and decided_at > request.deadline:
                 raise DeadlinePassed(request.request_id, request.deadline, decided_at)
+            _check_answer(gate, request.request_id, decision)
 
     feedback = gate.feedback
     if trigger in _REJECTIONS:
         feedback = (*feedback, event.feedback if isinstance(event, Reject) else None)
     outputs = gate.outputs
-    if isinstance(event, IterationCompleted):
-        outputs = (*outputs, event.output)
-    iteration = gate.iteration + 1 if target is State.iterating else gate.iteration
-
-    new_request = None
-    policy = gate.policy
-    if target is State.awaiting_confirmation or target is State.awaiting_review:
-        deadline = None if policy.timeout is None else _deadline(now, policy.timeout)
-        # Request ids are unique within a run: a gate asks for confirmation once, and reviews
-        # each iteration once.
-        if target is State.awaiting_confirmation:
-            new_request = Request(
-                f"{gate.name}:confirmation:{iteration}",
-                RequestKind.confirmation,
-                policy.confirmation_message,
-                deadline,
-                now,
-            )
-        else:
-            new_request = Request(
-                f"{gate.name}:review:{iteration}",
-                RequestKind.review,
-                policy.review_message,
-                deadline,
-                now,
-            )
-    new = Gate(
-        name=gate.name,
-        policy=policy,
-        max_iterations=gate.max_iterations,
+    if kind is IterationCompleted:
+        outputs = (*outputs, event.output)  # type: ignore[union-attr]
+    anew = (
+        target is State.iterating
+        and trigger is not Trigger.retry
+        and trigger is not (Trigger.advance)
+    )
+    iteration = gate.iteration + 1 if anew else gate.iteration
+    choice = gate.choice
+    if kind is Start:
+        choice = event.choice  # type: ignore[union-attr]
+    elif kind is Select:
+        choice = event.choices  # type: ignore[union-attr]
+    elif trigger is Trigger.reject_else:
+        choice = ("else",)
+    position = gate.position + 1 if trigger is Trigger.advance else gate.position
+    if anew or trigger is Trigger.retry:
+        position = 0
+    edited = kind is Edit
+    new = attrs.evolve(
+        gate,
         state=target,
         iteration=iteration,
-        request=new_request,
+        request=_request(gate, trigger, target, event, iteration, now)
+        if target.is_paused
+        else None,
         feedback=feedback,
         outputs=outputs,
         version=gate.version + 1,
+        choice=choice,
+        position=position,
+        values=event.values if kind is Provide else gate.values,  # type: ignore[union-attr]
+        edited=edited,
+        edited_output=event.output if edited else None,  # type: ignore[union-attr]
     )
     action = action_of(new)
     assert action is not None  # no transition leads back to pending
     return new, action
+
+
+def _check_answer(gate: Gate, request_id: str, decision: Decision) -> None:
+    if isinstance(decision, Provide):
+        problems = input_problems(gate.policy.user_input_schema, decision.values)
+        if problems:
+            raise InvalidInput(request_id, problems)
+    elif isinstance(decision, Select):
+        chosen, choices = decision.choices, gate.choices
+        unknown = [name for name in chosen if name not in choices]
+        if not chosen or unknown or len(set(chosen)) != len(chosen):
+            reason = f"unknown routes {unknown}" if unknown else "select each route once"
+            raise InvalidSelection(request_id, choices, reason if chosen else "select a route")
+        if len(chosen) > 1 and not gate.multiple:
+            raise InvalidSelection(request_id, choices, "this router takes one route")
+
+
+# What each pause asks for: the message, from the policy (an error request's is the error).
+_MESSAGES: Mapping[RequestKind, Callable[[HumanReview], str | None]] = {
+    RequestKind.confirmation: lambda policy: policy.confirmation_message,
+    RequestKind.input: lambda policy: policy.user_input_message,
+    RequestKind.route: lambda policy: policy.user_input_message,
+    RequestKind.review: lambda policy: policy.review_message,
+}
+
+
+def _request(
+    gate: Gate, trigger: Trigger, target: State, event: Event, iteration: int, now: datetime
+) -> Request:
+    """The request a transition into `target`, a paused state, leaves pending."""
+    if trigger is Trigger.start_confirmation:
+        kind: RequestKind | None = asked_before(gate.policy, bool(gate.choices))[0]
+    elif trigger is Trigger.confirm_more:
+        kind = next_asked(gate)
+    elif trigger is Trigger.reject_reroute:
+        kind = RequestKind.route
+    elif trigger is Trigger.iteration_reviewed:
+        kind = RequestKind.review
+    else:
+        kind = RequestKind.error
+    assert kind is not None, target
+    policy = gate.policy
+    deadline = None if policy.timeout is None else _deadline(now, policy.timeout)
+    # Request ids are unique within a run: a gate asks each thing once per iteration (an error
+    # once per failure), and a gate started afresh inside a Router counts its rounds.
+    name = gate.name if gate.round == 0 else f"{gate.name}@{gate.round}"
+    request_id = f"{name}:{kind.value}:{iteration}"
+    if kind is RequestKind.error:
+        assert isinstance(event, IterationFailed)
+        return Request(f"{request_id}:{gate.version + 1}", kind, event.error, deadline, now)
+    return Request(request_id, kind, _MESSAGES[kind](policy), deadline, now)
 
 
 def _deadline(now: datetime, timeout: float) -> datetime:
@@ -188,17 +274,24 @@ def action_of(gate: Gate) -> Action | None:
     the gate got here, so that a gate read back from storage resumes exactly as the running
     one would go on. None for a pending gate: nothing happened yet, send it `Start`.
 
-    The one place that says what a review is of: the gate's last output.
+    The one place that says what a review is of: the gate's last output (and what a finished
+    gate hands on: that output, or a human's edit of it).
     """
     state = gate.state
     if state is State.pending:
         return None
     if state is State.iterating:
         return RunIteration.for_gate(gate)
-    if state is State.awaiting_review:
-        assert gate.request is not None
-        return RequestReview(gate.request, gate.outputs[-1])
-    if state is State.awaiting_confirmation:
-        assert gate.request is not None
-        return RequestConfirmation(gate.request)
-    return Finish(state, gate.outputs[-1] if state is State.done else None)
+    request = gate.request
+    if request is not None:
+        kind = request.kind
+        if kind is RequestKind.review:
+            return RequestReview(request, gate.outputs[-1])
+        if kind is RequestKind.confirmation:
+            return RequestConfirmation(request)
+        if kind is RequestKind.input:
+            return RequestInput(request, gate.policy.user_input_schema)
+        if kind is RequestKind.route:
+            return RequestRoute(request, gate.choices, gate.multiple)
+        return RequestErrorReview(request, request.message or "")
+    return Finish(state, gate.accepted if state is State.done else None)

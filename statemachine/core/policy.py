@@ -1,23 +1,40 @@
-"""What a human gate asks for: confirmation, review, and what rejection and timeouts do."""
+"""What a human gate asks for: confirmation, input, review, and what rejections, errors and
+timeouts do."""
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import attrs
 
 from statemachine.core.errors import DefinitionError
+from statemachine.core.events import JSON, json_problem
 
-__all__ = ["MAX_TIMEOUT_SECONDS", "HumanReview", "OnReject", "OnTimeout"]
+__all__ = [
+    "FIELD_TYPES",
+    "MAX_TIMEOUT_SECONDS",
+    "HumanReview",
+    "OnError",
+    "OnReject",
+    "OnTimeout",
+    "UserInputField",
+    "input_problems",
+    "user_input_fields",
+]
 
 MAX_TIMEOUT_SECONDS = 100 * 365.25 * 24 * 3600
 """The longest timeout a pause may have: a century. Longer ones are refused when the policy is
 defined, where before the pause itself failed; for longer waits, use no timeout."""
 
 
-class OnReject(enum.Enum):
+# The enums are `str` enums, as the peer framework's are: a member equals its value
+# (``OnReject.skip == "skip"``), so code comparing with strings keeps working.
+
+
+class OnReject(enum.StrEnum):
     """What a rejection does."""
 
     skip = "skip"
@@ -25,20 +42,35 @@ class OnReject(enum.Enum):
     cancel = "cancel"
     """End the gate as `cancelled` and cancel the whole run."""
     retry = "retry"
-    """Run another iteration with the reviewer's feedback (skips when none is left)."""
+    """Run again with the reviewer's feedback (a Router asks for a new route first); skips
+    when no try is left."""
+    else_branch = "else"
+    """A `Condition`'s confirmation only: run its ``else_steps``."""
 
 
-class OnTimeout(enum.Enum):
+class OnTimeout(enum.StrEnum):
     """What happens when a pause reaches its deadline with no decision."""
 
     approve = "approve"
-    """As if the human confirmed."""
+    """As if the human confirmed (a pause that needs input, a route or an error decision
+    cannot be approved without one: it is skipped)."""
     reject = "reject"
     """As if the human rejected without feedback (then `on_reject` applies)."""
     skip = "skip"
     """End the gate as `skipped`."""
     cancel = "cancel"
     """End the gate as `cancelled` and cancel the whole run."""
+
+
+class OnError(enum.StrEnum):
+    """What a step's failure does (after its executor's own retries)."""
+
+    fail = "fail"
+    """The run fails with the error; `continue_run` (or a worker) tries the step again."""
+    skip = "skip"
+    """End the step as `skipped`, with the error kept in the history; the run goes on."""
+    pause = "pause"
+    """Pause for a human: retry the step, or skip it."""
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -60,6 +92,10 @@ def _on_reject(value: object) -> OnReject:
 
 def _on_timeout(value: object) -> OnTimeout:
     return _member(OnTimeout, value)
+
+
+def _on_error(value: object) -> OnError:
+    return _member(OnError, value)
 
 
 def _optional_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -87,6 +123,91 @@ def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -
         )
 
 
+FIELD_TYPES = frozenset({"str", "text", "int", "float", "bool", "list", "dict"})
+"""The types a user input field may have ("text" is "str")."""
+
+
+def _field_name(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise DefinitionError(f"a user input field needs a name of 1-200 characters, not {value!r}")
+
+
+def _field_type(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in FIELD_TYPES:
+        raise DefinitionError(
+            f"field_type must be one of {', '.join(sorted(FIELD_TYPES))}, not {value!r}"
+        )
+
+
+def _allowed(value: object) -> tuple[JSON, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise DefinitionError(f"allowed_values must be a list of values, not {value!r}")
+    allowed = tuple(value)
+    if problem := json_problem(list(allowed), "allowed_values"):
+        raise DefinitionError(problem)
+    return allowed
+
+
+@attrs.frozen(kw_only=True)
+class UserInputField:
+    """One value a human is asked for, as the peer framework's `UserInputField`.
+
+    Attributes:
+        name: the key the value is given under (``set_user_input(name=value)``).
+        field_type: ``str`` (or ``text``), ``int``, ``float``, ``bool``, ``list`` or ``dict``.
+        required: whether the value must be given (not None, not empty text).
+        allowed_values: the values allowed, if only some are.
+    """
+
+    name: str = attrs.field(validator=_field_name)
+    field_type: str = attrs.field(default="str", validator=_field_type)
+    description: str | None = attrs.field(default=None, validator=_optional_str)
+    required: bool = attrs.field(default=True, validator=_flag)
+    allowed_values: tuple[JSON, ...] | None = attrs.field(default=None, converter=_allowed)
+
+
+def _field(value: object) -> UserInputField:
+    if isinstance(value, UserInputField):
+        return value
+    if isinstance(value, dict):
+        unknown = set(value) - {"name", "field_type", "description", "required", "allowed_values"}
+        if unknown:
+            raise DefinitionError(f"user input field {value!r}: unknown keys {sorted(unknown)}")
+        return UserInputField(**value)
+    raise DefinitionError(f"a user input field must be a UserInputField or a dict, not {value!r}")
+
+
+def user_input_fields(value: object) -> tuple[UserInputField, ...]:
+    """`value` (UserInputField objects or dicts of their fields, or None) as a schema.
+
+    Raises:
+        DefinitionError: an entry is neither, or a field is named twice.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str | dict) or not isinstance(value, Iterable):
+        raise DefinitionError(f"user_input_schema must be a list of fields, not {value!r}")
+    fields = tuple(_field(each) for each in value)
+    names = [field.name for field in fields]
+    if len(set(names)) != len(names):
+        raise DefinitionError(f"user_input_schema names a field twice: {names}")
+    return fields
+
+
+def _review_flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool) and not callable(value):
+        raise DefinitionError(
+            f"{attribute.name} must be True, False or a predicate on the output, not {value!r}"
+        )
+
+
+def _retries(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not int or not 0 <= value <= 10_000:
+        raise DefinitionError(f"max_retries must be an integer from 0 to 10,000, not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class HumanReview:
     """Where a gate pauses for a human, and what the human's answers (or silence) do.
@@ -94,28 +215,53 @@ class HumanReview:
     The field names are those of the peer framework's `HumanReview`. Enum fields also accept
     their values as strings (``on_reject="retry"``).
 
+    Attributes:
+        requires_user_input: pause before the step for values (`user_input_schema`); on a
+            Router, for the human to select the route.
+        requires_output_review: True, or a predicate ``fn(step_output) -> bool`` the runtime
+            asks after each run (the machine sees only whether this output is reviewed).
+        on_error: what a failure of the step does.
+        max_retries: how many times a rejected step (or route) runs again with
+            ``on_reject="retry"``; a Loop uses its ``max_iterations`` instead.
+
     Raises:
-        DefinitionError: a field has a value of the wrong type or out of range.
+        DefinitionError: a field has a value of the wrong type or out of range, or both output
+            and iteration review are asked for.
     """
 
     requires_confirmation: bool = attrs.field(default=False, validator=_flag)
     confirmation_message: str | None = attrs.field(default=None, validator=_optional_str)
+    requires_user_input: bool = attrs.field(default=False, validator=_flag)
+    user_input_message: str | None = attrs.field(default=None, validator=_optional_str)
+    user_input_schema: tuple[UserInputField, ...] = attrs.field(
+        default=(), converter=user_input_fields
+    )
     requires_iteration_review: bool = attrs.field(default=False, validator=_flag)
     iteration_review_message: str | None = attrs.field(default=None, validator=_optional_str)
-    requires_output_review: bool = attrs.field(default=False, validator=_flag)
+    requires_output_review: bool | Callable[..., Any] = attrs.field(
+        default=False, validator=_review_flag
+    )
     output_review_message: str | None = attrs.field(default=None, validator=_optional_str)
     on_reject: OnReject = attrs.field(default=OnReject.skip, converter=_on_reject)
+    on_error: OnError = attrs.field(default=OnError.fail, converter=_on_error)
+    max_retries: int = attrs.field(default=3, validator=_retries)
     timeout: float | None = attrs.field(default=None, validator=_timeout)
     """Seconds a pause waits for a decision before `on_timeout` applies; None waits forever."""
     on_timeout: OnTimeout = attrs.field(default=OnTimeout.cancel, converter=_on_timeout)
 
+    def __attrs_post_init__(self) -> None:
+        if self.requires_iteration_review and self.requires_output_review is not False:
+            raise DefinitionError(
+                "requires_output_review and requires_iteration_review cannot both be set"
+            )
+
     @property
     def reviews_iterations(self) -> bool:
-        """Whether each finished iteration pauses for review.
+        """Whether a finished iteration pauses for review (perhaps: see `requires_output_review`).
 
         A `Step` gate is a loop of one iteration whose output review is the iteration review.
         """
-        return self.requires_iteration_review or self.requires_output_review
+        return self.requires_iteration_review or self.requires_output_review is not False
 
     @property
     def review_message(self) -> str | None:
@@ -125,3 +271,50 @@ class HumanReview:
             if self.requires_iteration_review
             else self.output_review_message
         )
+
+    @property
+    def is_human(self) -> bool:
+        """Whether a human may ever be asked something (a pause, or an error to decide)."""
+        return (
+            self.requires_confirmation
+            or self.requires_user_input
+            or self.reviews_iterations
+            or self.on_error is OnError.pause
+        )
+
+
+_CHECKS: dict[str, Callable[[object], bool]] = {
+    "str": lambda value: isinstance(value, str),
+    "text": lambda value: isinstance(value, str),
+    "int": lambda value: type(value) is int,
+    "float": lambda value: type(value) in (int, float),
+    "bool": lambda value: type(value) is bool,
+    "list": lambda value: type(value) is list,
+    "dict": lambda value: type(value) is dict,
+}
+
+
+def input_problems(schema: tuple[UserInputField, ...], values: dict[str, JSON]) -> list[str]:
+    """What is wrong with `values` as the answer to `schema`, field by field: a required
+    field missing or empty, a value of the wrong type or not among the allowed ones, a value
+    for no field. Without a schema, any values are accepted."""
+    if not schema:
+        return []
+    problems = []
+    known = {field.name for field in schema}
+    for name in values:
+        if name not in known:
+            problems.append(f"there is no field {name!r}")
+    for field in schema:
+        value = values.get(field.name)
+        if value is None or value == "":
+            if field.required:
+                problems.append(f"{field.name!r} is required")
+            continue
+        if not _CHECKS[field.field_type](value):
+            problems.append(f"{field.name!r} must be a {field.field_type}, not {value!r}")
+        elif field.allowed_values is not None and not any(
+            type(value) is type(allowed) and value == allowed for allowed in field.allowed_values
+        ):
+            problems.append(f"{field.name!r} must be one of {list(field.allowed_values)!r}")
+    return problems

@@ -25,13 +25,21 @@ __all__ = [
 ]
 
 
-class RequestKind(enum.Enum):
+class RequestKind(enum.StrEnum):
     """What a pause asks the human for."""
 
     confirmation = "confirmation"
     """May the loop (or step) start?"""
+    input = "input"
+    """The values the step needs (`HumanReview.user_input_schema`)."""
+    route = "route"
+    """Which of a Router's routes to take."""
     review = "review"
     """Is this iteration's output acceptable?"""
+    error = "error"
+    """The step failed: run it again, or skip it?"""
+
+    __hash__ = object.__hash__
 
 
 @attrs.frozen
@@ -50,17 +58,22 @@ class Request:
     """When the gate paused with this request (None in runs stored before it was recorded)."""
 
 
-# What a record in each state looks like: the lowest and highest iteration (None: up to
-# max_iterations), the kind of pending request, and how many outputs it holds relative to the
-# iteration (iteration k has an output once it finished: k - 1 while it runs).
-_SHAPES: dict[State, tuple[int, int | None, RequestKind | None, int, int]] = {
-    State.pending:               (0, 0,    None,                     0,  0),
-    State.awaiting_confirmation: (0, 0,    RequestKind.confirmation, 0,  0),
-    State.iterating:             (1, None, None,                     -1, -1),
-    State.awaiting_review:       (1, None, RequestKind.review,       0,  0),
-    State.done:                  (1, None, None,                     0,  0),
-    State.skipped:               (0, None, None,                     -1, 0),
-    State.cancelled:             (0, None, None,                     -1, 0),
+# What a record in each state looks like, by the kind of its pending request: the lowest and
+# highest iteration (None: up to max_iterations), and how many outputs it holds relative to the
+# iteration (iteration k has an output once it finished: k - 1 while it runs or after it
+# failed). A pause before an iteration is at 0 before the first; a route asked again after a
+# rejected one is at the iteration that was rejected.
+_SHAPES: dict[tuple[State, RequestKind | None], tuple[int, int | None, int, int]] = {
+    (State.pending, None):                                (0, 0,    0,  0),
+    (State.awaiting_confirmation, RequestKind.confirmation): (0, 0,  0,  0),
+    (State.awaiting_confirmation, RequestKind.input):     (0, 0,    0,  0),
+    (State.awaiting_confirmation, RequestKind.route):     (0, None, 0,  0),
+    (State.iterating, None):                              (1, None, -1, -1),
+    (State.awaiting_review, RequestKind.review):          (1, None, 0,  0),
+    (State.awaiting_review, RequestKind.error):           (1, None, -1, -1),
+    (State.done, None):                                   (1, None, 0,  0),
+    (State.skipped, None):                                (0, None, -1, 0),
+    (State.cancelled, None):                              (0, None, -1, 0),
 }  # fmt: skip
 
 
@@ -89,6 +102,24 @@ class Gate:
     """The output of every finished iteration, in order."""
     version: int = 0
     """How many transitions the gate has been through."""
+    choices: tuple[str, ...] = ()
+    """A Router's routes, which a human may select from; empty for other gates."""
+    multiple: bool = False
+    """Whether several of `choices` may be selected at once."""
+    members: tuple[str, ...] = ()
+    """The names of the steps inside a container (`Steps`, `Condition`, `Router`): a Router's
+    new route starts them afresh."""
+    round: int = 0
+    """How many times the gate was started afresh by the container it is in."""
+    choice: tuple[str, ...] = ()
+    """The branch (``"if"``, ``"else"``) or routes the current iteration takes."""
+    position: int = 0
+    """How many of the current iteration's inner steps have finished (containers)."""
+    values: JSON = None
+    """The user input given for the current iteration (a dict), if it asked for some."""
+    edited: bool = False
+    """Whether the accepted output is `edited_output`, a human's edit of the last output."""
+    edited_output: JSON = None
 
     def __attrs_post_init__(self) -> None:
         # One consistency check instead of per-field validators: it runs on every transition.
@@ -106,6 +137,11 @@ class Gate:
         """Whether the gate has finished."""
         return self.state.is_terminal
 
+    @property
+    def accepted(self) -> JSON:
+        """The output the gate ends with: the last one, or the human's edit of it."""
+        return self.edited_output if self.edited else self.outputs[-1]
+
 
 def _inconsistency(gate: Gate) -> str | None:
     state, k, top = gate.state, gate.iteration, gate.max_iterations
@@ -115,12 +151,15 @@ def _inconsistency(gate: Gate) -> str | None:
         return "iteration, max_iterations and version must be integers"
     if top < 1 or gate.version < 0:
         return "max_iterations must be at least 1 and version at least 0"
-    low_k, high_k, kind, low_out, high_out = _SHAPES[state]
+    request = gate.request
+    kind = None if request is None else request.kind
+    shape = _SHAPES.get((state, kind))
+    if shape is None:
+        asked = "no pending request" if kind is None else f"a {kind.value} request"
+        return f"state {state.value} cannot have {asked}"
+    low_k, high_k, low_out, high_out = shape
     if not low_k <= k <= (top if high_k is None else high_k):
         return f"iteration {k} is impossible in state {state.value} (max_iterations {top})"
-    request = gate.request
-    if (None if request is None else request.kind) is not kind:
-        return f"state {state.value} needs {'no' if kind is None else kind.value} pending request"
     outputs = gate.outputs
     if type(outputs) is not tuple or type(gate.feedback) is not tuple:
         return "feedback and outputs must be tuples"
@@ -130,6 +169,20 @@ def _inconsistency(gate: Gate) -> str | None:
         return "name must be a non-empty string"
     if type(gate.policy) is not HumanReview:
         return f"policy must be a HumanReview, not {gate.policy!r}"
+    return _containment(gate)
+
+
+def _containment(gate: Gate) -> str | None:
+    for field in ("choices", "members", "choice"):
+        names = getattr(gate, field)
+        if type(names) is not tuple or not all(type(name) is str for name in names):
+            return f"{field} must be a tuple of names"
+    if type(gate.position) is not int or type(gate.round) is not int:
+        return "position and round must be integers"
+    if gate.position < 0 or gate.round < 0:
+        return "position and round must be at least 0"
+    if gate.edited and gate.state is not State.done:
+        return "only a done gate holds an edited output"
     return None
 
 
@@ -192,11 +245,15 @@ class Answer:
 
     Attributes:
         request_id: the request answered.
-        how: ``confirm`` or ``reject`` (a human decision), ``timeout`` or ``cancel``.
+        how: a human decision (``confirm``, ``reject``, ``provide``, ``select``, ``edit``,
+            ``retry``, ``skip``), ``timeout`` or ``cancel``.
         decision_id: the id of the decision, for a human decision.
-        digest: a digest of the rejection's feedback (None without feedback): a retry must
-            carry the same feedback.
+        digest: in answers stored before they kept `value`, a digest of a rejection's
+            feedback (a retry must carry the same); None since.
         deadline: for a timeout, the deadline that passed.
+        by: who decided, as the caller said.
+        at: when the decision was recorded.
+        value: what the decision carried: the feedback, the values, the routes or the edit.
     """
 
     request_id: str
@@ -204,6 +261,9 @@ class Answer:
     decision_id: str | None = None
     digest: str | None = None
     deadline: datetime | None = None
+    by: str | None = None
+    at: datetime | None = None
+    value: JSON = None
 
 
 @attrs.frozen(kw_only=True)
@@ -225,7 +285,8 @@ class RunRecord:
     status: RunStatus
     input: JSON
     cursor: str | None
-    """The name of the top-level step the run is at; None once it has gone past the last."""
+    """The name of the top-level step the run is at (inside it, each container's gate says
+    which of its steps is due); None once it has gone past the last."""
     outline: tuple[tuple[str, str], ...] = ()
     """(name, kind) of each top-level step of the definition the run started with, so that a
     resume against a changed definition can tell whether the current step still fits."""

@@ -7,27 +7,27 @@ Stores and the workflow runtime build on these; they only add loading and compar
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from statemachine.core.actions import Action
-from statemachine.core.errors import (
-    DeadlinePassed,
-    DecisionConflict,
-    InvalidArgument,
-    StaleRequest,
-    shorten,
-)
+from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import (
     JSON,
+    Advance,
     Cancel,
     Confirm,
+    Edit,
     Event,
     IterationCompleted,
+    IterationFailed,
+    Provide,
     Reject,
+    Retry,
+    Select,
+    Skip,
     Start,
     Timeout,
 )
@@ -44,14 +44,10 @@ from statemachine.core.record import (
 from statemachine.core.states import State
 
 __all__ = [
-    "DecisionResult",
-    "Outcome",
-    "Verdict",
     "abandoned",
     "apply_event",
+    "can_expire",
     "cancel_run",
-    "check_decision",
-    "decide",
     "expire",
     "fail",
     "finish_step",
@@ -62,35 +58,17 @@ _EVENT_NAMES: dict[type, str] = {
     Start: "start",
     Confirm: "confirm",
     Reject: "reject",
+    Provide: "provide",
+    Select: "select",
+    Edit: "edit",
+    Retry: "retry",
+    Skip: "skip",
     Timeout: "timeout",
     Cancel: "cancel",
     IterationCompleted: "iteration_completed",
+    IterationFailed: "iteration_failed",
+    Advance: "advance",
 }
-
-
-class Verdict(enum.Enum):
-    """A human's decision on a pending request."""
-
-    confirm = "confirm"
-    reject = "reject"
-
-
-class Outcome(enum.Enum):
-    """What recording a decision did. A decision that cannot be recorded raises instead (a
-    `DecisionRefused`: stale, past its deadline, or conflicting with an earlier one)."""
-
-    applied = "applied"
-    """The decision was recorded and the gate moved on."""
-    duplicate = "duplicate"
-    """This decision (by its id) was recorded before; nothing changed."""
-
-
-@attrs.frozen
-class DecisionResult:
-    """The answer to `decide`: the outcome and the run as it now stands."""
-
-    outcome: Outcome
-    run: RunRecord
 
 
 def _record(run: RunRecord, entries: list[Transition], now: datetime, **changes: Any) -> RunRecord:
@@ -135,17 +113,38 @@ def apply_event(
     gates = tuple(new_gate if g.name == gate.name else g for g in run.gates)
     if run.gate(gate.name) is None:
         gates += (new_gate,)
+    results = run.results
+    if new_gate.members and new_gate.iteration > gate.iteration > 0:
+        gates, results = _afresh(gates, results, frozenset(new_gate.members))
     if new_gate.state.is_paused:
         status = RunStatus.paused
     elif new_gate.state is State.cancelled:
         status = RunStatus.cancelled
     else:
         status = live
-    if answered is None:
-        return _record(run, [entry], now, gates=gates, status=status, error=None), action
-    answers = (*run.answers, answered)
-    changed = _record(run, [entry], now, gates=gates, status=status, error=None, answers=answers)
+    answers = run.answers if answered is None else (*run.answers, answered)
+    changed = _record(
+        run, [entry], now, gates=gates, results=results, status=status, error=None,
+        answers=answers,
+    )  # fmt: skip
     return changed, action
+
+
+def _renewed(gate: Gate) -> Gate:
+    return Gate(
+        name=gate.name, policy=gate.policy, max_iterations=gate.max_iterations,
+        choices=gate.choices, multiple=gate.multiple, members=gate.members, round=gate.round + 1,
+    )  # fmt: skip
+
+
+def _afresh(
+    gates: tuple[Gate, ...], results: tuple[StepResult, ...], members: frozenset[str]
+) -> tuple[tuple[Gate, ...], tuple[StepResult, ...]]:
+    """A container's new iteration (a Router's new route) runs the steps inside it afresh:
+    their gates start over (counting a round, so that their requests get new ids) and their
+    results are dropped."""
+    renewed = tuple(_renewed(g) if g.name in members else g for g in gates)
+    return renewed, tuple(r for r in results if r.name not in members)
 
 
 def can_expire(run: RunRecord) -> bool:
@@ -165,133 +164,6 @@ def expire(run: RunRecord, now: datetime) -> RunRecord | None:
     return apply_event(run, gate, Timeout(), now, answered=timed_out)[0]
 
 
-_MAX_ID = 200
-
-
-def check_decision(
-    request_id: object, verdict: object, feedback: object, decision_id: object
-) -> Verdict:
-    """Refuse a decision's arguments of the wrong type or shape, before anything is read or
-    written: every store goes through here, so they all refuse the same things.
-
-    Raises:
-        InvalidArgument: which argument, and why.
-    """
-    try:
-        checked = verdict if type(verdict) is Verdict else Verdict(verdict)
-    except ValueError:
-        raise InvalidArgument(
-            f"decision must be 'confirm' or 'reject', not {shorten(verdict)}"
-        ) from None
-    for name, value in (("request_id", request_id), ("decision_id", decision_id)):
-        if value is None:
-            continue
-        if type(value) is not str or not 0 < len(value) <= _MAX_ID or not value.isprintable():
-            raise InvalidArgument(
-                f"{name} must be None or a printable string of 1 to {_MAX_ID} characters, "
-                f"not {shorten(value)}"
-            )
-    if feedback is not None:
-        if type(feedback) is not str:
-            raise InvalidArgument(f"feedback must be a string or None, not {shorten(feedback)}")
-        try:
-            feedback.encode()
-        except UnicodeEncodeError:
-            raise InvalidArgument("feedback holds a lone surrogate: it is not valid text") from None
-    return checked
-
-
-def feedback_digest(feedback: str | None) -> str | None:
-    """What a decision's record keeps of its feedback: enough to tell a retry from another
-    decision, without storing the text twice (the gate keeps it)."""
-    if feedback is None:
-        return None
-    import hashlib  # here: only decisions need it, and it costs import time
-
-    return hashlib.blake2b(feedback.encode(), digest_size=8).hexdigest()
-
-
-def decide(
-    run: RunRecord,
-    request_id: str | None,
-    verdict: Verdict,
-    *,
-    feedback: str | None = None,
-    decision_id: str,
-    decided_at: datetime | None = None,
-    now: datetime,
-) -> DecisionResult:
-    """Record a human decision on the request `request_id` (None: the pending one).
-
-    The rule for time: `now` is when the decision is recorded, and decides. Recorded at or
-    before the deadline, the decision wins over any timeout; after it, it is refused. The
-    caller's `decided_at`, when given, is what the history shows (it must fall between the
-    request's creation and `now`).
-
-    Returns:
-        `applied` with the new run, or `duplicate` (this decision id was recorded before with
-        the same request, verdict and feedback) with the run unchanged.
-
-    Raises:
-        DecisionConflict: the decision id was recorded for another decision.
-        DeadlinePassed: recorded after the deadline; apply `expire` to store the timeout.
-        StaleRequest: the request is not pending (decided, timed out... or unknown), or no
-            request is, when `request_id` is None.
-        InvalidArgument: `decided_at` is before the request was made.
-    """
-    digest = feedback_digest(feedback) if verdict is Verdict.reject else None
-    earlier = run.answer(decision_id=decision_id)
-    if earlier is not None:
-        if request_id is not None and request_id != earlier.request_id:
-            raise DecisionConflict(decision_id, earlier.request_id, "another request")
-        if (earlier.how, earlier.digest) != (verdict.value, digest):
-            what = "another verdict" if earlier.how != verdict.value else "other feedback"
-            raise DecisionConflict(decision_id, earlier.request_id, what)
-        return DecisionResult(Outcome.duplicate, run)
-    if any(entry.decision_id == decision_id for entry in run.history):
-        return DecisionResult(Outcome.duplicate, run)  # recorded before answers were kept
-    gate = run.pending_gate
-    pending = None if gate is None else gate.request
-    if request_id is None and pending is not None:
-        request_id = pending.request_id
-    if gate is None or pending is None or pending.request_id != request_id:
-        raise _not_pending(run, request_id, None if pending is None else pending.request_id, now)
-    if pending.deadline is not None and now > pending.deadline:
-        raise DeadlinePassed(pending.request_id, pending.deadline, now)
-    if (
-        decided_at is not None
-        and pending.created_at is not None
-        and decided_at < pending.created_at
-    ):
-        raise InvalidArgument(
-            f"decided_at {decided_at.isoformat()} is before request {shorten(request_id)} was "
-            f"made, at {pending.created_at.isoformat()}"
-        )
-    at = now if decided_at is None else min(decided_at, now)
-    event: Event
-    if verdict is Verdict.confirm:
-        event = Confirm(request_id=request_id, decided_at=at)
-    else:
-        event = Reject(feedback, request_id=request_id, decided_at=at)
-    answer = Answer(pending.request_id, verdict.value, decision_id, digest)
-    new, _ = apply_event(run, gate, event, now, decision_id=decision_id, answered=answer)
-    return DecisionResult(Outcome.applied, new)
-
-
-def _not_pending(
-    run: RunRecord, request_id: str | None, pending_id: str | None, now: datetime
-) -> StaleRequest | DeadlinePassed:
-    ended = None if request_id is None else run.answer(request_id=request_id)
-    if ended is None:
-        return StaleRequest(request_id, pending_id)
-    if ended.how == "timeout" and ended.deadline is not None:
-        return DeadlinePassed(ended.request_id, ended.deadline, now)
-    reasons = {"cancel": "the run was cancelled while it waited"}
-    return StaleRequest(
-        request_id, pending_id, reasons.get(ended.how, f"it was decided already ({ended.how})")
-    )
-
-
 def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
     """The run cancelled: its live gate gets `Cancel`, or the run itself is marked cancelled.
 
@@ -302,7 +174,7 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
         return run
     if run.status is RunStatus.completed:
         raise InvalidArgument(f"run {run.run_id!r} has completed and cannot be cancelled")
-    live = run.gate(run.cursor) if run.cursor is not None else None
+    live = run.pending_gate or (run.gate(run.cursor) if run.cursor is not None else None)
     if live is not None and not live.is_terminal:
         ended = None if live.request is None else Answer(live.request.request_id, "cancel")
         return apply_event(run, live, Cancel(), now, answered=ended)[0]
@@ -360,9 +232,17 @@ def requeue(run: RunRecord, now: datetime) -> RunRecord:
 
 
 def finish_step(
-    run: RunRecord, name: str, content: JSON, state: State, cursor: str | None, now: datetime
+    run: RunRecord,
+    name: str,
+    content: JSON,
+    state: State,
+    cursor: str | None,
+    now: datetime,
+    *,
+    within: Gate | None = None,
 ) -> RunRecord:
-    """Move the cursor past step `name`, which ended in `state` with `content`, to `cursor`.
+    """Move past step `name`, which ended in `state` with `content`: to `cursor`, or, for a
+    step inside a container (`within`: the container's gate), to the container's next step.
 
     Only whoever executes the run does this, so the run is `running` (or `completed` when
     `cursor` is None, past the last step).
@@ -374,6 +254,9 @@ def finish_step(
     results = run.results
     if state is State.done:
         results = (*tuple(r for r in results if r.name != name), StepResult(name, content))
-    status = RunStatus.completed if cursor is None else RunStatus.running
     entry = Transition(run.version + 1, now, name, "completed", state.value)
+    if within is not None:
+        moved = _record(run, [entry], now, results=results, status=RunStatus.running, error=None)
+        return apply_event(moved, within, Advance(), now, live=RunStatus.running)[0]
+    status = RunStatus.completed if cursor is None else RunStatus.running
     return _record(run, [entry], now, results=results, cursor=cursor, status=status, error=None)

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
 from statemachine.core.runs import expire
-from statemachine.runtime.definitions import Definition
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
 from statemachine.runtime.shells import Done, aexecute, afinish
 from statemachine.runtime.stream import WorkflowEvent
+from statemachine.runtime.tree import Definition
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, check_run_id
 

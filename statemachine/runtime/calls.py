@@ -11,15 +11,18 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
-from statemachine.runtime.definitions import Loop, Step, StepInput, StepOutput
+from statemachine.runtime.definitions import Step, StepInput, StepOutput
 
-__all__ = ["Failed", "acall", "acheck", "call", "check", "error_text"]
+if TYPE_CHECKING:
+    from statemachine.runtime.effects import Branch
+
+__all__ = ["Failed", "aask", "acall", "afork", "ask", "call", "error_text", "fork"]
 
 T = TypeVar("T")
 
@@ -67,6 +70,10 @@ def message_of(step_input: StepInput) -> str:
     feedback = step_input.additional_data.get("rejection_feedback")
     if feedback:
         text += f"\n\nReviewer feedback on the previous attempt: {feedback}"
+    values = step_input.additional_data.get("user_input")
+    if isinstance(values, dict) and values:
+        preferences = "\n".join(f"- {key}: {value}" for key, value in values.items())
+        text += f"\n\nUser preferences:\n{preferences}"
     return text
 
 
@@ -123,27 +130,60 @@ async def acall(step: Step, step_input: StepInput) -> StepOutput | Failed:
         return Failed(step.name, error_text(exc))
 
 
-def _asked(loop: Loop, step_input: StepInput, iteration: int) -> Any:
-    assert loop.should_continue is not None
-    return loop.should_continue(step_input, iteration)
-
-
-def check(loop: Loop, step_input: StepInput, iteration: int) -> bool | Failed:
-    """Ask the loop's `should_continue`."""
+def ask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
+    """Call user code that decides (an evaluator, a selector, a predicate, `should_continue`)
+    to completion: what it returned, or `Failed`."""
     try:
-        answer = _asked(loop, step_input, iteration)
-        return bool(_awaited(answer) if inspect.isawaitable(answer) else answer)
+        answer = function(*args)
+        return _awaited(answer) if inspect.isawaitable(answer) else answer
     except Exception as exc:
-        return Failed(loop.name, error_text(exc))
+        return Failed(name, error_text(exc))
 
 
-async def acheck(loop: Loop, step_input: StepInput, iteration: int) -> bool | Failed:
-    """Ask the loop's `should_continue`, awaiting it if it is asynchronous."""
+async def aask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
+    """`ask`, awaiting it if it is asynchronous."""
     try:
-        answer = _asked(loop, step_input, iteration)
-        return bool(await answer if inspect.isawaitable(answer) else answer)
+        answer = function(*args)
+        return await answer if inspect.isawaitable(answer) else answer
     except Exception as exc:
-        return Failed(loop.name, error_text(exc))
+        return Failed(name, error_text(exc))
+
+
+def fork(branches: tuple[Branch, ...]) -> tuple[Any, ...]:
+    """Carry out the branches of a Parallel, each in a thread of its own."""
+    if len(branches) == 1:
+        return (_drain(branches[0]),)
+    from concurrent.futures import ThreadPoolExecutor  # here: only a Parallel needs threads
+
+    with ThreadPoolExecutor(len(branches), thread_name_prefix="statemachine-parallel") as pool:
+        return tuple(pool.map(_drain, branches))
+
+
+async def afork(branches: tuple[Branch, ...]) -> tuple[Any, ...]:
+    """Carry out the branches of a Parallel as tasks of the running event loop."""
+    import asyncio
+
+    return tuple(await asyncio.gather(*(_adrain(branch) for branch in branches)))
+
+
+def _drain(branch: Branch) -> Any:
+    value: Any = None
+    while True:
+        try:
+            effect = branch.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value = call(effect.step, effect.step_input)
+
+
+async def _adrain(branch: Branch) -> Any:
+    value: Any = None
+    while True:
+        try:
+            effect = branch.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value = await acall(effect.step, effect.step_input)
 
 
 def coroutine(function: Callable[..., Coroutine[Any, Any, T]]) -> bool:

@@ -1,30 +1,39 @@
-"""What a workflow is made of: `Step` and `Loop` definitions, and the values their user code
-receives and returns (`StepInput`, `StepOutput`). Definitions are checked when they are built;
-nothing here runs user code."""
+"""What a workflow is made of: `Step` and `Loop` definitions (the containers are in
+`containers`), and the values their user code receives and returns (`StepInput`,
+`StepOutput`). Definitions are checked when they are built; nothing here runs user code.
+
+Human gates are configured as the peer framework does: with ``human_review=HumanReview(...)``
+or with its fields as keywords on the step (``requires_confirmation=True``, ...), which build
+the same `HumanReview` and read back as attributes. Given both, `human_review` wins.
+"""
 
 from __future__ import annotations
 
-import enum
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 import attrs
 
-from statemachine.core.errors import DefinitionChanged, DefinitionError, InvalidArgument
+from statemachine.core.errors import DefinitionError
 from statemachine.core.events import JSON
-from statemachine.core.policy import HumanReview
-from statemachine.core.record import RunRecord
+from statemachine.core.policy import (
+    HumanReview,
+    OnError,
+    OnReject,
+    OnTimeout,
+    UserInputField,
+    user_input_fields,
+)
 
 __all__ = [
-    "Definition",
     "Executor",
     "Loop",
     "Step",
     "StepInput",
     "StepOutput",
-    "describe",
-    "kind_of",
+    "check_name",
+    "settle_review",
 ]
 
 
@@ -34,6 +43,8 @@ class StepOutput:
 
     content: JSON = None
     step_name: str | None = None
+    success: bool = True
+    """Kept for the peer framework's code; a step that fails raises instead."""
 
 
 @attrs.frozen(kw_only=True)
@@ -48,7 +59,8 @@ class StepInput:
             loop, or with ``forward_iteration_output=True`` the previous iteration's output).
         previous_step_outputs: every finished step's output so far, by name.
         additional_data: after a rejection, ``rejection_feedback`` (the reviewer's text, or
-            None) and ``previous_output`` (the rejected output).
+            None) and ``previous_output`` (the rejected output); with user input,
+            ``user_input`` (the values given, by field name).
         iteration: the loop iteration, 1-based; None outside loops.
         run_id: the run this is part of.
         step_name: the step being executed.
@@ -69,6 +81,11 @@ class StepInput:
         """The previous step's content (the peer framework's spelling)."""
         return self.previous_step_content
 
+    def get_step_content(self, name: str) -> JSON:
+        """The content of the finished step called `name`, or None."""
+        output = self.previous_step_outputs.get(name)
+        return None if output is None else output.content
+
 
 Executor: TypeAlias = Callable[[StepInput], Any]
 """``fn(step_input) -> StepOutput | JSON``, or an ``async def`` returning the same."""
@@ -83,10 +100,60 @@ def check_name(kind: str, name: object) -> str:
     return name
 
 
-def _review(kind: str, name: str, review: object) -> HumanReview | None:
-    if review is not None and not isinstance(review, HumanReview):
+# The human gates each kind of step supports, by the HumanReview field that asks for them.
+_GATES = (
+    "requires_confirmation",
+    "requires_user_input",
+    "requires_output_review",
+    "requires_iteration_review",
+)
+# The flat keywords whose name differs from the HumanReview field they set.
+_RENAMED = {"hitl_max_retries": "max_retries", "hitl_timeout": "timeout"}
+
+
+def settle_review(
+    owner: object,
+    kind: str,
+    given: object,
+    flat: dict[str, Any],
+    defaults: dict[str, Any],
+    allowed: Iterable[str],
+) -> HumanReview | None:
+    """The gate policy of a step of `kind` (``"Step"``, ``"Loop"``, ...): `given`, or built from
+    its `flat` keywords (None when they ask for nothing); the flat keywords are then set on
+    `owner` from it, so that they read back what applies.
+
+    Raises:
+        DefinitionError: `given` is not a HumanReview, or asks for what `kind` does not support.
+    """
+    name = getattr(owner, "name", "?")
+    if given is not None and not isinstance(given, HumanReview):
         raise DefinitionError(f"{kind} {name!r}: human_review must be a HumanReview")
+    review = given
+    if review is None and flat != defaults:
+        fields = {_RENAMED.get(key, key): value for key, value in flat.items()}
+        review = HumanReview(**fields)
+    if review is None:
+        return None
+    allowed = set(allowed)
+    for field in _GATES:
+        asked = getattr(review, field)
+        if asked is not False and field not in allowed:
+            supported = ", ".join(sorted(allowed)) or "no human gate"
+            raise DefinitionError(
+                f"{kind} {name!r}: {field} is not supported (it supports {supported})"
+            )
+    if review.on_reject is OnReject.else_branch and kind != "Condition":
+        raise DefinitionError(
+            f"{kind} {name!r}: on_reject='else' is for a Condition's confirmation"
+        )
+    for key in flat:
+        object.__setattr__(owner, key, getattr(review, _RENAMED.get(key, key)))
     return review
+
+
+def _schema(value: object) -> tuple[UserInputField, ...] | None:
+    return None if value is None else user_input_fields(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -101,8 +168,11 @@ class Step:
         agent: any object whose ``run(message)`` returns something with ``.content`` (an
             agent from another framework plugs in); under the asyncio API its ``arun`` is
             awaited when it has one. Its message is the previous step's content (or the
-            workflow input), with reviewer feedback appended after a rejection.
-        human_review: ``requires_confirmation`` and/or ``requires_output_review``.
+            workflow input), with reviewer feedback and user input appended.
+        human_review: ``requires_confirmation``, ``requires_user_input`` and/or
+            ``requires_output_review``, ``on_error``; or the same as keywords.
+        max_retries: how many times a failing executor is called again at once, before
+            `on_error` applies (0: none; a worker's `RetryPolicy` retries with backoff).
 
     Raises:
         DefinitionError (a ValueError): a missing name, both or neither of executor and agent,
@@ -114,6 +184,22 @@ class Step:
     agent: Any = None
     human_review: HumanReview | None = None
     description: str | None = None
+    max_retries: int = 0
+    requires_confirmation: bool = False
+    confirmation_message: str | None = None
+    on_reject: OnReject | str = OnReject.skip
+    requires_user_input: bool = False
+    user_input_message: str | None = None
+    user_input_schema: tuple[UserInputField, ...] | None = attrs.field(
+        default=None, converter=_schema
+    )
+    requires_output_review: bool | Callable[..., Any] = False
+    output_review_message: str | None = None
+    hitl_max_retries: int = 3
+    hitl_timeout: float | None = None
+    on_timeout: OnTimeout | str = OnTimeout.cancel
+    on_error: OnError | str | None = None
+    """What a failure does (`OnError`); None: as the container it is in says, else ``fail``."""
 
     def __attrs_post_init__(self) -> None:
         check_name("Step", self.name)
@@ -123,18 +209,21 @@ class Step:
             raise DefinitionError(f"Step {self.name!r}: executor must be callable")
         if self.agent is not None and not callable(getattr(self.agent, "run", None)):
             raise DefinitionError(f"Step {self.name!r}: agent must have a run(message) method")
-        review = _review("Step", self.name, self.human_review)
-        if review is not None and review.requires_iteration_review:
+        if type(self.max_retries) is not int or not 0 <= self.max_retries <= 100:
             raise DefinitionError(
-                f"Step {self.name!r}: requires_iteration_review is only supported on Loop; "
-                "a Step supports requires_confirmation and requires_output_review"
+                f"Step {self.name!r}: max_retries must be an integer from 0 to 100"
             )
-
-    @property
-    def is_gated(self) -> bool:
-        """Whether a human can pause this step."""
-        review = self.human_review
-        return review is not None and (review.requires_confirmation or review.reviews_iterations)
+        flat = {key: getattr(self, key) for key in _STEP_DEFAULTS}
+        flat["user_input_schema"] = flat["user_input_schema"] or ()
+        defaults = dict(_STEP_DEFAULTS)
+        if self.on_error is not None:  # said here; else the container's applies
+            flat["on_error"] = self.on_error
+            defaults["on_error"] = OnError.fail
+        allowed = ("requires_confirmation", "requires_user_input", "requires_output_review")
+        review = settle_review(self, "Step", self.human_review, flat, defaults, allowed)
+        if review is None and self.on_error is not None:
+            object.__setattr__(self, "on_error", HumanReview(on_error=self.on_error).on_error)
+        object.__setattr__(self, "human_review", review)
 
     @property
     def is_async(self) -> bool:
@@ -144,8 +233,32 @@ class Step:
         return inspect.iscoroutinefunction(getattr(self.agent, "arun", None))
 
 
+_STEP_DEFAULTS: dict[str, Any] = {
+    "requires_confirmation": False,
+    "confirmation_message": None,
+    "on_reject": OnReject.skip,
+    "requires_user_input": False,
+    "user_input_message": None,
+    "user_input_schema": (),
+    "requires_output_review": False,
+    "output_review_message": None,
+    "hitl_max_retries": 3,
+    "hitl_timeout": None,
+    "on_timeout": OnTimeout.cancel,
+}
+
+
 def _as_steps(steps: Iterable[Step]) -> tuple[Step, ...]:
     return tuple(steps)
+
+
+_LOOP_DEFAULTS: dict[str, Any] = {
+    "requires_confirmation": False,
+    "confirmation_message": None,
+    "on_reject": OnReject.skip,
+    "requires_iteration_review": False,
+    "iteration_review_message": None,
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -154,15 +267,16 @@ class Loop:
 
     Attributes:
         name: unique within the workflow.
-        steps: the body, run in order each iteration; the last one's content is the
-            iteration's output. Body steps cannot have a `human_review` of their own.
+        steps: the body, run in order each iteration as one unit of work; the last one's
+            content is the iteration's output. Body steps cannot have human gates of their own.
         max_iterations: at least 1.
         should_continue: ``fn(step_input, iteration) -> bool`` (or an ``async def``), asked
             after each iteration of a loop without iteration review (with review, the
             reviewer decides). None runs every iteration.
         forward_iteration_output: iteration k + 1's ``previous_step_content`` is iteration
             k's output, instead of the content from before the loop.
-        human_review: ``requires_confirmation`` and/or ``requires_iteration_review``.
+        human_review: ``requires_confirmation`` and/or ``requires_iteration_review`` (or the
+            same as keywords), and ``on_error``.
 
     Raises:
         DefinitionError (a ValueError): as for `Step`, or an empty body or nested loop.
@@ -175,6 +289,11 @@ class Loop:
     forward_iteration_output: bool = False
     human_review: HumanReview | None = None
     description: str | None = None
+    requires_confirmation: bool = False
+    confirmation_message: str | None = None
+    on_reject: OnReject | str = OnReject.skip
+    requires_iteration_review: bool = False
+    iteration_review_message: str | None = None
 
     def __attrs_post_init__(self) -> None:
         check_name("Loop", self.name)
@@ -197,83 +316,7 @@ class Loop:
             )
         if self.should_continue is not None and not callable(self.should_continue):
             raise DefinitionError(f"Loop {self.name!r}: should_continue must be callable")
-        review = _review("Loop", self.name, self.human_review)
-        if review is not None and review.requires_output_review:
-            raise DefinitionError(
-                f"Loop {self.name!r}: requires_output_review is for Step; a Loop supports "
-                "requires_confirmation and requires_iteration_review"
-            )
-
-    @property
-    def is_gated(self) -> bool:
-        """Every loop is a gate, with or without humans."""
-        return True
-
-
-def kind_of(step: Step | Loop) -> str:
-    """The kind a run records for each top-level step, to tell a changed definition."""
-    if isinstance(step, Loop):
-        return "loop"
-    return "reviewed step" if step.is_gated else "step"
-
-
-def policy_of(step: Step | Loop) -> HumanReview:
-    """The gate's policy (a loop without humans has the default one)."""
-    return step.human_review if step.human_review is not None else HumanReview()
-
-
-def max_iterations_of(step: Step | Loop) -> int:
-    """A loop's maximum; a reviewed step is a loop of one iteration."""
-    return step.max_iterations if isinstance(step, Loop) else 1
-
-
-def _plain(instance: object, field: object, value: object) -> object:
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def describe(step: Step | Loop) -> dict[str, Any]:
-    """The step's shape (names, kinds, policies): what a workflow's fingerprint is made of."""
-    shape: dict[str, Any] = {"name": step.name, "kind": type(step).__name__}
-    if step.human_review is not None:
-        shape["policy"] = attrs.asdict(step.human_review, value_serializer=_plain)
-    if isinstance(step, Loop):
-        shape.update(
-            max_iterations=step.max_iterations,
-            forward=step.forward_iteration_output,
-            body=[describe(body) for body in step.steps],
-        )
-    return shape
-
-
-@attrs.frozen
-class Definition:
-    """What the driver needs of a workflow: its name, steps in order, and fingerprint."""
-
-    name: str
-    steps: tuple[Step | Loop, ...]
-    fingerprint: str
-    index: dict[str, int] = attrs.field(eq=False)
-
-    def check(self, run: RunRecord) -> None:
-        """Refuse a run this definition cannot execute.
-
-        Raises:
-            InvalidArgument: the run belongs to another workflow.
-            DefinitionChanged: the run's current step is not here any more, under the same
-                name and kind.
-        """
-        if run.workflow != self.name:
-            raise InvalidArgument(f"run {run.run_id!r} belongs to workflow {run.workflow!r}")
-        if run.fingerprint == self.fingerprint or run.cursor is None or run.status.is_finished:
-            return
-        position = self.index.get(run.cursor)
-        if position is None:
-            raise DefinitionChanged(run.run_id, run.cursor, "this workflow has no such step")
-        was, now = dict(run.outline).get(run.cursor), kind_of(self.steps[position])
-        if was != now:
-            raise DefinitionChanged(run.run_id, run.cursor, f"it was a {was}, it is now a {now}")
-
-    def after(self, step: Step | Loop) -> str | None:
-        """The name of the step after `step`, or None after the last."""
-        position = self.index[step.name] + 1
-        return self.steps[position].name if position < len(self.steps) else None
+        flat = {key: getattr(self, key) for key in _LOOP_DEFAULTS}
+        allowed = ("requires_confirmation", "requires_iteration_review")
+        review = settle_review(self, "Loop", self.human_review, flat, _LOOP_DEFAULTS, allowed)
+        object.__setattr__(self, "human_review", review)

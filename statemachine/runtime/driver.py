@@ -1,14 +1,19 @@
 """The sans-IO plan of a run: what to execute, what to commit, where to pause.
 
 Theory of operation. `drive` is a generator that holds every decision of the runtime and does
-no I/O. It yields *effects* (`Now`, `Load`, `Version`, `Commit`, `Call`, `Check`, `Emit`)
-and is sent their results; a shell carries them out. The synchronous shell calls the store
-and user code directly, the asyncio shell awaits them, and neither decides anything, so the
-two cannot drift. As an h11 caller dispatches on the events it gets, the driver dispatches on
-the actions the core's `step` returns: `RunIteration` runs user code, `RequestConfirmation`
-and `RequestReview` pause, `Finish` moves past the step. A run resumed from storage starts
-from `action_of(gate)`, the action the stored gate stands at, which the core computes in the
-same one place as `step` does.
+no I/O. It yields *effects* (`Now`, `Load`, `Version`, `Commit`, `Call`, `Ask`, `Fork`,
+`Emit`) and is sent their results; a shell carries them out. The synchronous shell calls the
+store and user code directly, the asyncio shell awaits them, and neither decides anything,
+so the two cannot drift. As an h11 caller dispatches on the events it gets, the driver
+dispatches on the actions the core's `step` returns: `RunIteration` runs user code (or, in a
+container, the steps inside it), a request pauses, `Finish` moves on. A run resumed from
+storage starts from `action_of(gate)`, the action the stored gate stands at, which the core
+computes in the same one place as `step` does.
+
+Where the run is: its cursor names the top-level step, and each container that is running an
+iteration names, by its gate's position, the step inside it that is due (`Definition.due`).
+A step inside a container that finishes advances its container; a top-level one moves the
+cursor.
 
 A run is committed (compare-and-set on its version) before each unit of user code but the
 first, at every pause, at the end and on failure: one durable write per unit of work, pauses
@@ -17,47 +22,53 @@ included, and a crash loses at most the unit that was running.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from typing import Any
-
-import attrs
 
 from statemachine.core.actions import (
     Action,
-    RequestConfirmation,
+    Finish,
+    RequestErrorReview,
+    RequestInput,
     RequestReview,
+    RequestRoute,
     RunIteration,
 )
 from statemachine.core.errors import VersionConflict
 from statemachine.core.events import JSON, IterationCompleted, Start, json_copy
 from statemachine.core.machine import action_of
+from statemachine.core.policy import UserInputField
 from statemachine.core.record import Gate, RunRecord, RunStatus
-from statemachine.core.runs import apply_event, can_expire, expire, fail, finish_step
+from statemachine.core.runs import apply_event, can_expire, expire, finish_step
 from statemachine.core.states import State
 from statemachine.runtime.calls import Failed
-from statemachine.runtime.definitions import (
-    Definition,
-    Loop,
-    Step,
-    StepInput,
-    StepOutput,
-    max_iterations_of,
-    policy_of,
-)
-from statemachine.runtime.effects import NOW, Call, Check, Commit, Effect, Emit, Load, Plan, Version
+from statemachine.runtime.containers import Condition, Node, Parallel, Router, Steps
+from statemachine.runtime.definitions import Loop, Step
+from statemachine.runtime.effects import NOW, Ask, Commit, Effect, Emit, Load, Plan, Version
 from statemachine.runtime.stream import (
-    LoopIterationCompletedEvent,
-    LoopIterationStartedEvent,
+    ConditionExecutionCompletedEvent,
+    ConditionExecutionStartedEvent,
+    ParallelExecutionCompletedEvent,
+    ParallelExecutionStartedEvent,
+    RouterExecutionCompletedEvent,
+    RouterExecutionStartedEvent,
+    RouterPausedEvent,
     StepCompletedEvent,
+    StepErrorEvent,
+    StepOutputReviewEvent,
     StepPausedEvent,
-    StepStartedEvent,
+    StepsExecutionCompletedEvent,
+    StepsExecutionStartedEvent,
+    WorkflowCancelledEvent,
     WorkflowCompletedEvent,
-    WorkflowFailedEvent,
+    WorkflowEvent,
     WorkflowStartedEvent,
 )
+from statemachine.runtime.tree import CONTAINERS, Definition
+from statemachine.runtime.units import Units, content_of, leaf, succeeded
 from statemachine.store.values import RetryPolicy
 
-__all__ = ["drive", "paused_event", "prepare"]
+__all__ = ["drive", "paused_events", "prepare"]
 
 
 def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan:
@@ -83,206 +94,221 @@ def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan
     return run
 
 
-def paused_event(
-    run: RunRecord, gate: Gate, action: RequestConfirmation | RequestReview
-) -> StepPausedEvent:
-    """The event of a pause: the request, and for a review the output under review (the
-    core's `RequestReview.output`, the one place that says which output that is)."""
-    request = action.request
-    output = json_copy(action.output) if isinstance(action, RequestReview) else None
-    return StepPausedEvent(
-        run.run_id, gate.name, request.request_id, request.kind, request.message,
-        request.deadline, gate.iteration, output,
+def paused_events(run: RunRecord, gate: Gate, action: Action) -> list[WorkflowEvent]:
+    """The events of a pause: the peer framework's event for its kind, then the one
+    `StepPausedEvent` that ends the stream (the core's action says what is asked, and what a
+    review is of)."""
+    request = gate.request
+    assert request is not None
+    name = leaf(gate.name)
+    announced: list[WorkflowEvent] = []
+    output = schema = choices = error = None
+    if isinstance(action, RequestReview):
+        output = json_copy(action.output)
+        announced.append(StepOutputReviewEvent(run.run_id, name, request.message, output))
+    elif isinstance(action, RequestRoute):
+        choices = action.choices
+        announced.append(
+            RouterPausedEvent(run.run_id, name, choices, request.message, action.multiple)
+        )
+    elif isinstance(action, RequestErrorReview):
+        error = action.error
+        announced.append(StepErrorEvent(run.run_id, name, error))
+    elif isinstance(action, RequestInput):
+        schema = tuple(_field(field) for field in action.fields)
+    paused = StepPausedEvent(
+        run.run_id, name, request.request_id, request.kind, request.message, request.deadline,
+        gate.iteration, output, schema or (), choices or (), error,
     )  # fmt: skip
+    return [*announced, paused]
 
 
-class _Driver:
-    """One execution of a run: the state a `drive` generator carries between effects."""
+def _field(field: UserInputField) -> dict[str, JSON]:
+    allowed = None if field.allowed_values is None else json_copy(list(field.allowed_values))
+    return {
+        "name": field.name, "field_type": field.field_type, "description": field.description,
+        "required": field.required, "allowed_values": allowed,
+    }  # fmt: skip
 
-    def __init__(
-        self, definition: Definition, events: bool, units: int | None, retry: RetryPolicy | None
-    ) -> None:
-        self.definition = definition
-        self.events = events
-        self.units = units
-        self.retry = retry
-        self.worked = 0  # units of user code run so far
-        self.committed = -1  # the version stored
+
+class _Driver(Units):
+    """One execution of a run: the walk through its steps."""
 
     def run(self, run_id: str, seen: RunRecord | None) -> Plan:
         run = yield from prepare(self.definition, run_id, seen)
         self.committed = run.version
-        definition = self.definition
         if self.events:
-            yield Emit(WorkflowStartedEvent(run.run_id, definition.name, run.cursor))
+            yield Emit(WorkflowStartedEvent(run.run_id, self.definition.name, run.cursor))
         while True:
             if run.status.is_finished:
                 yield from self._commit(run)
-                yield Emit(WorkflowCompletedEvent(run.run_id, run.status, json_copy(_content(run))))
+                ended = (
+                    WorkflowCancelledEvent
+                    if run.status is RunStatus.cancelled
+                    else (WorkflowCompletedEvent)
+                )
+                yield Emit(ended(run.run_id, run.status, json_copy(content_of(run))))
                 return run
-            assert run.cursor is not None
-            step = definition.steps[definition.index[run.cursor]]
-            gate = run.gate(step.name)
-            if gate is None and not step.is_gated:
-                assert isinstance(step, Step)
+            chain = self.definition.due(run)
+            key = chain[-1]
+            within = run.gate(chain[-2]) if len(chain) > 1 else None
+            node = self.definition.nodes[key]
+            if not self.definition.gated(key):
+                assert isinstance(node, Step | Parallel)
                 if not (yield from self._unit(run)):
                     return (yield from self._hand_over(run))
-                run = yield from self._plain(run, step)
+                run = yield from self._finished_plain(run, key, node, within)
                 if run.status is RunStatus.failed:
                     return run
                 continue
-            if gate is None:
-                gate = Gate(
-                    name=step.name, policy=policy_of(step), max_iterations=max_iterations_of(step)
-                )
-            action = action_of(gate)
-            if action is None:  # not started: the runtime reached it
-                run, action = apply_event(run, gate, Start(), (yield NOW), live=RunStatus.running)
+            outcome = yield from self._gate(run, key, node)
+            if isinstance(outcome, RunRecord):  # paused, failed or handed over
+                return outcome
+            run, action = outcome
+            if action is None:
+                continue  # a container's steps are due
+            if action.state is State.cancelled:
+                continue  # the run was cancelled with its gate
+            now = yield NOW
+            content = action.output if action.state is State.done else None
+            cursor = self.definition.after(key) if within is None else None
+            run = finish_step(run, key, content, action.state, cursor, now, within=within)
+            yield from self._completed(run, key, node, action, content)
+
+    def _finished_plain(
+        self, run: RunRecord, key: str, node: Step | Parallel, within: Gate | None
+    ) -> Plan:
+        if isinstance(node, Parallel) and self.events:
+            yield Emit(ParallelExecutionStartedEvent(run.run_id, leaf(key), len(node.steps)))
+        content = yield from self._plain(run, key, node)
+        if isinstance(content, Failed):
+            return (yield from self._failed(run, content))
+        cursor = self.definition.after(key) if within is None else None
+        run = finish_step(run, key, content, State.done, cursor, (yield NOW), within=within)
+        yield from self._completed(run, key, node, Finish(State.done, content), content)
+        return succeeded(run)
+
+    def _gate(
+        self, run: RunRecord, key: str, node: Node
+    ) -> Generator[Effect, Any, RunRecord | tuple[RunRecord, Finish | None]]:
+        """Take a gated step as far as it goes: the run when it paused or failed (or was
+        handed over); else the run with the gate's `Finish`, or None when the steps inside a
+        container are due."""
+        gate = run.gate(key) or self.definition.new_gate(key)
+        action = action_of(gate)
+        if action is None:  # not started: the runtime reached it
+            choice = yield from self._choice(run, key, node)
+            if isinstance(choice, Failed):
+                return (yield from self._failed(run, choice))
+            run, action = apply_event(run, gate, Start(choice=choice), (yield NOW),
+                                      live=RunStatus.running)  # fmt: skip
+        if isinstance(node, CONTAINERS):
+            if isinstance(action, RunIteration):
+                started = run.gate(key)
+                assert started is not None
+                gate = started
+                inner = self.definition.branch(key, gate)
+                if gate.position < len(inner):
+                    if gate.position == 0 and not _entered(run, inner[0]):
+                        yield from self._started(run, key, node, gate)
+                    return run, None
+                # Its steps are done: the container's iteration is, with the last content.
+                content = content_of(run)
+                review = yield from self._review_flag(key, content)
+                completed = IterationCompleted(json_copy(content), review=review)
+                run, action = apply_event(run, gate, completed, (yield NOW),
+                                          live=RunStatus.running)  # fmt: skip
+        else:
+            assert isinstance(node, Step | Loop)
             while isinstance(action, RunIteration):
                 if not (yield from self._unit(run)):
                     return (yield from self._hand_over(run))
-                run, next_action = yield from self._iteration(run, step, action)
+                run, next_action = yield from self._iteration(run, key, node, action)
                 if next_action is None:  # it failed
                     return run
                 action = next_action
-            if isinstance(action, RequestConfirmation | RequestReview):
-                yield from self._commit(run)
-                pending = run.gate(step.name)
-                assert pending is not None
-                yield Emit(paused_event(run, pending, action))
-                return run
-            if action.state is State.cancelled:
-                continue  # the run was cancelled with its gate
-            content = action.output if action.state is State.done else None
-            now = yield NOW
-            run = finish_step(run, step.name, content, action.state, definition.after(step), now)
-            if self.events:
-                completed = StepCompletedEvent(
-                    run.run_id, step.name, action.state, json_copy(content)
-                )
-                yield Emit(completed)
-
-    def _commit(self, run: RunRecord) -> Generator[Effect, Any, None]:
-        if run.version != self.committed:
-            yield Commit(run, self.committed)
-            self.committed = run.version
-
-    def _unit(self, run: RunRecord) -> Generator[Effect, Any, bool]:
-        """Before a unit of user code: store what the last unit did (what needs no user code,
-        a gate started or the cursor moved, can wait: it is derived again after a crash).
-        False: this execution has done its units (a worker's one), and hands the run over."""
-        if self.worked:
-            if self.units is not None and self.worked >= self.units:
-                return False
+        if not isinstance(action, Finish):  # a pause
             yield from self._commit(run)
-        self.worked += 1
-        return True
+            pending = run.gate(key)
+            assert pending is not None
+            for event in paused_events(run, pending, action):
+                if self.events or isinstance(event, StepPausedEvent):
+                    yield Emit(event)
+            return run
+        return run, action
 
-    def _hand_over(self, run: RunRecord) -> Plan:
-        """Leave the run pending for whichever worker is free to take the next unit."""
-        run = attrs.evolve(run, status=RunStatus.pending)
-        yield Commit(run, self.committed)
+    def _choice(self, run: RunRecord, key: str, node: Node) -> Generator[Effect, Any, Any]:
+        """The branch or routes a container's code chooses as it starts (none when a human
+        does): `Failed` when that code raised, or chose a route there is not."""
+        policy = self.definition.policies.get(key)
+        if isinstance(node, Condition):
+            if policy is not None and policy.requires_confirmation:
+                return ("if",)  # the human decides: confirming runs the steps
+            evaluator = node.evaluator
+            if isinstance(evaluator, bool):
+                return ("if",) if evaluator else ("else",)
+            answer = yield Ask(evaluator, (self._input(run, key, content_of(run)),), leaf(key))
+            return answer if isinstance(answer, Failed) else ("if",) if answer else ("else",)
+        if (
+            not isinstance(node, Router)
+            or node.selector is None
+            or (policy is not None and policy.requires_user_input)
+        ):
+            return ()
+        answer = yield Ask(node.selector, (self._input(run, key, content_of(run)),), leaf(key))
+        if isinstance(answer, Failed):
+            return answer
+        return _routes(node, answer)
+
+    def _started(self, run: RunRecord, key: str, node: Node, gate: Gate) -> Plan:
+        if not self.events:
+            return run
+        name = leaf(key)
+        if isinstance(node, Steps):
+            yield Emit(StepsExecutionStartedEvent(run.run_id, name, len(node.steps)))
+        elif isinstance(node, Condition):
+            yield Emit(ConditionExecutionStartedEvent(run.run_id, name, gate.choice != ("else",)))
+        elif isinstance(node, Router):
+            yield Emit(RouterExecutionStartedEvent(run.run_id, name, gate.choice))
         return run
 
-    def _failed(self, run: RunRecord, failure: Failed) -> Plan:
-        now = yield NOW
-        retry = self.retry
-        retry_at = None if retry is None else retry.next_attempt(run.attempts + 1, now)
-        run = fail(run, failure.step_name, failure.error, now, retry_at=retry_at)
-        yield from self._commit(run)
-        yield Emit(WorkflowFailedEvent(run.run_id, failure.step_name, failure.error))
-        return run
-
-    def _plain(self, run: RunRecord, step: Step) -> Plan:
-        if self.events:
-            yield Emit(StepStartedEvent(run.run_id, step.name))
-        step_input = StepInput(
-            input=json_copy(run.input),
-            previous_step_content=json_copy(_content(run)),
-            previous_step_outputs=_outputs(run),
-            run_id=run.run_id,
-            step_name=step.name,
-            idempotency_key=f"{run.run_id}:{step.name}",
-        )
-        output = yield Call(step, step_input)
-        if isinstance(output, Failed):
-            return (yield from self._failed(run, output))
-        now = yield NOW
-        after = self.definition.after(step)
-        run = finish_step(run, step.name, output.content, State.done, after, now)
-        if self.events:
-            content = json_copy(output.content)
-            yield Emit(StepCompletedEvent(run.run_id, step.name, State.done, content))
-        return _succeeded(run)
-
-    def _iteration(
-        self, run: RunRecord, step: Step | Loop, due: RunIteration
-    ) -> Generator[Effect, Any, tuple[RunRecord, Action | None]]:
-        """Run iteration `due` of the gate's work; the run, and the core's next action (None
-        when the iteration failed)."""
-        gate = run.gate(step.name)
-        assert gate is not None
-        k = due.iteration
-        # With review on, every iteration after the first was reached by a rejection.
-        rejected = gate.policy.reviews_iterations and k >= 2
-        additional: dict[str, JSON] = (
-            {"rejection_feedback": due.feedback, "previous_output": json_copy(due.previous_output)}
-            if rejected
-            else {}
-        )
-        before = _content(run)
-        body: Sequence[Step]
-        if isinstance(step, Loop):
-            body = step.steps
-            content = due.previous_output if step.forward_iteration_output and k >= 2 else before
-            iteration: int | None = k
-            if self.events:
-                started = LoopIterationStartedEvent(
-                    run.run_id, step.name, k, gate.max_iterations, due.feedback
-                )
-                yield Emit(started)
+    def _completed(
+        self, run: RunRecord, key: str, node: Node, action: Finish, content: JSON
+    ) -> Generator[Effect, Any, None]:
+        if not self.events:
+            return
+        name, state, shown = leaf(key), action.state, json_copy(content)
+        gate = run.gate(key)
+        choice = () if gate is None or state is not State.done else gate.choice
+        completed: WorkflowEvent
+        if isinstance(node, Steps):
+            completed = StepsExecutionCompletedEvent(run.run_id, name, state, shown)
+        elif isinstance(node, Condition):
+            branch = None if not choice else choice[0]
+            completed = ConditionExecutionCompletedEvent(run.run_id, name, state, shown, branch)
+        elif isinstance(node, Router):
+            completed = RouterExecutionCompletedEvent(run.run_id, name, state, shown, choice)
+        elif isinstance(node, Parallel):
+            completed = ParallelExecutionCompletedEvent(run.run_id, name, state, shown)
         else:
-            body, content, iteration = (step,), before, None
-            if self.events:
-                yield Emit(StepStartedEvent(run.run_id, step.name))
-        outputs = _outputs(run)
-        step_input = None
-        for each in body:
-            step_input = StepInput(
-                input=json_copy(run.input),
-                previous_step_content=json_copy(content),
-                previous_step_outputs=dict(outputs),
-                additional_data=additional,
-                iteration=iteration,
-                run_id=run.run_id,
-                step_name=each.name,
-                idempotency_key=f"{run.run_id}:{gate.name}:{k}"
-                + (f":{each.name}" if len(body) > 1 else ""),
-            )
-            output = yield Call(each, step_input)
-            if isinstance(output, Failed):
-                return (yield from self._failed(run, output)), None
-            outputs[each.name] = attrs.evolve(output, content=json_copy(output.content))
-            content = output.content
-        should_continue = True
-        asks = isinstance(step, Loop) and step.should_continue is not None
-        if asks and not gate.policy.reviews_iterations:
-            assert isinstance(step, Loop)
-            assert step_input is not None
-            asked = attrs.evolve(
-                step_input,
-                previous_step_content=json_copy(content),
-                previous_step_outputs=dict(outputs),
-            )
-            answer = yield Check(step, asked, k)
-            if isinstance(answer, Failed):
-                return (yield from self._failed(run, answer)), None
-            should_continue = answer
-        completed = IterationCompleted(content, should_continue)
-        run, action = apply_event(run, gate, completed, (yield NOW), live=RunStatus.running)
-        if self.events and isinstance(step, Loop):
-            yield Emit(LoopIterationCompletedEvent(run.run_id, step.name, k, json_copy(content)))
-        return _succeeded(run), action
+            completed = StepCompletedEvent(run.run_id, name, state, shown)
+        yield Emit(completed)
+
+
+def _entered(run: RunRecord, key: str) -> bool:
+    """Whether the step has begun in this iteration (it has a record, or a result)."""
+    return run.gate(key) is not None or any(result.name == key for result in run.results)
+
+
+def _routes(router: Router, answer: Any) -> tuple[str, ...] | Failed:
+    """A selector's answer (a name, a step, or a list of either) as route names."""
+    picks = answer if isinstance(answer, list | tuple) else [answer]
+    names = [getattr(pick, "name", pick) for pick in picks]
+    known = {choice.name for choice in router.choices}
+    routes = tuple(name for name in names if isinstance(name, str) and name in known)
+    if not routes or len(routes) != len(names):
+        return Failed(router.name, f"the selector chose {names!r}, not routes of the router")
+    return routes
 
 
 def drive(
@@ -300,24 +326,10 @@ def drive(
 
     Args:
         seen: the run as the caller saw it, if it did (see `prepare`).
-        events: emit the step and iteration events, not only the one that ends the stream.
+        events: emit the events of steps, iterations and containers, not only the one that
+            ends the stream.
         units: stop after this many units of user code (a worker's one), leaving the run
             pending for any worker.
         retry: how a failure is retried (None: by a person, with `continue_run`).
     """
     return _Driver(definition, events, units, retry).run(run_id, seen)
-
-
-def _content(run: RunRecord) -> JSON:
-    return run.results[-1].content if run.results else None
-
-
-def _outputs(run: RunRecord) -> dict[str, StepOutput]:
-    return {r.name: StepOutput(content=json_copy(r.content), step_name=r.name) for r in run.results}
-
-
-def _succeeded(run: RunRecord) -> RunRecord:
-    """A unit that worked forgets earlier failed attempts."""
-    if run.attempts or run.retry_at is not None:
-        return attrs.evolve(run, attempts=0, retry_at=None)
-    return run

@@ -5,14 +5,27 @@ user code, the asyncio shell by awaiting them (`shells`)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple, TypeAlias
 
 from statemachine.core.record import RunRecord
-from statemachine.runtime.definitions import Loop, Step, StepInput
+from statemachine.runtime.definitions import Step, StepInput
 from statemachine.runtime.stream import WorkflowEvent
 
-__all__ = ["NOW", "Call", "Check", "Commit", "Effect", "Emit", "Load", "Now", "Plan", "Version"]
+__all__ = [
+    "NOW",
+    "Ask",
+    "Branch",
+    "Call",
+    "Commit",
+    "Effect",
+    "Emit",
+    "Fork",
+    "Load",
+    "Now",
+    "Plan",
+    "Version",
+]
 
 
 class Now(NamedTuple):
@@ -45,12 +58,25 @@ class Call(NamedTuple):
     step_input: StepInput
 
 
-class Check(NamedTuple):
-    """Ask the loop's `should_continue`; answer with a bool, or `Failed`."""
+class Ask(NamedTuple):
+    """Call `function(*args)`, user code that decides (a loop's `should_continue`, a
+    condition's evaluator, a router's selector, a review predicate); answer with what it
+    returned (awaited), or `Failed` naming `name`."""
 
-    loop: Loop
-    step_input: StepInput
-    iteration: int
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    name: str
+
+
+Branch: TypeAlias = Generator["Call", Any, Any]
+"""One branch of a `Fork`: a plan that asks only for `Call` and returns its content."""
+
+
+class Fork(NamedTuple):
+    """Carry out the branches at the same time; answer with their results, in order (a
+    branch's result is its content, or `Failed`)."""
+
+    branches: tuple[Branch, ...]
 
 
 class Emit(NamedTuple):
@@ -59,7 +85,7 @@ class Emit(NamedTuple):
     event: WorkflowEvent
 
 
-Effect: TypeAlias = Now | Load | Version | Commit | Call | Check | Emit
+Effect: TypeAlias = Now | Load | Version | Commit | Call | Ask | Fork | Emit
 Plan: TypeAlias = Generator[Effect, Any, RunRecord]
 
 NOW = Now()

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from statemachine.core.actions import RequestReview
+from statemachine.core.decisions import Verdict
 from statemachine.core.errors import CorruptRun
 from statemachine.core.events import JSON, json_copy
 from statemachine.core.machine import action_of
 from statemachine.core.record import Gate, RequestKind, RunRecord, RunStatus
-from statemachine.core.runs import Verdict
 from statemachine.core.states import State
 from statemachine.runtime.definitions import StepOutput
 from statemachine.store.values import new_id

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from statemachine.core.record import RunRecord
-from statemachine.runtime.calls import acall, acheck, call, check
-from statemachine.runtime.effects import Call, Check, Commit, Emit, Load, Now, Plan, Version
+from statemachine.runtime.calls import aask, acall, afork, ask, call, fork
+from statemachine.runtime.effects import Ask, Call, Commit, Emit, Fork, Load, Now, Plan, Version
 from statemachine.runtime.stream import (
     StepPausedEvent,
     WorkflowCompletedEvent,
@@ -45,7 +45,8 @@ _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
     Now: lambda workflow, _, effect: workflow.now(),
     Commit: lambda workflow, lease, e: workflow.store.commit(e.run, e.expected, lease=lease),
     Call: lambda workflow, _, e: call(e.step, e.step_input),
-    Check: lambda workflow, _, e: check(e.loop, e.step_input, e.iteration),
+    Ask: lambda workflow, _, e: ask(e.function, e.args, e.name),
+    Fork: lambda workflow, _, e: fork(e.branches),
     Load: lambda workflow, _, e: workflow.store.load(e.run_id),
     Version: lambda workflow, _, e: workflow.store.version(e.run_id),
 }
@@ -114,8 +115,10 @@ async def aexecute(
                 await store.settled(store.acommit(effect.run, effect.expected, lease=held))  # type: ignore[union-attr]
             elif kind is Call:
                 value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
-            elif kind is Check:
-                value = await acheck(effect.loop, effect.step_input, effect.iteration)  # type: ignore[union-attr]
+            elif kind is Ask:
+                value = await aask(effect.function, effect.args, effect.name)  # type: ignore[union-attr]
+            elif kind is Fork:
+                value = await afork(effect.branches)  # type: ignore[union-attr]
             elif kind is Load:
                 value = await store.aload(effect.run_id)  # type: ignore[union-attr]
             elif kind is Version:

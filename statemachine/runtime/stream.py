@@ -1,7 +1,11 @@
-"""Events a streaming run yields. Every event carries the run id.
+"""Events a streaming run yields, with the peer framework's names. Every event carries the
+run id.
 
-A stream ends with exactly one of `StepPausedEvent` (the run waits for a human),
-`WorkflowCompletedEvent` (completed or cancelled) or `WorkflowFailedEvent`.
+A stream ends with exactly one of `StepPausedEvent` (the run waits for a human, whatever it
+asks), `WorkflowCompletedEvent` (completed; `WorkflowCancelledEvent`, a kind of it, when
+cancelled) or `WorkflowFailedEvent`. With ``stream_events=True``, the events of steps,
+iterations and containers come before it, and a pause is announced first by the peer's
+event for its kind (`StepOutputReviewEvent`, `RouterPausedEvent`, `StepErrorEvent`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,25 @@ from statemachine.core.record import RequestKind, RunStatus
 from statemachine.core.states import State
 
 __all__ = [
+    "ConditionExecutionCompletedEvent",
+    "ConditionExecutionStartedEvent",
+    "ContainerCompletedEvent",
+    "ContainerStartedEvent",
     "LoopIterationCompletedEvent",
     "LoopIterationStartedEvent",
+    "ParallelExecutionCompletedEvent",
+    "ParallelExecutionStartedEvent",
+    "RouterExecutionCompletedEvent",
+    "RouterExecutionStartedEvent",
+    "RouterPausedEvent",
     "StepCompletedEvent",
+    "StepErrorEvent",
+    "StepOutputReviewEvent",
     "StepPausedEvent",
     "StepStartedEvent",
+    "StepsExecutionCompletedEvent",
+    "StepsExecutionStartedEvent",
+    "WorkflowCancelledEvent",
     "WorkflowCompletedEvent",
     "WorkflowEvent",
     "WorkflowFailedEvent",
@@ -78,7 +96,7 @@ class LoopIterationCompletedEvent:
 
 @attrs.frozen
 class StepPausedEvent:
-    """The run paused for a human: exactly one at every pause, confirmation and review alike."""
+    """The run paused for a human: exactly one at every pause, whatever it asks."""
 
     run_id: str
     step_name: str
@@ -88,7 +106,127 @@ class StepPausedEvent:
     deadline: datetime | None
     iteration: int
     step_output: JSON = None
-    """The output under review (None for a start confirmation)."""
+    """The output under review (None for other pauses)."""
+    user_input_schema: tuple[dict[str, JSON], ...] = ()
+    """The fields an input request asks for, as dicts."""
+    available_choices: tuple[str, ...] = ()
+    """The routes a route request offers."""
+    error: str | None = None
+    """The error an error request is about."""
+
+    @property
+    def requires_confirmation(self) -> bool:
+        return self.kind is RequestKind.confirmation
+
+    @property
+    def requires_user_input(self) -> bool:
+        return self.kind is RequestKind.input
+
+    @property
+    def requires_route_selection(self) -> bool:
+        return self.kind is RequestKind.route
+
+    @property
+    def requires_output_review(self) -> bool:
+        return self.kind is RequestKind.review
+
+    @property
+    def confirmation_message(self) -> str | None:
+        return self.message if self.kind is RequestKind.confirmation else None
+
+    @property
+    def user_input_message(self) -> str | None:
+        return self.message if self.kind in (RequestKind.input, RequestKind.route) else None
+
+
+@attrs.frozen
+class StepOutputReviewEvent:
+    """A step's output waits for review (a `StepPausedEvent` follows)."""
+
+    run_id: str
+    step_name: str
+    output_review_message: str | None
+    step_output: JSON = None
+
+
+@attrs.frozen
+class RouterPausedEvent:
+    """A router waits for a human to select its route (a `StepPausedEvent` follows)."""
+
+    run_id: str
+    step_name: str
+    available_choices: tuple[str, ...]
+    user_input_message: str | None
+    allow_multiple_selections: bool
+
+
+@attrs.frozen
+class StepErrorEvent:
+    """A step failed and waits for a human to retry or skip it (a `StepPausedEvent` follows)."""
+
+    run_id: str
+    step_name: str
+    error: str
+
+
+@attrs.frozen
+class ContainerStartedEvent:
+    """A `Steps`, `Condition`, `Router` or `Parallel` started; its kind's event says which."""
+
+    run_id: str
+    step_name: str
+
+
+@attrs.frozen
+class StepsExecutionStartedEvent(ContainerStartedEvent):
+    steps_count: int
+
+
+@attrs.frozen
+class ConditionExecutionStartedEvent(ContainerStartedEvent):
+    condition_result: bool
+    """True when the `steps` branch runs, False for ``else_steps``."""
+
+
+@attrs.frozen
+class RouterExecutionStartedEvent(ContainerStartedEvent):
+    selected_steps: tuple[str, ...]
+
+
+@attrs.frozen
+class ParallelExecutionStartedEvent(ContainerStartedEvent):
+    parallel_step_count: int
+
+
+@attrs.frozen
+class ContainerCompletedEvent:
+    """A container finished in `state`; `content` is its output if done."""
+
+    run_id: str
+    step_name: str
+    state: State
+    content: JSON = None
+
+
+@attrs.frozen
+class StepsExecutionCompletedEvent(ContainerCompletedEvent):
+    pass
+
+
+@attrs.frozen
+class ConditionExecutionCompletedEvent(ContainerCompletedEvent):
+    branch: str | None = None
+    """``"if"`` or ``"else"``; None when the condition was skipped."""
+
+
+@attrs.frozen
+class RouterExecutionCompletedEvent(ContainerCompletedEvent):
+    selected_steps: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ParallelExecutionCompletedEvent(ContainerCompletedEvent):
+    pass
 
 
 @attrs.frozen
@@ -98,6 +236,11 @@ class WorkflowCompletedEvent:
     run_id: str
     status: RunStatus
     content: JSON = None
+
+
+@attrs.frozen
+class WorkflowCancelledEvent(WorkflowCompletedEvent):
+    """The run was cancelled (a rejection, a timeout, or `cancel_run`)."""
 
 
 @attrs.frozen
@@ -115,6 +258,11 @@ WorkflowEvent: TypeAlias = (
     | StepCompletedEvent
     | LoopIterationStartedEvent
     | LoopIterationCompletedEvent
+    | StepOutputReviewEvent
+    | RouterPausedEvent
+    | StepErrorEvent
+    | ContainerStartedEvent
+    | ContainerCompletedEvent
     | StepPausedEvent
     | WorkflowCompletedEvent
     | WorkflowFailedEvent

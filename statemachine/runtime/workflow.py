@@ -5,7 +5,6 @@ asyncio. Both APIs drive the same sans-IO plan (`driver`) through a shell of the
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import (
     Callable,
     Generator,
@@ -13,19 +12,21 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from typing import Literal, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from statemachine.core.errors import DefinitionError, InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
 from statemachine.core.record import RunRecord, RunStatus
 from statemachine.core.runs import expire
 from statemachine.runtime.aworkflow import AsyncMethods, target
-from statemachine.runtime.definitions import Definition, Loop, Step, check_name, describe, kind_of
+from statemachine.runtime.containers import Node, as_nodes
+from statemachine.runtime.definitions import check_name
 from statemachine.runtime.driver import drive
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
 from statemachine.runtime.shells import execute, finish
 from statemachine.runtime.stream import WorkflowEvent
+from statemachine.runtime.tree import Definition
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, aware, check_run_id, new_id
@@ -48,8 +49,9 @@ class Workflow(AsyncMethods):
 
     Args:
         name: identifies the workflow's runs in the store.
-        steps: `Step` and `Loop` objects, run in order. Names must be unique, loop bodies
-            included.
+        steps: `Step`, `Loop`, `Steps`, `Condition`, `Router` and `Parallel` objects (or
+            plain functions, each a `Step` named after it), run in order. The steps of one
+            container (and of the workflow) have names of their own.
         store: where runs live (default: a new in-memory `MemoryStore`).
         clock: a zero-argument callable returning a timezone-aware `datetime` (default: the
             store's clock, `store.now`: this host's UTC clock, or the Redis server's). It
@@ -67,7 +69,7 @@ class Workflow(AsyncMethods):
     def __init__(
         self,
         name: str,
-        steps: Sequence[Step | Loop],
+        steps: Sequence[Node | Callable[..., Any]],
         store: Store | None = None,
         clock: Clock | None = None,
         description: str | None = None,
@@ -76,7 +78,7 @@ class Workflow(AsyncMethods):
         user_id: str | None = None,
     ) -> None:
         self.name = check_name("Workflow", name)
-        self.steps: tuple[Step | Loop, ...] = tuple(steps)
+        self.steps: tuple[Node, ...] = as_nodes(steps)
         self.store = store if store is not None else MemoryStore()
         if not isinstance(self.store, Store):
             raise DefinitionError(f"Workflow {name!r}: store must be a Store, not {store!r}")
@@ -88,28 +90,9 @@ class Workflow(AsyncMethods):
         self.user_id = check_id("user_id", user_id)
         if not self.steps:
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
-        seen: set[str] = set()
-        for step in self.steps:
-            if not isinstance(step, Step | Loop):
-                raise DefinitionError(f"Workflow {name!r}: {step!r} is not a Step or a Loop")
-            named: tuple[Step | Loop, ...] = (
-                (step, *step.steps) if isinstance(step, Loop) else (step,)
-            )
-            for each in named:
-                if each.name in seen:
-                    raise DefinitionError(f"Workflow {name!r}: two steps are named {each.name!r}")
-                seen.add(each.name)
-        self.gated = [step.name for step in self.steps if step.is_gated]
-        """The names of the steps and loops a human can pause."""
-        shape = json.dumps([describe(step) for step in self.steps], sort_keys=True)
-        import hashlib  # here, not at import: loading OpenSSL's hashes takes milliseconds
-
-        self.definition = Definition(
-            name=self.name,
-            steps=self.steps,
-            fingerprint=hashlib.sha256(shape.encode()).hexdigest()[:16],
-            index={step.name: position for position, step in enumerate(self.steps)},
-        )
+        self.definition = Definition.build(self.name, self.steps)
+        self.gated = [key for key in self.definition.nodes if self.definition.gated(key)]
+        """The keys of the steps a human can pause, or that keep a gate record."""
 
     def __repr__(self) -> str:
         names = [step.name for step in self.steps]
@@ -172,7 +155,7 @@ class Workflow(AsyncMethods):
             status=RunStatus.pending,
             input=json_copy(input),  # the caller keeps no handle on what is stored
             cursor=self.steps[0].name,
-            outline=tuple((step.name, kind_of(step)) for step in self.steps),
+            outline=self.definition.outline(),
             created_at=now,
             updated_at=now,
         )

@@ -10,8 +10,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
+from statemachine.core.decisions import DecisionResult, check_decision
 from statemachine.core.record import RunRecord
-from statemachine.core.runs import DecisionResult, check_decision
 from statemachine.store import plans
 from statemachine.store.plans import Plan, acarry_out, carry_out
 from statemachine.store.values import Lease, RetryPolicy, RunList, aware, check_run_id, new_id

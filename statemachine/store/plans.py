@@ -15,30 +15,20 @@ from collections.abc import Callable, Collection, Generator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
+from statemachine.core.decisions import DecisionResult, Verdict
+from statemachine.core.decisions import decide as decide_run
 from statemachine.core.errors import (
     ConflictError,
     CorruptRun,
-    DeadlinePassed,
     InvalidRunId,
     LeaseLost,
     RunBusy,
     RunNotFound,
 )
 from statemachine.core.record import RunRecord
-from statemachine.core.runs import (
-    DecisionResult,
-    Verdict,
-    can_expire,
-    cancel_run,
-    expire,
-    fail,
-)
-from statemachine.core.runs import (
-    decide as decide_run,
-)
-from statemachine.core.runs import (
-    requeue as requeue_run,
-)
+from statemachine.core.refusals import DeadlinePassed
+from statemachine.core.runs import can_expire, cancel_run, expire, fail
+from statemachine.core.runs import requeue as requeue_run
 from statemachine.store.values import (
     Lease,
     RunList,

@@ -18,12 +18,14 @@ contract; the explorer alone does not::
 from typing import TYPE_CHECKING
 
 from statemachine.core.errors import ExplorationFailed
-from statemachine.testing.explore import Edge, Exploration, Node, explore
+from statemachine.testing.explore import Edge, Exploration, Node, explore, fitting
 
 if TYPE_CHECKING:
     from statemachine.testing.contract import check_store, store_agreement
     from statemachine.testing.strategies import (
         EPOCH,
+        FIELDS,
+        ROUTES,
         event_sequences,
         events,
         gates,
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EPOCH",
+    "FIELDS",
+    "ROUTES",
     "Edge",
     "Exploration",
     "ExplorationFailed",
@@ -41,6 +45,7 @@ __all__ = [
     "event_sequences",
     "events",
     "explore",
+    "fitting",
     "gates",
     "json_values",
     "policies",
@@ -50,7 +55,17 @@ __all__ = [
 _LAZY = {"check_store": "contract", "store_agreement": "contract"}
 _LAZY.update(
     dict.fromkeys(
-        ("EPOCH", "event_sequences", "events", "gates", "json_values", "policies"), "strategies"
+        (
+            "EPOCH",
+            "FIELDS",
+            "ROUTES",
+            "event_sequences",
+            "events",
+            "gates",
+            "json_values",
+            "policies",
+        ),
+        "strategies",
     )
 )
 

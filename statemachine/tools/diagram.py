@@ -14,13 +14,16 @@ from statemachine.testing.explore import explore
 __all__ = ["EXAMPLES", "mermaid", "render", "transition_table"]
 
 
-def mermaid(policy: HumanReview | None = None, max_iterations: int = 3) -> str:
+def mermaid(
+    policy: HumanReview | None = None, max_iterations: int = 3, routes: bool = False
+) -> str:
     """A Mermaid ``stateDiagram-v2`` of the gate.
 
     Args:
         policy: without one, every transition of the table, labelled by trigger. With one,
             only what that policy can reach, labelled by the events that cause it.
         max_iterations: the loop's maximum, used with a policy.
+        routes: with a policy, draw a Router's gate (routes to select, steps inside).
     """
     labels: dict[tuple[State, State], set[str]] = {}
     if policy is None:
@@ -28,7 +31,7 @@ def mermaid(policy: HumanReview | None = None, max_iterations: int = 3) -> str:
             for trigger, target in row.items():
                 labels.setdefault((source, target), set()).add(trigger.value)
     else:
-        for edge in explore(policy, max_iterations).edges:
+        for edge in explore(policy, max_iterations, routes).edges:
             key = (edge.source.state, edge.target.state)
             labels.setdefault(key, set()).add(edge.event)
     order = list(State)
@@ -55,20 +58,47 @@ def transition_table() -> str:
                 f"| {source.value} | {event} | {when} | `{trigger.value}` | {target.value} |"
             )
     rows.append("| done, skipped, cancelled | anything | | | refused: `TransitionRefused` |")
+    rows.append(
+        "| awaiting_confirmation, awaiting_review | a decision the pending request does not ask "
+        "for (see `ANSWERS`) | | | refused: `WrongDecision` |"
+    )
     return "\n".join(rows) + "\n"
 
 
-EXAMPLES: dict[str, tuple[HumanReview, int]] = {
-    "confirmation": (HumanReview(requires_confirmation=True), 3),
+EXAMPLES: dict[str, tuple[HumanReview, int, bool]] = {
+    "confirmation": (HumanReview(requires_confirmation=True), 3, False),
     "review-retry-timeout": (
         HumanReview(
             requires_iteration_review=True, on_reject="retry", timeout=120, on_timeout="approve"
         ),
         3,
+        False,
     ),
-    "step-output-review": (HumanReview(requires_output_review=True), 1),
+    "step-output-review": (HumanReview(requires_output_review=True), 1, False),
+    "user-input": (
+        HumanReview(
+            requires_confirmation=True,
+            requires_user_input=True,
+            user_input_schema=[{"name": "tone"}],
+            on_reject="cancel",
+        ),
+        1,
+        False,
+    ),
+    "error-pause": (HumanReview(on_error="pause"), 1, False),
+    "router-reroute": (
+        HumanReview(
+            requires_user_input=True,
+            requires_output_review=True,
+            on_reject="retry",
+            max_retries=1,
+        ),
+        2,
+        True,
+    ),
 }
-"""The policies whose diagrams `docs/state-machine.md` shows."""
+"""The policies whose diagrams `docs/state-machine.md` shows: (policy, max_iterations,
+whether it is a Router's gate)."""
 
 _REGION = re.compile(
     r"(<!-- generated: (?P<name>[\w:-]+) -->\n)(.*?)(<!-- end generated -->)", re.S
@@ -80,8 +110,8 @@ def _generated(name: str) -> str:
         return transition_table()
     if name == "diagram":
         return f"```mermaid\n{mermaid()}```\n"
-    policy, max_iterations = EXAMPLES[name.removeprefix("diagram:")]
-    return f"```mermaid\n{mermaid(policy, max_iterations)}```\n"
+    policy, max_iterations, routes = EXAMPLES[name.removeprefix("diagram:")]
+    return f"```mermaid\n{mermaid(policy, max_iterations, routes)}```\n"
 
 
 def render(text: str) -> str:

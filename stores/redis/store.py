@@ -25,10 +25,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from statemachine.core.errors import (
-    InvalidArgument,
-    StoreError,
-)
+from statemachine.core.errors import InvalidArgument, StoreError
 from statemachine.core.record import RunRecord
 from statemachine.store.protocol import Store
 from statemachine.store.values import (
