@@ -21,23 +21,33 @@ class OpenAIChat:
 
 
 @dataclass
+class OpenAIResponses(OpenAIChat):
+    """Stands in for the peer framework's Responses-API model: only its id is kept."""
+
+
+@dataclass
 class RunResponse:
     """What `Agent.run` returns: like an agent framework's response, it has `.content`."""
 
     content: str
 
 
-@dataclass
 class Agent:
     """An 'agent' that edits text by rule instead of by model, so runs are reproducible.
 
     Reviewer feedback (appended to the message by the workflow after a rejection) is obeyed
     for a few words: "shorter" halves the text, "formal" and "friendly" change its tone.
+    Options a real agent takes (tools, markdown, description...) are accepted and unused.
     """
 
-    name: str
-    model: OpenAIChat
-    instructions: str = ""
+    def __init__(
+        self,
+        name: str = "agent",
+        model: OpenAIChat | None = None,
+        instructions: str | list[str] = "",
+        **options: object,
+    ) -> None:
+        self.name, self.model, self.instructions, self.options = name, model, instructions, options
 
     def run(self, message: str) -> RunResponse:
         text, _, feedback = message.partition("\n\nReviewer feedback on the previous attempt: ")

@@ -76,3 +76,14 @@ def store(request: pytest.FixtureRequest, make_store: Callable[..., Store]) -> S
 def clock() -> Clock:
     """A hand-moved clock starting at a fixed instant."""
     return Clock(EPOCH)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the examples keep their runs: each store kind in turn."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "file":
+        return f"file://{tmp_path}/runs"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=examples-{tmp_path.name}"

@@ -18,46 +18,7 @@ import pytest
 from statemachine import Outcome
 from stores import FileStore
 
-from .conftest import STORE_KINDS
-from .servers import RedisServer
-
-ROOT = Path(__file__).parent.parent
-EXAMPLES = ROOT / "examples"
-
-
-SEED_STORE_LINE = 'store=FileStore("runs")'
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the examples keep their runs: each store kind in turn."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "file":
-        return f"file://{tmp_path}/runs"
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return f"{server.url}?prefix=examples-{tmp_path.name}"
-
-
-def run_example(name: str, cwd: Path, stdin: str = "", store_url: str | None = None) -> str:
-    """Run examples/NAME.py in `cwd` with `stdin`; return its output, failing on a non-zero exit.
-
-    With `store_url`, the example's store line is swapped for that store (the examples
-    themselves keep the seed page's file store).
-    """
-    command = [sys.executable, str(EXAMPLES / f"{name}.py")]
-    if store_url is not None:
-        source = (EXAMPLES / f"{name}.py").read_text()
-        assert SEED_STORE_LINE in source
-        source = source.replace(SEED_STORE_LINE, f"store=open_store({store_url!r})")
-        source = source.replace("from stores import FileStore", "from stores import open_store")
-        command = [sys.executable, "-c", source]
-    result = subprocess.run(
-        command, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(EXAMPLES)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+from .programs import EXAMPLES, run_example
 
 
 @pytest.mark.parametrize(("answer", "expected"), [

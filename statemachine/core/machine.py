@@ -9,10 +9,11 @@ reads: applying an event costs a resolution, a dict lookup and one record constr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -63,7 +64,7 @@ from statemachine.core.table import (
 if TYPE_CHECKING:
     from transitions import Machine
 
-__all__ = ["action_of", "engine", "step"]
+__all__ = ["Asked", "action_of", "engine", "step", "where_asked"]
 
 _REJECTIONS = frozenset(
     {
@@ -257,6 +258,30 @@ def _request(
         assert isinstance(event, IterationFailed)
         return Request(f"{request_id}:{gate.version + 1}", kind, event.error, deadline, now)
     return Request(request_id, kind, _MESSAGES[kind](policy), deadline, now)
+
+
+class Asked(NamedTuple):
+    """What a request id says: the gate that asked, its round, what, and at which iteration."""
+
+    gate: str
+    round: int
+    kind: RequestKind
+    iteration: int
+
+
+_ASKED = re.compile(
+    r"(?P<gate>.+?)(?:@(?P<round>[0-9]+))?:(?P<kind>[a-z]+):(?P<k>[0-9]+)(?::[0-9]+)?", re.S
+)
+
+
+def where_asked(request_id: str) -> Asked | None:
+    """Read back a request id made by `_request` (None for one it could not have made)."""
+    found = _ASKED.fullmatch(request_id)
+    if found is None or found["kind"] not in RequestKind.__members__:
+        return None
+    return Asked(
+        found["gate"], int(found["round"] or 0), RequestKind(found["kind"]), int(found["k"])
+    )
 
 
 def _deadline(now: datetime, timeout: float) -> datetime:

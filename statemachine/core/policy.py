@@ -312,7 +312,8 @@ def input_problems(schema: tuple[UserInputField, ...], values: dict[str, JSON]) 
                 problems.append(f"{field.name!r} is required")
             continue
         if not _CHECKS[field.field_type](value):
-            problems.append(f"{field.name!r} must be a {field.field_type}, not {value!r}")
+            article = "an" if field.field_type == "int" else "a"
+            problems.append(f"{field.name!r} must be {article} {field.field_type}, not {value!r}")
         elif field.allowed_values is not None and not any(
             type(value) is type(allowed) and value == allowed for allowed in field.allowed_values
         ):

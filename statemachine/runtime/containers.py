@@ -70,20 +70,21 @@ _CONFIRMATION: dict[str, Any] = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Steps:
     """A named sequence of steps, run in order; a gate of its own (it may ask to be confirmed).
 
-    Its content is the content of the last step that ran in it.
+    Its content is the content of the last step that ran in it. As in the peer framework,
+    ``Steps("name", "description", [step, ...])`` works positionally.
     """
 
     name: str
-    steps: tuple[Node, ...] = attrs.field(converter=as_nodes)
     description: str | None = None
-    human_review: Any = None
-    requires_confirmation: bool = False
-    confirmation_message: str | None = None
-    on_reject: OnReject | str = OnReject.skip
+    steps: tuple[Node, ...] = attrs.field(default=(), converter=as_nodes)
+    human_review: Any = attrs.field(default=None, kw_only=True)
+    requires_confirmation: bool = attrs.field(default=False, kw_only=True)
+    confirmation_message: str | None = attrs.field(default=None, kw_only=True)
+    on_reject: OnReject | str = attrs.field(default=OnReject.skip, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         check_name("Steps", self.name)

@@ -45,6 +45,7 @@ from statemachine.runtime.calls import Failed
 from statemachine.runtime.containers import Condition, Node, Parallel, Router, Steps
 from statemachine.runtime.definitions import Loop, Step
 from statemachine.runtime.effects import NOW, Ask, Commit, Effect, Emit, Load, Plan, Version
+from statemachine.runtime.requirements import message_of
 from statemachine.runtime.stream import (
     ConditionExecutionCompletedEvent,
     ConditionExecutionStartedEvent,
@@ -94,30 +95,29 @@ def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan
     return run
 
 
-def paused_events(run: RunRecord, gate: Gate, action: Action) -> list[WorkflowEvent]:
+def paused_events(run: RunRecord, gate: Gate, action: Action, node: Node) -> list[WorkflowEvent]:
     """The events of a pause: the peer framework's event for its kind, then the one
     `StepPausedEvent` that ends the stream (the core's action says what is asked, and what a
     review is of)."""
     request = gate.request
     assert request is not None
-    name = leaf(gate.name)
+    name = node.name
+    message = message_of(gate, type(node).__name__, name)
     announced: list[WorkflowEvent] = []
     output = schema = choices = error = None
     if isinstance(action, RequestReview):
         output = json_copy(action.output)
-        announced.append(StepOutputReviewEvent(run.run_id, name, request.message, output))
+        announced.append(StepOutputReviewEvent(run.run_id, name, message, output))
     elif isinstance(action, RequestRoute):
         choices = action.choices
-        announced.append(
-            RouterPausedEvent(run.run_id, name, choices, request.message, action.multiple)
-        )
+        announced.append(RouterPausedEvent(run.run_id, name, choices, message, action.multiple))
     elif isinstance(action, RequestErrorReview):
         error = action.error
         announced.append(StepErrorEvent(run.run_id, name, error))
     elif isinstance(action, RequestInput):
         schema = tuple(_field(field) for field in action.fields)
     paused = StepPausedEvent(
-        run.run_id, name, request.request_id, request.kind, request.message, request.deadline,
+        run.run_id, name, request.request_id, request.kind, message, request.deadline,
         gate.iteration, output, schema or (), choices or (), error,
     )  # fmt: skip
     return [*announced, paused]
@@ -231,7 +231,7 @@ class _Driver(Units):
             yield from self._commit(run)
             pending = run.gate(key)
             assert pending is not None
-            for event in paused_events(run, pending, action):
+            for event in paused_events(run, pending, action, node):
                 if self.events or isinstance(event, StepPausedEvent):
                     yield Emit(event)
             return run

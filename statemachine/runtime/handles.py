@@ -1,10 +1,10 @@
-"""What callers hold of a run: `RunOutput`, its `StepRequirement`s, and `Session`.
+"""What callers hold of a run: `RunOutput` and `Session`.
 
-A run output shows the run as it was read. Its requirements record decisions in the store at
-once, from any process; the output and its requirements share one `RunView`, so that after a
-decision the output shows the run as the decision left it (and `continue_run(run_output)`
-starts from there without reading the store again). What they hand out are copies: changing
-them changes nothing stored.
+A run output shows the run as it was read. Its requirements (`requirements`) record
+decisions in the store at once, from any process; the output and its requirements share one
+`RunView`, so that after a decision the output shows the run as the decision left it (and
+`continue_run(run_output)` starts from there without reading the store again). What they
+hand out are copies: changing them changes nothing stored.
 """
 
 from __future__ import annotations
@@ -13,144 +13,23 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from statemachine.core.actions import RequestReview
-from statemachine.core.decisions import Verdict
 from statemachine.core.errors import CorruptRun
 from statemachine.core.events import JSON, json_copy
-from statemachine.core.machine import action_of
-from statemachine.core.record import Gate, RequestKind, RunRecord, RunStatus
+from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.core.states import State
 from statemachine.runtime.definitions import StepOutput
-from statemachine.store.values import new_id
+from statemachine.runtime.requirements import (
+    DecidedRequirement,
+    ErrorRequirement,
+    RunView,
+    StepRequirement,
+    step_name,
+)
 
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
 
-__all__ = ["RunOutput", "RunView", "Session", "StepRequirement"]
-
-
-@attrs.define
-class RunView:
-    """The run as last seen by a caller: shared by a run output and its requirements."""
-
-    record: RunRecord
-
-
-class StepRequirement:
-    """A pending question of a paused run: confirm it or reject it, from any process.
-
-    `confirm()` and `reject()` (or `aconfirm()` and `areject()` under asyncio) record the
-    decision in the store immediately; then `Workflow.continue_run` executes what it made
-    runnable. Calling the same method again on the same requirement answers as the first
-    call did (the decision id is the same: the store sees a duplicate).
-    """
-
-    __slots__ = ("_decisions", "_view", "_workflow", "deadline", "iteration", "kind", "message",
-                 "request_id", "step_name", "step_output")  # fmt: skip
-
-    def __init__(self, view: RunView, workflow: Workflow, gate: Gate) -> None:
-        action = action_of(gate)
-        assert gate.request is not None
-        request = gate.request
-        self._view = view
-        self._workflow = workflow
-        self._decisions: dict[Verdict, str] = {}  # a decision id per verdict, made on first use
-        self.step_name = gate.name
-        self.request_id = request.request_id
-        self.kind = request.kind
-        self.message = request.message
-        self.deadline = request.deadline
-        self.iteration = gate.iteration
-        # A confirmation has no output yet: its step_output has None content.
-        content = json_copy(action.output) if isinstance(action, RequestReview) else None
-        self.step_output = StepOutput(content=content, step_name=gate.name)
-
-    def __repr__(self) -> str:
-        return (
-            f"StepRequirement(step_name={self.step_name!r}, kind={self.kind.value}, "
-            f"request_id={self.request_id!r}, deadline={self.deadline!r})"
-        )
-
-    @property
-    def confirmation_message(self) -> str | None:
-        """The message of a start confirmation."""
-        return self.message if self.kind is RequestKind.confirmation else None
-
-    @property
-    def iteration_review_message(self) -> str | None:
-        """The message of a review (of a loop iteration or a step's output)."""
-        return self.message if self.kind is RequestKind.review else None
-
-    output_review_message = iteration_review_message
-
-    @property
-    def requires_confirmation(self) -> bool:
-        """Whether this asks to start the step or loop."""
-        return self.kind is RequestKind.confirmation
-
-    @property
-    def requires_output_review(self) -> bool:
-        """Whether this asks to accept an output."""
-        return self.kind is RequestKind.review
-
-    def confirm(self) -> None:
-        """Accept: start the loop (or step), or keep the output under review.
-
-        Raises:
-            DeadlinePassed: recorded after the deadline; the timeout action was applied.
-            StaleRequest: the request is no longer pending (decided elsewhere, cancelled).
-            DecisionConflict: this requirement was rejected already.
-        """
-        self._decide(Verdict.confirm, None)
-
-    def reject(self, feedback: str | None = None) -> None:
-        """Reject, optionally with feedback for the next iteration (`on_reject` applies).
-
-        Raises:
-            DeadlinePassed: recorded after the deadline; the timeout action was applied.
-            StaleRequest: the request is no longer pending (decided elsewhere, cancelled).
-            DecisionConflict: this requirement was confirmed already.
-        """
-        self._decide(Verdict.reject, feedback)
-
-    async def aconfirm(self) -> None:
-        """`confirm`, with the store's I/O awaited."""
-        await self._adecide(Verdict.confirm, None)
-
-    async def areject(self, feedback: str | None = None) -> None:
-        """`reject`, with the store's I/O awaited."""
-        await self._adecide(Verdict.reject, feedback)
-
-    def _decide(self, verdict: Verdict, feedback: str | None) -> None:
-        workflow = self._workflow
-        self._view.record = workflow.store.decide(
-            self._view.record.run_id,
-            self.request_id,
-            verdict,
-            feedback,
-            decision_id=self._decision_id(verdict),
-            now=workflow.own_time(),
-            seen=self._view.record,
-        ).run
-
-    async def _adecide(self, verdict: Verdict, feedback: str | None) -> None:
-        workflow = self._workflow
-        result = await workflow.store.adecide(
-            self._view.record.run_id,
-            self.request_id,
-            verdict,
-            feedback,
-            decision_id=self._decision_id(verdict),
-            now=workflow.own_time(),
-            seen=self._view.record,
-        )
-        self._view.record = result.run
-
-    def _decision_id(self, verdict: Verdict) -> str:
-        found = self._decisions.get(verdict)
-        if found is None:
-            found = self._decisions[verdict] = new_id()
-        return found
+__all__ = ["RunOutput", "Session"]
 
 
 class RunOutput:
@@ -218,34 +97,99 @@ class RunOutput:
         return json_copy(results[-1].content) if results else None
 
     @property
+    def user_id(self) -> str | None:
+        """Who the run is for, as its starter said."""
+        return self.record.user_id
+
+    @property
     def step_results(self) -> list[StepOutput]:
-        """The output of every finished step and loop, in the order they finished."""
+        """The output of every finished step, loop and container, in the order they
+        finished (a human's edit in place of the output it replaced)."""
+        workflow = self._workflow
         return [
-            StepOutput(content=json_copy(r.content), step_name=r.name) for r in self.record.results
+            StepOutput(content=json_copy(r.content), step_name=step_name(workflow, r.name))
+            for r in self.record.results
         ]
+
+    def get_step_content(self, name: str) -> JSON:
+        """The content the step called `name` (or at that key) finished with, if it did."""
+        for result in reversed(self.record.results):
+            if result.name == name or step_name(self._workflow, result.name) == name:
+                return json_copy(result.content)
+        return None
 
     @property
     def states(self) -> dict[str, State]:
-        """Every gate of the workflow by name (each loop, each reviewed step), with its state."""
+        """Every gate of the workflow by key (each loop, container and reviewed step), with
+        its state."""
         stored = {gate.name: gate.state for gate in self.record.gates}
         return {name: stored.get(name, State.pending) for name in self._workflow.gated}
 
     @property
-    def requirements(self) -> list[StepRequirement]:
-        """The pending requests: at most one, since a run pauses at one gate at a time."""
+    def paused_step_name(self) -> str | None:
+        """The name of the step (or loop, or container) waiting for a human."""
         gate = self.record.pending_gate
-        if gate is None or not self.is_paused:
+        return None if gate is None else step_name(self._workflow, gate.name)
+
+    @property
+    def paused_step_index(self) -> int | None:
+        """The position among the workflow's steps of the top-level step the run is in,
+        while it is paused."""
+        cursor = self.record.cursor
+        if not self.is_paused or cursor is None:
+            return None
+        return self._workflow.definition.index.get(cursor)
+
+    @property
+    def requirements(self) -> list[StepRequirement]:
+        """The pending requests: at most one, since a run pauses at one gate at a time. A
+        failed step's is an `ErrorRequirement`."""
+        gate = self.record.pending_gate
+        if gate is None or gate.request is None or not self.is_paused:
             return []
-        return [StepRequirement(self._view, self._workflow, gate)]
+        kind = ErrorRequirement if gate.request.kind is RequestKind.error else StepRequirement
+        return [kind(self._view, self._workflow, gate)]
+
+    active_step_requirements = requirements
+
+    def _asking(self, kind: RequestKind) -> list[StepRequirement]:
+        return [r for r in self.requirements if r.kind is kind]
 
     @property
     def steps_requiring_confirmation(self) -> list[StepRequirement]:
-        return [r for r in self.requirements if r.kind is RequestKind.confirmation]
+        return self._asking(RequestKind.confirmation)
 
     @property
     def steps_requiring_output_review(self) -> list[StepRequirement]:
         """Review requests, of a loop iteration or of a step's output alike."""
-        return [r for r in self.requirements if r.kind is RequestKind.review]
+        return self._asking(RequestKind.review)
+
+    @property
+    def steps_requiring_user_input(self) -> list[StepRequirement]:
+        return self._asking(RequestKind.input)
+
+    @property
+    def steps_requiring_route(self) -> list[StepRequirement]:
+        return self._asking(RequestKind.route)
+
+    @property
+    def steps_with_errors(self) -> list[ErrorRequirement]:
+        """Failed steps waiting for `retry()` or `skip()` (``on_error="pause"``)."""
+        return [r for r in self.requirements if isinstance(r, ErrorRequirement)]
+
+    active_error_requirements = steps_with_errors
+
+    @property
+    def decided_requirements(self) -> list[DecidedRequirement]:
+        """Every request of the run that was answered, in order: what was decided, by
+        whom, when (timeouts and cancellations too)."""
+        run, workflow = self.record, self._workflow
+        return [DecidedRequirement.of(answer, run, workflow) for answer in run.answers]
+
+    @property
+    def step_requirements(self) -> list[DecidedRequirement | StepRequirement]:
+        """The answered requests, then the pending one: the peer framework's history."""
+        return [*self.decided_requirements, *self.requirements]
 
 
 @attrs.frozen

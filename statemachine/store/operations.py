@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from statemachine.core.decisions import DecisionResult, check_decision
+from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
 from statemachine.store import plans
 from statemachine.store.plans import Plan, acarry_out, carry_out
@@ -145,11 +146,13 @@ class Operations(ABC):
         decided_at: datetime | None,
         now: datetime | None,
         seen: RunRecord | None,
+        value: JSON,
+        by: str | None,
     ) -> Plan[DecisionResult]:
-        verdict = check_decision(request_id, decision, feedback, decision_id)
+        verdict = check_decision(request_id, decision, feedback, decision_id, value, by)
         return plans.decide(
             check_run_id(run_id), request_id, verdict, feedback, decision_id or new_id(),
-            _time(decided_at, "decided_at"), _time(now), seen,
+            _time(decided_at, "decided_at"), _time(now), seen, value, by,
         )  # fmt: skip
 
     def decide(
@@ -163,13 +166,17 @@ class Operations(ABC):
         decided_at: datetime | None = None,
         now: datetime | None = None,
         seen: RunRecord | None = None,
+        value: JSON = None,
+        by: str | None = None,
     ) -> DecisionResult:
         """Record a human decision on the pending request `request_id`, from any process.
 
         Args:
             request_id: the request decided; None for whichever is pending (a retry with the
                 same decision id then still answers `duplicate` after the run moved on).
-            decision: ``"confirm"`` or ``"reject"`` (or a `Verdict`).
+            decision: a `Verdict` or its value: ``"confirm"``, ``"reject"``, ``"provide"``
+                (values for an input request), ``"select"`` (routes), ``"edit"`` (an edited
+                output, accepted), ``"retry"`` or ``"skip"`` (a failed step).
             feedback: for a rejection, passed to the next iteration.
             decision_id: makes the call idempotent: the same decision sent again with this id
                 answers `duplicate` and changes nothing, for the life of the run. A fresh one is
@@ -179,6 +186,8 @@ class Operations(ABC):
                 clock when the decision is recorded does.
             now: the time of recording (default: the store's clock, read on each attempt).
             seen: the run as the caller last read it, to save a read while it is current.
+            value: what a ``provide``, ``select`` or ``edit`` decision carries.
+            by: who decided, kept with the decision in the run's answers.
 
         Returns:
             `applied` or `duplicate`, with the run as it now stands.
@@ -189,10 +198,13 @@ class Operations(ABC):
             StaleRequest: the request is not pending (decided, cancelled, unknown), or nothing is.
             DecisionConflict: the decision id was recorded for another decision.
             RunNotFound: no such run.
+            WrongDecision, InvalidInput, InvalidSelection: the decision does not fit the
+                request (a route for a confirmation, values the schema refuses, an unknown
+                route); nothing was written.
             InvalidArgument: an argument of the wrong type or shape; nothing was read or written.
         """
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
-        return self._run(self._decision(*arguments))
+        return self._run(self._decision(*arguments, value, by))
 
     async def adecide(
         self,
@@ -205,10 +217,12 @@ class Operations(ABC):
         decided_at: datetime | None = None,
         now: datetime | None = None,
         seen: RunRecord | None = None,
+        value: JSON = None,
+        by: str | None = None,
     ) -> DecisionResult:
         """`decide`, awaited."""
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
-        return await self._arun(self._decision(*arguments))
+        return await self._arun(self._decision(*arguments, value, by))
 
     # Listings
 

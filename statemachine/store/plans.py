@@ -25,6 +25,7 @@ from statemachine.core.errors import (
     RunBusy,
     RunNotFound,
 )
+from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
 from statemachine.core.refusals import DeadlinePassed
 from statemachine.core.runs import can_expire, cancel_run, expire, fail
@@ -185,6 +186,8 @@ def decide(
     decided_at: datetime | None,
     now: datetime | None,
     seen: RunRecord | None,
+    value: JSON = None,
+    by: str | None = None,
 ) -> Plan[DecisionResult]:
     """Record a decision (see `Store.decide`): each attempt records at its own time, and a
     decision recorded after the deadline stores the timeout instead, then raises."""
@@ -196,8 +199,8 @@ def decide(
         result, late = None, None
         try:
             result = decide_run(
-                run, request_id, verdict, feedback=feedback, decision_id=decision_id,
-                decided_at=decided_at, now=at,
+                run, request_id, verdict, feedback=feedback, value=value, by=by,
+                decision_id=decision_id, decided_at=decided_at, now=at,
             )  # fmt: skip
         except DeadlinePassed as exc:
             late = exc
