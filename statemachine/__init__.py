@@ -88,13 +88,12 @@ from statemachine.core.refusals import (
 from statemachine.core.states import TERMINAL_STATES, State
 from statemachine.core.table import TRANSITIONS, Trigger
 from statemachine.runtime.containers import Condition, Parallel, Router, Steps
+from statemachine.runtime.decorators import pause
 from statemachine.runtime.definitions import Loop, Step, StepInput, StepOutput
-from statemachine.runtime.handles import RunOutput, Session
-from statemachine.runtime.requirements import (
-    DecidedRequirement,
-    ErrorRequirement,
-    StepRequirement,
-)
+from statemachine.runtime.failures import ErrorRequirement
+from statemachine.runtime.handles import RunOutput, Session, WorkflowRunOutput
+from statemachine.runtime.history import DecidedRequirement
+from statemachine.runtime.requirements import StepRequirement
 from statemachine.runtime.stream import (
     ConditionExecutionCompletedEvent,
     ConditionExecutionStartedEvent,
@@ -106,6 +105,7 @@ from statemachine.runtime.stream import (
     RouterExecutionStartedEvent,
     RouterPausedEvent,
     StepCompletedEvent,
+    StepContinuedEvent,
     StepErrorEvent,
     StepOutputReviewEvent,
     StepPausedEvent,
@@ -214,6 +214,7 @@ __all__ = [
     "StateMachineError",
     "Step",
     "StepCompletedEvent",
+    "StepContinuedEvent",
     "StepErrorEvent",
     "StepInput",
     "StepOutput",
@@ -245,11 +246,13 @@ __all__ = [
     "WorkflowCompletedEvent",
     "WorkflowEvent",
     "WorkflowFailedEvent",
+    "WorkflowRunOutput",
     "WorkflowStartedEvent",
     "WrongDecision",
     "check_run_id",
     "dumps",
     "loads",
+    "pause",
     "run_state",
     "step",
 ]

@@ -38,6 +38,7 @@ from statemachine import (
     step,
 )
 from statemachine.core.decisions import Outcome, Verdict, check_decision, decide
+from statemachine.core.machine import Asked, where_asked
 from statemachine.core.policy import input_problems
 from statemachine.core.runs import apply_event, cancel_run, finish_step
 from statemachine.testing.contract import sample_run
@@ -187,7 +188,7 @@ def test_input_that_does_not_fit_is_refused_and_nothing_changes() -> None:
     gate, _ = step(Gate(name="s", policy=policy, max_iterations=1), Start(), NOW)
     with pytest.raises(InvalidInput) as info:
         step(gate, Provide(values={"n": "one"}), NOW)
-    assert info.value.problems == ("'n' must be a int, not 'one'",)
+    assert info.value.problems == ("'n' must be an int, not 'one'",)
     assert isinstance(info.value, InvalidArgument)
     started, _ = step(gate, Provide(values={"n": 1}), NOW)
     assert (started.state, started.values) == (State.iterating, {"n": 1})
@@ -339,3 +340,15 @@ def test_an_enum_field_stored_as_another_type_is_malformed() -> None:
     )
     with pytest.raises(MalformedRecord):
         loads(document, Gate)
+
+
+@pytest.mark.parametrize(("request_id", "asked"), [
+    ("loop:review:2", Asked("loop", 0, RequestKind.review, 2)),
+    ("router/x@3:confirmation:0", Asked("router/x", 3, RequestKind.confirmation, 0)),
+    ("a:b:error:1:7", Asked("a:b", 0, RequestKind.error, 1)),
+    ("step:nonsense:1", None),
+    ("no kind at all", None),
+])  # fmt: skip
+def test_request_ids_read_back(request_id: str, asked: Asked | None) -> None:
+    """What a request id says (gate, round, kind, iteration) is read back from it alone."""
+    assert where_asked(request_id) == asked

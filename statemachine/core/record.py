@@ -202,6 +202,9 @@ class RunStatus(enum.Enum):
 
     __hash__ = object.__hash__
 
+    def __str__(self) -> str:
+        return self.value
+
     @property
     def is_finished(self) -> bool:
         """Whether the run can change no more."""

@@ -36,6 +36,7 @@ from statemachine.core.record import (
     MAX_HISTORY,
     Answer,
     Gate,
+    RequestKind,
     RunRecord,
     RunStatus,
     StepResult,
@@ -114,8 +115,16 @@ def apply_event(
     if run.gate(gate.name) is None:
         gates += (new_gate,)
     results = run.results
-    if new_gate.members and new_gate.iteration > gate.iteration > 0:
+    retried = (  # a retry after an error runs the iteration again from its start
+        gate.request is not None
+        and gate.request.kind is RequestKind.error
+        and new_gate.state is State.iterating
+    )
+    if new_gate.members and (new_gate.iteration > gate.iteration > 0 or retried):
         gates, results = _afresh(gates, results, frozenset(new_gate.members))
+    elif new_gate.members and new_gate.state in _DISCARDED:
+        # Nothing a skipped (or cancelled) container's steps produced flows on.
+        results = tuple(r for r in results if r.name not in new_gate.members)
     if new_gate.state.is_paused:
         status = RunStatus.paused
     elif new_gate.state is State.cancelled:
@@ -128,6 +137,9 @@ def apply_event(
         answers=answers,
     )  # fmt: skip
     return changed, action
+
+
+_DISCARDED = frozenset({State.skipped, State.cancelled})
 
 
 def _renewed(gate: Gate) -> Gate:

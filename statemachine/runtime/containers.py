@@ -16,7 +16,8 @@ from typing import Any, TypeAlias
 import attrs
 
 from statemachine.core.errors import DefinitionError
-from statemachine.core.policy import OnError, OnReject, UserInputField
+from statemachine.core.policy import OnError, OnReject, OnTimeout, UserInputField
+from statemachine.runtime.decorators import paused_with
 from statemachine.runtime.definitions import Loop, Step, check_name, settle_review
 
 __all__ = ["Condition", "Node", "Parallel", "Router", "Steps", "as_node", "as_nodes"]
@@ -30,7 +31,7 @@ def as_node(value: object) -> Node:
     (as the peer framework takes it)."""
     if isinstance(value, Step | Loop | Steps | Condition | Router | Parallel):
         return value
-    name = getattr(value, "__name__", None)
+    name = paused_with(value).get("name") or getattr(value, "__name__", None)
     if callable(value) and isinstance(name, str):
         return Step(name=name, executor=value)
     raise DefinitionError(
@@ -67,6 +68,8 @@ _CONFIRMATION: dict[str, Any] = {
     "requires_confirmation": False,
     "confirmation_message": None,
     "on_reject": OnReject.skip,
+    "timeout": None,
+    "on_timeout": OnTimeout.cancel,
 }
 
 
@@ -85,6 +88,8 @@ class Steps:
     requires_confirmation: bool = attrs.field(default=False, kw_only=True)
     confirmation_message: str | None = attrs.field(default=None, kw_only=True)
     on_reject: OnReject | str = attrs.field(default=OnReject.skip, kw_only=True)
+    timeout: float | None = attrs.field(default=None, kw_only=True)
+    on_timeout: OnTimeout | str = attrs.field(default=OnTimeout.cancel, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         check_name("Steps", self.name)
@@ -127,6 +132,8 @@ class Condition:
     requires_confirmation: bool = False
     confirmation_message: str | None = None
     on_reject: OnReject | str = OnReject.else_branch
+    timeout: float | None = None
+    on_timeout: OnTimeout | str = OnTimeout.cancel
     on_error: OnError | str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -184,6 +191,8 @@ class Router:
     requires_output_review: bool | Callable[..., Any] = False
     output_review_message: str | None = None
     hitl_max_retries: int = 3
+    timeout: float | None = None
+    on_timeout: OnTimeout | str = OnTimeout.cancel
 
     def __attrs_post_init__(self) -> None:
         check_name("Router", self.name)

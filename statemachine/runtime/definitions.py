@@ -25,6 +25,7 @@ from statemachine.core.policy import (
     UserInputField,
     user_input_fields,
 )
+from statemachine.runtime.decorators import PAUSE_KEYS, paused_with
 
 __all__ = [
     "Executor",
@@ -45,6 +46,8 @@ class StepOutput:
     step_name: str | None = None
     success: bool = True
     """Kept for the peer framework's code; a step that fails raises instead."""
+    steps: list[StepOutput] | None = None
+    """For a container's output under review: the outputs of the steps inside it that ran."""
 
 
 @attrs.frozen(kw_only=True)
@@ -197,6 +200,8 @@ class Step:
     output_review_message: str | None = None
     hitl_max_retries: int = 3
     hitl_timeout: float | None = None
+    timeout: float | None = None
+    """The same as `hitl_timeout`: seconds until `on_timeout` applies."""
     on_timeout: OnTimeout | str = OnTimeout.cancel
     on_error: OnError | str | None = None
     """What a failure does (`OnError`); None: as the container it is in says, else ``fail``."""
@@ -213,6 +218,14 @@ class Step:
             raise DefinitionError(
                 f"Step {self.name!r}: max_retries must be an integer from 0 to 100"
             )
+        for key, value in paused_with(self.executor).items():  # @pause: defaults only
+            if key in PAUSE_KEYS and value and not getattr(self, key):
+                converted = _schema(value) if key == "user_input_schema" else value
+                object.__setattr__(self, key, converted)
+        if self.timeout is not None:
+            if self.hitl_timeout is not None and self.hitl_timeout != self.timeout:
+                raise DefinitionError(f"Step {self.name!r}: timeout and hitl_timeout differ")
+            object.__setattr__(self, "hitl_timeout", self.timeout)
         flat = {key: getattr(self, key) for key in _STEP_DEFAULTS}
         flat["user_input_schema"] = flat["user_input_schema"] or ()
         defaults = dict(_STEP_DEFAULTS)
@@ -224,6 +237,7 @@ class Step:
         if review is None and self.on_error is not None:
             object.__setattr__(self, "on_error", HumanReview(on_error=self.on_error).on_error)
         object.__setattr__(self, "human_review", review)
+        object.__setattr__(self, "timeout", self.hitl_timeout)
 
     @property
     def is_async(self) -> bool:
@@ -258,6 +272,8 @@ _LOOP_DEFAULTS: dict[str, Any] = {
     "on_reject": OnReject.skip,
     "requires_iteration_review": False,
     "iteration_review_message": None,
+    "timeout": None,
+    "on_timeout": OnTimeout.cancel,
 }
 
 
@@ -294,6 +310,8 @@ class Loop:
     on_reject: OnReject | str = OnReject.skip
     requires_iteration_review: bool = False
     iteration_review_message: str | None = None
+    timeout: float | None = None
+    on_timeout: OnTimeout | str = OnTimeout.cancel
 
     def __attrs_post_init__(self) -> None:
         check_name("Loop", self.name)

@@ -55,6 +55,7 @@ from statemachine.runtime.stream import (
     RouterExecutionStartedEvent,
     RouterPausedEvent,
     StepCompletedEvent,
+    StepContinuedEvent,
     StepErrorEvent,
     StepOutputReviewEvent,
     StepPausedEvent,
@@ -139,6 +140,11 @@ class _Driver(Units):
         self.committed = run.version
         if self.events:
             yield Emit(WorkflowStartedEvent(run.run_id, self.definition.name, run.cursor))
+            last = run.history[-1] if run.history else None
+            if last is not None and last.decision_id is not None:  # resumed by a decision
+                decided = run.answer(decision_id=last.decision_id)
+                how = last.event if decided is None else decided.how
+                yield Emit(StepContinuedEvent(run.run_id, leaf(last.name), how))
         while True:
             if run.status.is_finished:
                 yield from self._commit(run)
@@ -162,8 +168,11 @@ class _Driver(Units):
                     return run
                 continue
             outcome = yield from self._gate(run, key, node)
-            if isinstance(outcome, RunRecord):  # paused, failed or handed over
-                return outcome
+            if isinstance(outcome, RunRecord):
+                if outcome.status is RunStatus.running:  # a Condition took a failure
+                    run = outcome
+                    continue
+                return outcome  # paused, failed or handed over
             run, action = outcome
             if action is None:
                 continue  # a container's steps are due
@@ -182,7 +191,7 @@ class _Driver(Units):
             yield Emit(ParallelExecutionStartedEvent(run.run_id, leaf(key), len(node.steps)))
         content = yield from self._plain(run, key, node)
         if isinstance(content, Failed):
-            return (yield from self._failed(run, content))
+            return (yield from self._caught(run, key, content))
         cursor = self.definition.after(key) if within is None else None
         run = finish_step(run, key, content, State.done, cursor, (yield NOW), within=within)
         yield from self._completed(run, key, node, Finish(State.done, content), content)

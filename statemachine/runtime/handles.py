@@ -18,18 +18,14 @@ from statemachine.core.events import JSON, json_copy
 from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.core.states import State
 from statemachine.runtime.definitions import StepOutput
-from statemachine.runtime.requirements import (
-    DecidedRequirement,
-    ErrorRequirement,
-    RunView,
-    StepRequirement,
-    step_name,
-)
+from statemachine.runtime.failures import ErrorRequirement
+from statemachine.runtime.history import DecidedRequirement
+from statemachine.runtime.requirements import RunView, StepRequirement
 
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
 
-__all__ = ["RunOutput", "Session"]
+__all__ = ["RunOutput", "Session", "WorkflowRunOutput"]
 
 
 class RunOutput:
@@ -107,14 +103,14 @@ class RunOutput:
         finished (a human's edit in place of the output it replaced)."""
         workflow = self._workflow
         return [
-            StepOutput(content=json_copy(r.content), step_name=step_name(workflow, r.name))
+            StepOutput(content=json_copy(r.content), step_name=workflow.definition.name_of(r.name))
             for r in self.record.results
         ]
 
     def get_step_content(self, name: str) -> JSON:
         """The content the step called `name` (or at that key) finished with, if it did."""
         for result in reversed(self.record.results):
-            if result.name == name or step_name(self._workflow, result.name) == name:
+            if result.name == name or self._workflow.definition.name_of(result.name) == name:
                 return json_copy(result.content)
         return None
 
@@ -129,7 +125,7 @@ class RunOutput:
     def paused_step_name(self) -> str | None:
         """The name of the step (or loop, or container) waiting for a human."""
         gate = self.record.pending_gate
-        return None if gate is None else step_name(self._workflow, gate.name)
+        return None if gate is None else self._workflow.definition.name_of(gate.name)
 
     @property
     def paused_step_index(self) -> int | None:
@@ -190,6 +186,10 @@ class RunOutput:
     def step_requirements(self) -> list[DecidedRequirement | StepRequirement]:
         """The answered requests, then the pending one: the peer framework's history."""
         return [*self.decided_requirements, *self.requirements]
+
+
+WorkflowRunOutput = RunOutput
+"""The peer framework's name for a run output."""
 
 
 @attrs.frozen

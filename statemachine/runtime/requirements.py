@@ -1,5 +1,5 @@
-"""What a paused run asks, as its caller handles it: `StepRequirement` (and `ErrorRequirement`
-for a failed step), and `DecidedRequirement`, a request that was answered.
+"""What a paused run asks, as its caller handles it: `StepRequirement` (and, for a failed
+step, `ErrorRequirement` in `failures`).
 
 A requirement records its decision in the store at once, from any process, and the run
 output it came from shows the run as the decision left it: `continue_run(run_output)` then
@@ -9,7 +9,6 @@ executes from there. The peer framework's spellings work (`confirm`, `reject`,
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,16 +17,17 @@ from statemachine.core.actions import RequestReview
 from statemachine.core.decisions import Verdict
 from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import JSON, json_copy
-from statemachine.core.machine import Asked, action_of, where_asked
+from statemachine.core.machine import action_of, where_asked
 from statemachine.core.policy import OnReject, UserInputField
-from statemachine.core.record import Answer, Gate, RequestKind, RunRecord
+from statemachine.core.record import Gate, RequestKind, RunRecord
 from statemachine.runtime.definitions import StepOutput
+from statemachine.runtime.stream import Asking
 from statemachine.store.values import new_id
 
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
 
-__all__ = ["DecidedRequirement", "ErrorRequirement", "RunView", "StepRequirement"]
+__all__ = ["RunView", "StepRequirement", "message_of", "retries"]
 
 
 @attrs.define
@@ -35,18 +35,6 @@ class RunView:
     """The run as last seen by a caller: shared by a run output and its requirements."""
 
     record: RunRecord
-
-
-def step_type(workflow: Workflow, key: str) -> str:
-    """The kind of the step at `key`, as the peer framework names it ("Step", "Router"...)."""
-    node = workflow.definition.nodes.get(key)
-    return "Step" if node is None else type(node).__name__
-
-
-def step_name(workflow: Workflow, key: str) -> str:
-    """The step's own name (its key is its container's key, "/", its name)."""
-    node = workflow.definition.nodes.get(key)
-    return key.rsplit("/", 1)[-1] if node is None else node.name
 
 
 def message_of(gate: Gate, kind_name: str, name: str) -> str | None:
@@ -76,7 +64,7 @@ _CONFIRMATIONS = {
 }
 
 
-class StepRequirement:
+class StepRequirement(Asking):
     """A pending question of a paused run, answered from any process.
 
     What it asks is its `kind`: a confirmation (`confirm()` or `reject()`), user input
@@ -99,8 +87,9 @@ class StepRequirement:
         self._decisions: dict[Verdict, str] = {}  # a decision id per verdict, made on first use
         self._on_reject: OnReject | None = None
         self.step_path = gate.name
-        self.step_name = step_name(workflow, gate.name)
-        self.step_type = step_type(workflow, gate.name)
+        definition = workflow.definition
+        self.step_name = definition.name_of(gate.name)
+        self.step_type = definition.kind_name(gate.name)
         self.request_id = request.request_id
         self.kind = request.kind
         self.message = message_of(gate, self.step_type, self.step_name)
@@ -109,7 +98,15 @@ class StepRequirement:
         action = action_of(gate)
         # A confirmation has no output yet: its step_output has None content.
         content = json_copy(action.output) if isinstance(action, RequestReview) else None
-        self.step_output = StepOutput(content=content, step_name=self.step_name)
+        inner = None
+        if content is not None and gate.members:  # a container: what its steps produced
+            members = set(gate.members)
+            inner = [
+                StepOutput(content=json_copy(r.content), step_name=definition.name_of(r.name))
+                for r in view.record.results
+                if r.name in members
+            ]
+        self.step_output = StepOutput(content=content, step_name=self.step_name, steps=inner)
         self.confirmed: bool | None = None
         """True once confirmed (or edited), False once rejected, None while undecided."""
         self.rejection_feedback: str | None = None
@@ -124,26 +121,6 @@ class StepRequirement:
         )
 
     # What is asked
-
-    @property
-    def requires_confirmation(self) -> bool:
-        """Whether this asks to start the step (or loop, or container)."""
-        return self.kind is RequestKind.confirmation
-
-    @property
-    def requires_output_review(self) -> bool:
-        """Whether this asks to accept an output (a step's, or a loop iteration's)."""
-        return self.kind is RequestKind.review
-
-    @property
-    def requires_user_input(self) -> bool:
-        """Whether this asks for values (see `user_input_schema`)."""
-        return self.kind is RequestKind.input
-
-    @property
-    def requires_route_selection(self) -> bool:
-        """Whether this asks which of a Router's routes to take (see `available_choices`)."""
-        return self.kind is RequestKind.route
 
     @property
     def is_post_execution(self) -> bool:
@@ -180,8 +157,8 @@ class StepRequirement:
 
     @property
     def available_choices(self) -> list[str] | None:
-        """A route request's routes, by name."""
-        return list(self._gate.choices) if self.kind is RequestKind.route else None
+        """A Router's routes, by name (None for other steps)."""
+        return list(self._gate.choices) or None
 
     @property
     def allow_multiple_selections(self) -> bool:
@@ -192,7 +169,9 @@ class StepRequirement:
     def retry_count(self) -> int:
         """How many times the step was run again after a rejection (or a failure)."""
         if self.kind is RequestKind.error:
-            return _retries(self._view.record, self.request_id)
+            return retries(self._view.record, self.request_id)
+        if self.kind is RequestKind.route:  # asked again after each rejected route
+            return self._gate.iteration
         return max(self._gate.iteration - 1, 0)
 
     @property
@@ -267,10 +246,7 @@ class StepRequirement:
 
     def reject(self, feedback: str | None = None) -> None:
         """Reject, optionally with feedback for the next iteration (`on_reject` applies).
-
-        Raises:
-            As `confirm`.
-        """
+        It raises as `confirm` does."""
         if self._on_reject is OnReject.cancel:
             self._cancel()
         else:
@@ -374,56 +350,7 @@ class StepRequirement:
         return found
 
 
-class ErrorRequirement(StepRequirement):
-    """A step that failed under ``on_error="pause"``: `retry()` runs it again (with its
-    executor retries), `skip()` goes on without its output."""
-
-    __slots__ = ()
-
-    @property
-    def error_message(self) -> str:
-        """The exception's message."""
-        return _split_error(self.message or "")[1]
-
-    @property
-    def error_type(self) -> str | None:
-        """The exception's class name (``"ValueError"``), when the error names one."""
-        return _split_error(self.message or "")[0]
-
-    @property
-    def decision(self) -> str | None:
-        """``"retry"`` or ``"skip"`` once decided here."""
-        return next((verdict.value for verdict in self._decisions), None)
-
-    @property
-    def needs_decision(self) -> bool:
-        return not self._decisions
-
-    def retry(self) -> None:
-        """Run the failed step again."""
-        self._decide(Verdict.retry)
-
-    def skip(self) -> None:
-        """Go on without the failed step's output."""
-        self._decide(Verdict.skip)
-
-    async def aretry(self) -> None:
-        """`retry`, awaited."""
-        await self._adecide(Verdict.retry)
-
-    async def askip(self) -> None:
-        """`skip`, awaited."""
-        await self._adecide(Verdict.skip)
-
-
-def _split_error(text: str) -> tuple[str | None, str]:
-    kind, colon, message = text.partition(": ")
-    if colon and kind.replace(".", "").replace("_", "").isalnum():
-        return kind.rsplit(".", 1)[-1], message
-    return None, text
-
-
-def _retries(run: RunRecord, request_id: str) -> int:
+def retries(run: RunRecord, request_id: str) -> int:
     """How many failures of the same iteration a human answered with a retry before."""
     asked = where_asked(request_id)
     count = 0
@@ -432,64 +359,3 @@ def _retries(run: RunRecord, request_id: str) -> int:
         if answer.how == Verdict.retry.value and earlier is not None and asked is not None:
             count += earlier[:4] == asked[:4]
     return count
-
-
-@attrs.frozen
-class DecidedRequirement:
-    """A request of the run that was answered: what was asked, what was decided, by whom
-    (as the caller said) and when; as the peer framework's resolved `step_requirements`.
-
-    Attributes:
-        decision: ``confirm``, ``reject``, ``provide``, ``select``, ``edit``, ``retry``,
-            ``skip``, ``timeout`` or ``cancel``.
-        step_output: the output that was under review, while the run still holds it.
-    """
-
-    step_name: str
-    step_path: str
-    step_type: str
-    request_id: str
-    kind: RequestKind | None
-    decision: str
-    decided_by: str | None
-    decided_at: datetime | None
-    rejection_feedback: str | None = None
-    user_input: JSON = None
-    selected_choices: list[str] | None = None
-    edited_output: JSON = None
-    step_output: StepOutput | None = None
-
-    @property
-    def confirmed(self) -> bool | None:
-        """True when accepted (or edited), False when rejected, None otherwise."""
-        if self.decision in ("confirm", "edit"):
-            return True
-        return False if self.decision == "reject" else None
-
-    @classmethod
-    def of(cls, answer: Answer, run: RunRecord, workflow: Workflow) -> DecidedRequirement:
-        asked = where_asked(answer.request_id)
-        key = answer.request_id if asked is None else asked.gate
-        value = json_copy(answer.value)
-        how = answer.how
-        return cls(
-            step_name=step_name(workflow, key), step_path=key, step_type=step_type(workflow, key),
-            request_id=answer.request_id, kind=None if asked is None else asked.kind,
-            decision=how, decided_by=answer.by, decided_at=answer.at or answer.deadline,
-            rejection_feedback=value if how == "reject" and isinstance(value, str) else None,
-            user_input=value if how == "provide" else None,
-            selected_choices=value if how == "select" and isinstance(value, list) else None,
-            edited_output=value if how == "edit" else None,
-            step_output=_reviewed(run, asked, step_name(workflow, key)),
-        )  # fmt: skip
-
-
-def _reviewed(run: RunRecord, asked: Asked | None, name: str) -> StepOutput | None:
-    """The output a review asked about, while the gate still holds it (a Router's new
-    route starts the steps in it afresh)."""
-    if asked is None or asked.kind is not RequestKind.review:
-        return None
-    gate = run.gate(asked.gate)
-    if gate is None or gate.round != asked.round or not 0 < asked.iteration <= len(gate.outputs):
-        return None
-    return StepOutput(content=json_copy(gate.outputs[asked.iteration - 1]), step_name=name)

@@ -32,6 +32,7 @@ __all__ = [
     "RouterExecutionStartedEvent",
     "RouterPausedEvent",
     "StepCompletedEvent",
+    "StepContinuedEvent",
     "StepErrorEvent",
     "StepOutputReviewEvent",
     "StepPausedEvent",
@@ -53,6 +54,17 @@ class WorkflowStartedEvent:
     run_id: str
     workflow_name: str
     step_name: str | None
+
+
+@attrs.frozen
+class StepContinuedEvent:
+    """Execution resumed after a human decided on `step_name` (it comes first, with
+    ``stream_events``)."""
+
+    run_id: str
+    step_name: str
+    decision: str
+    """What was decided: ``confirm``, ``reject``, ``provide``, ``select``, ``edit``..."""
 
 
 @attrs.frozen
@@ -94,8 +106,35 @@ class LoopIterationCompletedEvent:
     content: JSON = None
 
 
+class Asking:
+    """What a pause asks, by the kind of its request, as the peer framework's flags."""
+
+    __slots__ = ()
+    kind: RequestKind
+
+    @property
+    def requires_confirmation(self) -> bool:
+        """Whether it asks to start the step (or loop, or container)."""
+        return self.kind is RequestKind.confirmation
+
+    @property
+    def requires_user_input(self) -> bool:
+        """Whether it asks for values (see `user_input_schema`)."""
+        return self.kind is RequestKind.input
+
+    @property
+    def requires_route_selection(self) -> bool:
+        """Whether it asks which of a Router's routes to take."""
+        return self.kind is RequestKind.route
+
+    @property
+    def requires_output_review(self) -> bool:
+        """Whether it asks to accept an output (a step's, or a loop iteration's)."""
+        return self.kind is RequestKind.review
+
+
 @attrs.frozen
-class StepPausedEvent:
+class StepPausedEvent(Asking):
     """The run paused for a human: exactly one at every pause, whatever it asks."""
 
     run_id: str
@@ -113,22 +152,6 @@ class StepPausedEvent:
     """The routes a route request offers."""
     error: str | None = None
     """The error an error request is about."""
-
-    @property
-    def requires_confirmation(self) -> bool:
-        return self.kind is RequestKind.confirmation
-
-    @property
-    def requires_user_input(self) -> bool:
-        return self.kind is RequestKind.input
-
-    @property
-    def requires_route_selection(self) -> bool:
-        return self.kind is RequestKind.route
-
-    @property
-    def requires_output_review(self) -> bool:
-        return self.kind is RequestKind.review
 
     @property
     def confirmation_message(self) -> str | None:
@@ -254,6 +277,7 @@ class WorkflowFailedEvent:
 
 WorkflowEvent: TypeAlias = (
     WorkflowStartedEvent
+    | StepContinuedEvent
     | StepStartedEvent
     | StepCompletedEvent
     | LoopIterationStartedEvent

@@ -98,23 +98,21 @@ class Definition:
         parents: dict[str, str | None] = {}
         policies: dict[str, HumanReview | None] = {}
 
-        def visit(node: Node, parent: str | None, on_error: OnError | None) -> None:
+        def visit(node: Node, parent: str | None) -> None:
             key = node.name if parent is None else f"{parent}/{node.name}"
             if key in nodes:
                 raise DefinitionError(f"Workflow {name!r}: two steps are named {key!r}")
             nodes[key], parents[key] = node, parent
-            policies[key] = _policy(node, on_error)
+            policies[key] = _policy(node)
             if isinstance(node, Loop):
                 body = [step.name for step in node.steps]
                 if len(set(body)) != len(body) or node.name in body:
                     raise DefinitionError(f"Loop {node.name!r}: two of its steps share a name")
-            if isinstance(node, Condition) and node.on_error is not None:
-                on_error = node.on_error  # type: ignore[assignment]
             for inner in _inside(node):
-                visit(inner, key, on_error)
+                visit(inner, key)
 
         for node in steps:
-            visit(node, None, None)
+            visit(node, None)
         shape = json.dumps([describe(node) for node in steps], sort_keys=True)
         import hashlib  # here, not at import: loading OpenSSL's hashes takes milliseconds
 
@@ -127,6 +125,31 @@ class Definition:
             policies=policies,
             index={node.name: position for position, node in enumerate(steps)},
         )
+
+    def name_of(self, key: str) -> str:
+        """The step's own name (its key is its container's key, "/", its name)."""
+        node = self.nodes.get(key)
+        return key.rsplit("/", 1)[-1] if node is None else node.name
+
+    def kind_name(self, key: str) -> str:
+        """The step's kind as the peer framework names it: "Step", "Router", ..."""
+        node = self.nodes.get(key)
+        return "Step" if node is None else type(node).__name__
+
+    def catcher(self, key: str) -> str | None:
+        """The Condition whose `on_error` takes a failure of the step at `key` (one that says
+        none of its own), as a failure of the whole Condition: the nearest one around it that
+        says one."""
+        node = self.nodes[key]
+        if not isinstance(node, Step) or node.on_error is not None:
+            return None
+        parent = self.parents[key]
+        while parent is not None:
+            around = self.nodes[parent]
+            if isinstance(around, Condition) and around.on_error not in (None, OnError.fail):
+                return parent
+            parent = self.parents[parent]
+        return None
 
     def gated(self, key: str) -> bool:
         """Whether the step has a gate record (containers and loops always do)."""
@@ -229,13 +252,13 @@ class Definition:
             key = inner[gate.position]
 
 
-def _policy(node: Node, inherited: OnError | None) -> HumanReview | None:
-    """The gate policy a step runs with: its own, with a container's `on_error` for a step
-    that says none."""
+def _policy(node: Node) -> HumanReview | None:
+    """The gate policy a step runs with, its `on_error` included (a Step's and a
+    Condition's)."""
     review = node.human_review
-    if not isinstance(node, Step):
+    if not isinstance(node, Step | Condition):
         return review
-    own = node.on_error if node.on_error is not None else inherited
+    own = node.on_error
     if own is None or (review is not None and review.on_error is own):
         return review
     if review is None:

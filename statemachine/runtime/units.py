@@ -95,6 +95,18 @@ class Units:
         yield Commit(run, self.committed)
         return run
 
+    def _caught(self, run: RunRecord, key: str, failure: Failed) -> Plan:
+        """A step failed: the run fails, unless a Condition around it takes the failure as
+        its own (its `on_error`): then the run, still running, stands at that Condition,
+        which pauses for a human or is skipped."""
+        catcher = self.definition.catcher(key)
+        if catcher is None:
+            return (yield from self._failed(run, failure))
+        gate = run.gate(catcher)
+        assert gate is not None
+        failed = IterationFailed(failure.error)
+        return apply_event(run, gate, failed, (yield NOW), live=RunStatus.running)[0]
+
     def _failed(self, run: RunRecord, failure: Failed) -> Plan:
         now = yield NOW
         retry = self.retry
@@ -199,10 +211,11 @@ class Units:
             step_input = self._input(run, key, before, additional_data=additional)
             step_input = attrs.evolve(step_input, idempotency_key=f"{run.run_id}:{key}:{k}")
             output = yield from self._called(node, step_input)
-            outcome = output if isinstance(output, Failed) else (output.content, True)
+            # A step runs once unless a rejection asks again: nothing goes on by itself.
+            outcome = output if isinstance(output, Failed) else (output.content, False)
         if isinstance(outcome, Failed):
             if gate.policy.on_error is OnError.fail:
-                return (yield from self._failed(run, outcome)), None
+                return (yield from self._caught(run, key, outcome)), None
             failed = IterationFailed(outcome.error)
             run, action = apply_event(run, gate, failed, (yield NOW), live=RunStatus.running)
             return run, action
