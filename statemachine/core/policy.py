@@ -185,7 +185,7 @@ def user_input_fields(value: object) -> tuple[UserInputField, ...]:
     Raises:
         DefinitionError: an entry is neither, or a field is named twice.
     """
-    if value is None:
+    if value is None or value == ():
         return ()
     if isinstance(value, str | dict) or not isinstance(value, Iterable):
         raise DefinitionError(f"user_input_schema must be a list of fields, not {value!r}")

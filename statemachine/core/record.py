@@ -173,14 +173,14 @@ def _inconsistency(gate: Gate) -> str | None:
 
 
 def _containment(gate: Gate) -> str | None:
-    for field in ("choices", "members", "choice"):
-        names = getattr(gate, field)
-        if type(names) is not tuple or not all(type(name) is str for name in names):
-            return f"{field} must be a tuple of names"
-    if type(gate.position) is not int or type(gate.round) is not int:
-        return "position and round must be integers"
-    if gate.position < 0 or gate.round < 0:
-        return "position and round must be at least 0"
+    choices, members, choice = gate.choices, gate.members, gate.choice
+    if choices or members or choice or not type(choices) is type(members) is type(choice) is tuple:
+        for field, names in (("choices", choices), ("members", members), ("choice", choice)):
+            if type(names) is not tuple or not all(type(name) is str for name in names):
+                return f"{field} must be a tuple of names"
+    position, round_ = gate.position, gate.round
+    if type(position) is not int or type(round_) is not int or position < 0 or round_ < 0:
+        return "position and round must be integers of at least 0"
     if gate.edited and gate.state is not State.done:
         return "only a done gate holds an edited output"
     return None

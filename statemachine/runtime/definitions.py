@@ -10,6 +10,7 @@ the same `HumanReview` and read back as attributes. Given both, `human_review` w
 from __future__ import annotations
 
 import inspect
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -218,6 +219,12 @@ class Step:
             raise DefinitionError(
                 f"Step {self.name!r}: max_retries must be an integer from 0 to 100"
             )
+        if (
+            self.human_review is None
+            and _flat_of_step(self) == _PLAIN_STEP
+            and not paused_with(self.executor)
+        ):
+            return  # no gate at all: the common case, kept cheap
         for key, value in paused_with(self.executor).items():  # @pause: defaults only
             if key in PAUSE_KEYS and value and not getattr(self, key):
                 converted = _schema(value) if key == "user_input_schema" else value
@@ -260,6 +267,15 @@ _STEP_DEFAULTS: dict[str, Any] = {
     "hitl_timeout": None,
     "on_timeout": OnTimeout.cancel,
 }
+
+
+# The flat keywords, then timeout and on_error, as a Step with no gate has them.
+_flat_of_step = operator.attrgetter(*_STEP_DEFAULTS, "timeout", "on_error")
+_PLAIN_STEP = (
+    *(None if key == "user_input_schema" else value for key, value in _STEP_DEFAULTS.items()),
+    None,
+    None,
+)
 
 
 def _as_steps(steps: Iterable[Step]) -> tuple[Step, ...]:

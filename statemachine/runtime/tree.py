@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from statemachine.core.errors import DefinitionChanged, DefinitionError, InvalidArgument
-from statemachine.core.policy import HumanReview, OnError, OnReject
+from statemachine.core.policy import HumanReview, OnError, OnReject, UserInputField
 from statemachine.core.record import Gate, RunRecord
 from statemachine.core.states import State
 from statemachine.runtime.containers import Condition, Node, Parallel, Router, Steps
@@ -36,9 +36,21 @@ def kind_of(node: Node, gated: bool = False) -> str:
     return type(node).__name__.lower()
 
 
-def _plain(instance: object, field: object, value: object) -> object:
+_POLICY_FIELDS = tuple(field.name for field in attrs.fields(HumanReview))
+_FIELD_FIELDS = tuple(field.name for field in attrs.fields(UserInputField))
+
+
+def _plain(value: object) -> object:
+    """A policy's value as plain JSON data: enums by value, a predicate as True, a schema's
+    fields as dicts."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, tuple):
+        return [_plain(each) for each in value]
+    if isinstance(value, UserInputField):
+        return {name: _plain(getattr(value, name)) for name in _FIELD_FIELDS}
     return True if callable(value) else value
 
 
@@ -48,7 +60,7 @@ def describe(node: Node) -> dict[str, Any]:
     shape: dict[str, Any] = {"name": node.name, "kind": type(node).__name__}
     review = node.human_review
     if review is not None:
-        shape["policy"] = attrs.asdict(review, value_serializer=_plain)
+        shape["policy"] = {name: _plain(getattr(review, name)) for name in _POLICY_FIELDS}
     if isinstance(node, Loop):
         shape.update(max_iterations=node.max_iterations, forward=node.forward_iteration_output)
     if isinstance(node, Step) and node.on_error is not None:

@@ -118,6 +118,8 @@ class Units:
 
     def _called(self, step: Step, step_input: StepInput) -> Generator[Effect, Any, Any]:
         """The step's output, its executor called again up to `max_retries` times on failure."""
+        if not step.max_retries:
+            return (yield Call(step, step_input))
         output: Any = None
         for _ in range(step.max_retries + 1):
             output = yield Call(step, step_input)
