@@ -94,36 +94,36 @@ from statemachine.runtime.failures import ErrorRequirement
 from statemachine.runtime.handles import RunOutput, Session, WorkflowRunOutput
 from statemachine.runtime.history import DecidedRequirement
 from statemachine.runtime.requirements import StepRequirement
-from statemachine.runtime.stream import (
-    ConditionExecutionCompletedEvent,
-    ConditionExecutionStartedEvent,
-    LoopIterationCompletedEvent,
-    LoopIterationStartedEvent,
-    ParallelExecutionCompletedEvent,
-    ParallelExecutionStartedEvent,
-    RouterExecutionCompletedEvent,
-    RouterExecutionStartedEvent,
-    RouterPausedEvent,
-    StepCompletedEvent,
-    StepContinuedEvent,
-    StepErrorEvent,
-    StepOutputReviewEvent,
-    StepPausedEvent,
-    StepsExecutionCompletedEvent,
-    StepsExecutionStartedEvent,
-    StepStartedEvent,
-    WorkflowCancelledEvent,
-    WorkflowCompletedEvent,
-    WorkflowEvent,
-    WorkflowFailedEvent,
-    WorkflowStartedEvent,
-)
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
 from statemachine.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from statemachine.runtime.aworker import AsyncWorker
+    from statemachine.runtime.stream import (
+        ConditionExecutionCompletedEvent,
+        ConditionExecutionStartedEvent,
+        LoopIterationCompletedEvent,
+        LoopIterationStartedEvent,
+        ParallelExecutionCompletedEvent,
+        ParallelExecutionStartedEvent,
+        RouterExecutionCompletedEvent,
+        RouterExecutionStartedEvent,
+        RouterPausedEvent,
+        StepCompletedEvent,
+        StepContinuedEvent,
+        StepErrorEvent,
+        StepOutputReviewEvent,
+        StepPausedEvent,
+        StepsExecutionCompletedEvent,
+        StepsExecutionStartedEvent,
+        StepStartedEvent,
+        WorkflowCancelledEvent,
+        WorkflowCompletedEvent,
+        WorkflowEvent,
+        WorkflowFailedEvent,
+        WorkflowStartedEvent,
+    )
     from statemachine.runtime.worker import Worker
 
 __all__ = [
@@ -259,6 +259,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
+    # The stream's events load with the runtime's executing half, on first use.
+    if name.endswith("Event"):
+        from statemachine.runtime import stream
+
+        if name in stream.__all__:
+            return getattr(stream, name)
     # Workers (threads, logging) load on first use: most importers never start one.
     if name == "Worker":
         from statemachine.runtime.worker import Worker

@@ -136,6 +136,9 @@ def test_askip_and_a_cancelled_rejection(store: Store, clock: Clock) -> None:
     assert aio(store, main) is RunStatus.cancelled
 
 
+FLAGGED = (RequestKind.confirmation, RequestKind.input, RequestKind.route, RequestKind.review)
+
+
 def pauses(events: Iterator[WorkflowEvent] | list[WorkflowEvent]) -> list[StepPausedEvent]:
     return [event for event in events if isinstance(event, StepPausedEvent)]
 
@@ -148,6 +151,9 @@ def test_one_paused_event_per_pause_whatever_it_asks(store: Store, clock: Clock)
         (paused,) = pauses(events)
         assert events[-1] is paused  # it ends the stream
         kinds.append(paused.kind)
+        flags = (paused.requires_confirmation, paused.requires_user_input,
+                 paused.requires_route_selection, paused.requires_output_review)  # fmt: skip
+        assert flags == tuple(paused.kind is kind for kind in FLAGGED)
         announced = {RequestKind.route: RouterPausedEvent, RequestKind.error: StepErrorEvent,
                      RequestKind.review: StepOutputReviewEvent}.get(paused.kind)  # fmt: skip
         if announced is not None:

@@ -65,7 +65,8 @@ def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
 
 def test_core_import_pulls_in_no_drivers_or_stores() -> None:
     """`import statemachine` loads no driver, store, test tool, or what only some uses need
-    (cattrs for encoding, transitions for building the machine, the worker)."""
+    (cattrs for encoding, transitions for building the machine, the worker, and the
+    executing half of the runtime: a process that only reads runs or decides never runs one)."""
     script = "import sys, statemachine\nprint('\\n'.join(sorted(sys.modules)))\n"
     loaded = set(
         subprocess.run(
@@ -82,6 +83,9 @@ def test_core_import_pulls_in_no_drivers_or_stores() -> None:
         "statemachine.testing",
         "statemachine.tools.diagram",
         "statemachine.runtime.worker",
+        "statemachine.runtime.driver",
+        "statemachine.runtime.shells",
+        "statemachine.runtime.stream",
         "asyncio",
     ):
         assert forbidden not in loaded, forbidden

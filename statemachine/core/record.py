@@ -15,6 +15,7 @@ from statemachine.core.states import State
 __all__ = [
     "MAX_HISTORY",
     "Answer",
+    "Asking",
     "Gate",
     "Request",
     "RequestKind",
@@ -40,6 +41,33 @@ class RequestKind(enum.StrEnum):
     """The step failed: run it again, or skip it?"""
 
     __hash__ = object.__hash__
+
+
+class Asking:
+    """What a pause asks, by the kind of its request, as the peer framework's flags."""
+
+    __slots__ = ()
+    kind: RequestKind
+
+    @property
+    def requires_confirmation(self) -> bool:
+        """Whether it asks to start the step (or loop, or container)."""
+        return self.kind is RequestKind.confirmation
+
+    @property
+    def requires_user_input(self) -> bool:
+        """Whether it asks for values (see `user_input_schema`)."""
+        return self.kind is RequestKind.input
+
+    @property
+    def requires_route_selection(self) -> bool:
+        """Whether it asks which of a Router's routes to take."""
+        return self.kind is RequestKind.route
+
+    @property
+    def requires_output_review(self) -> bool:
+        """Whether it asks to accept an output (a step's, or a loop iteration's)."""
+        return self.kind is RequestKind.review
 
 
 @attrs.frozen

@@ -14,13 +14,13 @@ from statemachine.core.record import RunRecord
 from statemachine.core.runs import expire
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
-from statemachine.runtime.shells import Done, aexecute, afinish
-from statemachine.runtime.stream import WorkflowEvent
 from statemachine.runtime.tree import Definition
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, check_run_id
 
 if TYPE_CHECKING:
+    from statemachine.runtime.shells import Done
+    from statemachine.runtime.stream import WorkflowEvent
     from statemachine.runtime.workflow import Workflow
 
 __all__ = ["AsyncMethods"]
@@ -106,6 +106,8 @@ class AsyncMethods(ABC):
 
     async def _arun(self, input: JSON, ids: dict[str, str | None]) -> RunOutput:
         run_id = await self.asubmit(input, **ids)
+        from statemachine.runtime.shells import afinish  # loaded on first use, as in `_plan`
+
         return RunOutput(await afinish(self._aexecute(run_id, None, False)), self._workflow())
 
     async def _astream_new(
@@ -136,11 +138,15 @@ class AsyncMethods(ABC):
         return self._acontinue(run_id, seen)
 
     async def _acontinue(self, run_id: str, seen: RunRecord | None) -> RunOutput:
+        from statemachine.runtime.shells import afinish
+
         return RunOutput(await afinish(self._aexecute(run_id, seen, False)), self._workflow())
 
     async def arun_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
         """`run_unit`, with the store's I/O and ``async def`` user code awaited."""
         plan = self._plan(lease.run_id, None, False, 1, retry)
+        from statemachine.runtime.shells import aexecute, afinish
+
         return await afinish(aexecute(self._workflow(), plan, lease))
 
     async def aget_run(self, run_id: str) -> RunOutput:
@@ -170,6 +176,8 @@ class AsyncMethods(ABC):
     def _aexecute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> AsyncGenerator[WorkflowEvent | Done, None]:
+        from statemachine.runtime.shells import aexecute
+
         plan = self._plan(run_id, seen, stream_events, None, None)
         return aexecute(self._workflow(), plan, self.store.ahold(run_id))
 
@@ -193,6 +201,8 @@ async def _events(
 ) -> AsyncGenerator[WorkflowEvent, None]:
     # Closing this stream closes the execution, whose lease is then let go at once (not when
     # the garbage collector gets to it).
+    from statemachine.runtime.shells import Done
+
     async with aclosing(execution):
         async for item in execution:
             if not isinstance(item, Done):

@@ -6,11 +6,13 @@ user code, the asyncio shell by awaiting them (`shells`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from statemachine.core.record import RunRecord
 from statemachine.runtime.definitions import Step, StepInput
-from statemachine.runtime.stream import WorkflowEvent
+
+if TYPE_CHECKING:
+    from statemachine.runtime.stream import WorkflowEvent
 
 __all__ = [
     "NOW",

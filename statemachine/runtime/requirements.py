@@ -19,9 +19,8 @@ from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import JSON, json_copy
 from statemachine.core.machine import action_of, where_asked
 from statemachine.core.policy import OnReject, UserInputField
-from statemachine.core.record import Gate, RequestKind, RunRecord
+from statemachine.core.record import Asking, Gate, RequestKind, RunRecord
 from statemachine.runtime.definitions import StepOutput
-from statemachine.runtime.stream import Asking
 from statemachine.store.values import new_id
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TypeAlias
 import attrs
 
 from statemachine.core.events import JSON
-from statemachine.core.record import RequestKind, RunStatus
+from statemachine.core.record import Asking, RequestKind, RunStatus
 from statemachine.core.states import State
 
 __all__ = [
@@ -104,33 +104,6 @@ class LoopIterationCompletedEvent:
     step_name: str
     iteration: int
     content: JSON = None
-
-
-class Asking:
-    """What a pause asks, by the kind of its request, as the peer framework's flags."""
-
-    __slots__ = ()
-    kind: RequestKind
-
-    @property
-    def requires_confirmation(self) -> bool:
-        """Whether it asks to start the step (or loop, or container)."""
-        return self.kind is RequestKind.confirmation
-
-    @property
-    def requires_user_input(self) -> bool:
-        """Whether it asks for values (see `user_input_schema`)."""
-        return self.kind is RequestKind.input
-
-    @property
-    def requires_route_selection(self) -> bool:
-        """Whether it asks which of a Router's routes to take."""
-        return self.kind is RequestKind.route
-
-    @property
-    def requires_output_review(self) -> bool:
-        """Whether it asks to accept an output (a step's, or a loop iteration's)."""
-        return self.kind is RequestKind.review
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from typing import Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from statemachine.core.errors import DefinitionError, InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
@@ -21,15 +21,15 @@ from statemachine.core.runs import expire
 from statemachine.runtime.aworkflow import AsyncMethods, target
 from statemachine.runtime.containers import Node, as_nodes
 from statemachine.runtime.definitions import check_name
-from statemachine.runtime.driver import drive
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
-from statemachine.runtime.shells import execute, finish
-from statemachine.runtime.stream import WorkflowEvent
 from statemachine.runtime.tree import Definition
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, aware, check_run_id, new_id
+
+if TYPE_CHECKING:
+    from statemachine.runtime.stream import WorkflowEvent
 
 __all__ = ["Clock", "Workflow"]
 
@@ -222,6 +222,8 @@ class Workflow(AsyncMethods):
             InvalidRunId: the run id is not acceptable.
             InvalidArgument: the input is not a JSON value.
         """
+        from statemachine.runtime.shells import finish  # the executing half: see _plan
+
         run_id = self.submit(input, run_id=run_id, session_id=session_id, user_id=user_id)
         events = self._execute(run_id, None, stream_events)
         return events if stream else RunOutput(finish(events), self)
@@ -259,6 +261,8 @@ class Workflow(AsyncMethods):
             RunNotFound: there is no such run.
             InvalidRunId: the run id is not acceptable.
         """
+        from statemachine.runtime.shells import finish
+
         run_id, seen = target(run)
         events = self._execute(run_id, seen, stream_events)
         return events if stream else RunOutput(finish(events), self)
@@ -277,6 +281,8 @@ class Workflow(AsyncMethods):
             DefinitionChanged: the run's current step no longer fits this workflow.
             InvalidArgument: the run belongs to another workflow.
         """
+        from statemachine.runtime.shells import execute, finish
+
         return finish(execute(self, self._plan(lease.run_id, None, False, 1, retry), lease))
 
     # Reading and cancelling runs
@@ -316,11 +322,17 @@ class Workflow(AsyncMethods):
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
         retry: RetryPolicy | None,
     ) -> Plan:  # fmt: skip
+        # The executing half (driver, shells, events) loads on first use: a process that only
+        # reads runs or records decisions never needs it.
+        from statemachine.runtime.driver import drive
+
         return drive(self.definition, run_id, seen, events=events, units=units, retry=retry)
 
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
+        from statemachine.runtime.shells import execute
+
         plan = self._plan(run_id, seen, stream_events, None, None)
         return execute(self, plan, self.store.hold(run_id))
 
