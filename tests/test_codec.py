@@ -352,6 +352,7 @@ def run_records() -> st.SearchStrategy[RunRecord]:
         gates=st.lists(reached_gates(), max_size=3).map(tuple),
         results=st.lists(st.builds(StepResult, TEXT, json_values()), max_size=3).map(tuple),
         error=st.none() | TEXT,
+        traceback=st.none() | TEXT,
         attempts=st.integers(0, 10),
         retry_at=st.none() | MOMENTS,
         history=st.lists(

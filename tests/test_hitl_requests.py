@@ -23,6 +23,7 @@ from statemachine import (
     WrongDecision,
     pause,
 )
+from statemachine.runtime.calls import TRACEBACK_CHARS
 
 from .helpers import Clock
 from .hitl_flows import tag
@@ -302,3 +303,34 @@ def test_pause_decorator_gives_the_step_its_gates(store: Store, clock: Clock) ->
     assert run.paused_step_name == "Ask first"
     run.steps_requiring_user_input[0].set_user_input(count=4)
     assert workflow.continue_run(run).content == 4
+
+
+def test_a_failed_step_keeps_its_traceback_until_it_succeeds(store: Store, clock: Clock) -> None:
+    """The run keeps the end of the failure's traceback (bounded), and forgets it once the
+    step succeeds."""
+    calls: list[int] = []
+
+    def flaky(step_input: StepInput) -> StepOutput:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("upstream said no")
+        if len(calls) == 2:
+            raise ValueError("a long answer: " + "x" * 20_000)
+        return StepOutput(content="fine")
+
+    workflow = Workflow(name="tb", store=store, clock=clock, steps=[
+        Step(name="flaky", executor=flaky),
+    ])  # fmt: skip
+    failed = workflow.run("x")
+    assert failed.status is RunStatus.failed
+    assert failed.traceback is not None
+    assert failed.traceback.startswith("Traceback (most recent call last):")
+    assert "in flaky" in failed.traceback
+    assert failed.traceback.endswith("ValueError: upstream said no")
+    assert store.get(failed.run_id).traceback == failed.traceback  # stored, not just shown
+    again = workflow.continue_run(failed.run_id)
+    assert again.traceback is not None
+    assert len(again.traceback) == TRACEBACK_CHARS  # its end: where the error is
+    assert again.traceback.endswith("x" * 100)
+    done = workflow.continue_run(again.run_id)
+    assert (done.status, done.error, done.traceback) == (RunStatus.completed, None, None)

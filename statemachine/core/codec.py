@@ -180,8 +180,13 @@ def _run_json(run: RunRecord) -> str:
         f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
         f'"retry_at":{moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
         f'"created_at":{_remember(run.created_at, moment)},"updated_at":{moment(run.updated_at)},'
-        f'"version":{run.version}}}'
+        f'"version":{run.version}{_traceback(run.traceback)}}}'
     )
+
+
+def _traceback(text: str | None) -> str:
+    """The traceback field, when the run has one (else nothing)."""
+    return "" if text is None else f',"traceback":{_text(text)}'
 
 
 def dumps(record: Any) -> str:

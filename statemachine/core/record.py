@@ -335,6 +335,9 @@ class RunRecord:
     created_at: datetime
     updated_at: datetime
     version: int = 0
+    traceback: str | None = None
+    """The failed step's traceback (its end), while the run is failed; last, because it is
+    written only when there is one."""
 
     def gate(self, name: str) -> Gate | None:
         """The record of the gate called `name`, if the run has reached it."""

@@ -134,7 +134,7 @@ def apply_event(
     answers = run.answers if answered is None else (*run.answers, answered)
     changed = _record(
         run, [entry], now, gates=gates, results=results, status=status, error=None,
-        answers=answers,
+        traceback=None, answers=answers,
     )  # fmt: skip
     return changed, action
 
@@ -195,17 +195,24 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
 
 
 def fail(
-    run: RunRecord, name: str, error: str, now: datetime, *, retry_at: datetime | None = None
+    run: RunRecord,
+    name: str,
+    error: str,
+    now: datetime,
+    *,
+    retry_at: datetime | None = None,
+    traceback: str | None = None,
 ) -> RunRecord:
     """The run failed in step or gate `name`; what was committed stays, and may be retried.
 
     Args:
         retry_at: when a worker may try again; None leaves the retry to a person (a run that
             failed under a worker with its attempts used up is dead-lettered this way).
+        traceback: the failure's traceback, when user code raised.
     """
     entry = Transition(run.version + 1, now, name, "failed", RunStatus.failed.value)
     return _record(
-        run, [entry], now, status=RunStatus.failed, error=error,
+        run, [entry], now, status=RunStatus.failed, error=error, traceback=traceback,
         attempts=run.attempts + 1, retry_at=retry_at,
     )  # fmt: skip
 
@@ -268,7 +275,11 @@ def finish_step(
         results = (*tuple(r for r in results if r.name != name), StepResult(name, content))
     entry = Transition(run.version + 1, now, name, "completed", state.value)
     if within is not None:
-        moved = _record(run, [entry], now, results=results, status=RunStatus.running, error=None)
+        moved = _record(
+            run, [entry], now, results=results, status=RunStatus.running, error=None, traceback=None
+        )
         return apply_event(moved, within, Advance(), now, live=RunStatus.running)[0]
     status = RunStatus.completed if cursor is None else RunStatus.running
-    return _record(run, [entry], now, results=results, cursor=cursor, status=status, error=None)
+    return _record(
+        run, [entry], now, results=results, cursor=cursor, status=status, error=None, traceback=None
+    )

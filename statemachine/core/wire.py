@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from statemachine.core.errors import CodecError
 from statemachine.core.events import JSON
 from statemachine.core.policy import HumanReview, OnError, OnReject, OnTimeout, UserInputField
-from statemachine.core.record import Answer, Gate, RequestKind, StepResult, Transition
+from statemachine.core.record import (
+    Answer,
+    Gate,
+    RequestKind,
+    RunRecord,
+    StepResult,
+    Transition,
+)
 
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter
@@ -214,6 +221,13 @@ def _register_new_fields(built: JsonConverter) -> None:
     omitted = {name: override(omit_if_default=True) for name in _GATE_V3}
     built.register_unstructure_hook(
         Gate, make_dict_unstructure_fn(Gate, built, **cast(dict[str, Any], omitted))
+    )
+    # after the gate's: the run's function takes it; a traceback only where there is one
+    built.register_unstructure_hook(
+        RunRecord,
+        make_dict_unstructure_fn(
+            RunRecord, built, traceback=cast(Any, override(omit_if_default=True))
+        ),
     )
 
 

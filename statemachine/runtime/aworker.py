@@ -71,7 +71,7 @@ class AsyncWorker:
         )
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
-        self._tally = Tally()
+        self._tally = Tally(self.retry)
 
     @property
     def counts(self) -> Counter[str]:
@@ -100,6 +100,7 @@ class AsyncWorker:
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
+            self._tally.summarise(force=True)
 
     async def _claim(self, stop: asyncio.Event) -> Lease | None:
         """A claimed run, or None after waiting a poll (or a back-off, when the store is away)."""
@@ -146,8 +147,9 @@ class AsyncWorker:
 
     async def sweep(self) -> None:
         """Fire due timeouts and reap expired leases, now."""
-        self._tally.count("timeouts", len(await self.store.aexpire_due()))
-        self._tally.count("reaped", len(await self.store.areap(self.retry)))
+        self._tally.swept("timeouts", await self.store.aexpire_due())
+        self._tally.swept("reaped", await self.store.areap(self.retry))
+        self._tally.summarise()
 
     async def _sweeps(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -22,17 +22,34 @@ from statemachine.runtime.definitions import Step, StepInput, StepOutput
 if TYPE_CHECKING:
     from statemachine.runtime.effects import Branch
 
-__all__ = ["Failed", "aask", "acall", "afork", "ask", "call", "error_text", "fork"]
+__all__ = [
+    "TRACEBACK_CHARS", "Failed", "aask", "acall", "afork", "ask", "call", "error_text", "fork",
+    "traceback_text",
+]  # fmt: skip
 
 T = TypeVar("T")
 
 
 @attrs.frozen
 class Failed:
-    """User code raised: `error` is the exception's text, kept with the run."""
+    """User code raised: `error` is the exception's text, `traceback` its traceback (the
+    last `TRACEBACK_CHARS`), both kept with the run."""
 
     step_name: str
     error: str
+    traceback: str | None = None
+
+    @classmethod
+    def of(cls, name: str, exc: BaseException) -> Failed:
+        return cls(name, error_text(exc), traceback_text(exc))
+
+
+TRACEBACK_CHARS = 8192
+"""How much of a failure's traceback a run keeps: its end, where the error is."""
+
+
+def _storable(text: str) -> str:
+    return text.encode(errors="backslashreplace").decode()  # a lone surrogate stays storable
 
 
 def error_text(exc: BaseException) -> str:
@@ -40,8 +57,15 @@ def error_text(exc: BaseException) -> str:
     import traceback
 
     lines = traceback.format_exception_only(type(exc), exc)
-    text = "".join(lines).strip()[:2000]
-    return text.encode(errors="backslashreplace").decode()  # a lone surrogate stays storable
+    return _storable("".join(lines).strip()[:2000])
+
+
+def traceback_text(exc: BaseException) -> str:
+    """The exception's traceback as stored: its last `TRACEBACK_CHARS` characters."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    return _storable(text[-TRACEBACK_CHARS:])
 
 
 def content_of(result: object, step: Step) -> JSON:
@@ -116,7 +140,7 @@ def call(step: Step, step_input: StepInput) -> StepOutput | Failed:
             result = _awaited(result)
         return StepOutput(content=content_of(result, step), step_name=step.name)
     except Exception as exc:
-        return Failed(step.name, error_text(exc))
+        return Failed.of(step.name, exc)
 
 
 async def acall(step: Step, step_input: StepInput) -> StepOutput | Failed:
@@ -127,7 +151,7 @@ async def acall(step: Step, step_input: StepInput) -> StepOutput | Failed:
             result = await result
         return StepOutput(content=content_of(result, step), step_name=step.name)
     except Exception as exc:
-        return Failed(step.name, error_text(exc))
+        return Failed.of(step.name, exc)
 
 
 def ask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
@@ -137,7 +161,7 @@ def ask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
         answer = function(*args)
         return _awaited(answer) if inspect.isawaitable(answer) else answer
     except Exception as exc:
-        return Failed(name, error_text(exc))
+        return Failed.of(name, exc)
 
 
 async def aask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
@@ -146,7 +170,7 @@ async def aask(function: Callable[..., Any], args: tuple[Any, ...], name: str) -
         answer = function(*args)
         return await answer if inspect.isawaitable(answer) else answer
     except Exception as exc:
-        return Failed(name, error_text(exc))
+        return Failed.of(name, exc)
 
 
 def fork(branches: tuple[Branch, ...]) -> tuple[Any, ...]:

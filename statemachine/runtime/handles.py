@@ -83,6 +83,11 @@ class RunOutput:
         return self.record.error
 
     @property
+    def traceback(self) -> str | None:
+        """The failed step's traceback (its last 8 KiB), when the status is failed."""
+        return self.record.traceback
+
+    @property
     def is_paused(self) -> bool:
         return self.record.status is RunStatus.paused
 

@@ -111,7 +111,10 @@ class Units:
         now = yield NOW
         retry = self.retry
         retry_at = None if retry is None else retry.next_attempt(run.attempts + 1, now)
-        run = fail(run, failure.step_name, failure.error, now, retry_at=retry_at)
+        run = fail(
+            run, failure.step_name, failure.error, now, retry_at=retry_at,
+            traceback=failure.traceback,
+        )  # fmt: skip
         yield from self._commit(run)
         yield Emit(WorkflowFailedEvent(run.run_id, failure.step_name, failure.error))
         return run

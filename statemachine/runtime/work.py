@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
@@ -76,7 +77,10 @@ WorkEffect = Load | Execute | Letter | Fail
 
 
 class Tally:
-    """What a worker did, counted, and said once each in the log.
+    """What a worker did, counted, and said in the log (``statemachine.worker``): each unit,
+    pause, failure (with its traceback), retry and dead letter, each sweep that fired
+    something, and a one-line summary every `summary_seconds`. Records about a run carry
+    ``run_id``, ``request_id``, ``step`` and ``attempt`` as `extra` fields.
 
     Attributes:
         counts: ``units``, ``failures``, ``fenced`` (commits refused because the lease was
@@ -84,9 +88,58 @@ class Tally:
             executable, failed at once), ``errors`` (unexpected: a bug).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, retry: RetryPolicy | None = None, summary_seconds: float = 60.0) -> None:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.summary_seconds = summary_seconds
+        self._summarised = time.monotonic()
+        self._said: Counter[str] = Counter()
+
+    def summarise(self, force: bool = False) -> None:
+        """Log the one-line summary of what was done since the last one, if it is time."""
+        with self._lock:
+            if not force and time.monotonic() - self._summarised < self.summary_seconds:
+                return
+            self._summarised = time.monotonic()
+            since = self.counts - self._said
+            self._said = Counter(self.counts)
+        done = ", ".join(f"{what} {n}" for what, n in sorted(since.items())) or "nothing to do"
+        log.info("worker: %s", done)
+
+    def swept(self, what: str, run_ids: list[str]) -> None:
+        """Count (and log) what a sweep did: fired timeouts, reaped leases."""
+        self.count(what, len(run_ids))
+        if run_ids:
+            log.info("worker: sweep %s %d runs: %s", what, len(run_ids), " ".join(run_ids[:20]))
+
+    def report(self, run: RunRecord) -> None:
+        """Log what one unit of work left the run as."""
+        gate = run.pending_gate
+        request = None if gate is None else gate.request
+        extra = {
+            "run_id": run.run_id,
+            "request_id": None if request is None else request.request_id,
+            "step": gate.name if gate is not None else run.cursor,
+            "attempt": run.attempts,
+        }
+        status = run.status
+        if status is RunStatus.failed:
+            attempts = f"attempt {run.attempts} of {self.retry.max_attempts}"
+            if run.retry_at is None:
+                log.error("run %s failed, dead-lettered (%s): %s\n%s", run.run_id, attempts,
+                          run.error, run.traceback or "", extra=extra)  # fmt: skip
+            else:
+                log.warning("run %s failed (%s), retried at %s: %s\n%s", run.run_id, attempts,
+                            run.retry_at.isoformat(), run.error, run.traceback or "",
+                            extra=extra)  # fmt: skip
+        elif request is not None and status is RunStatus.paused:
+            log.info("run %s paused at %s for %s (%s)", run.run_id, extra["step"],
+                     request.kind.value, request.request_id, extra=extra)  # fmt: skip
+        elif run.status.is_finished:
+            log.info("run %s %s", run.run_id, status.value, extra=extra)
+        else:  # handed over for the next unit: routine
+            log.debug("run %s %s at %s", run.run_id, status.value, run.cursor, extra=extra)
 
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
@@ -162,6 +215,7 @@ def unit(
             yield Fail(lease, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
         return
     tally.count("failures" if after.status is RunStatus.failed else "units")
+    tally.report(after)
 
 
 def _letter(lease: Lease, reason: str, tally: Tally) -> Generator[WorkEffect, Any, None]:

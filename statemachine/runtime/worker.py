@@ -77,7 +77,7 @@ class Worker:
         checked = settings(workflows, store, concurrency, 1024, retry, poll_seconds, sweep_seconds)
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
-        self._tally = Tally()
+        self._tally = Tally(self.retry)
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
@@ -98,6 +98,7 @@ class Worker:
             thread.start()
         for thread in threads:
             thread.join()
+        self._tally.summarise(force=True)
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -123,8 +124,9 @@ class Worker:
 
     def sweep(self) -> None:
         """Fire due timeouts and reap expired leases, now."""
-        self._tally.count("timeouts", len(self.store.expire_due()))
-        self._tally.count("reaped", len(self.store.reap(self.retry)))
+        self._tally.swept("timeouts", self.store.expire_due())
+        self._tally.swept("reaped", self.store.reap(self.retry))
+        self._tally.summarise()
 
     def work_once(self) -> bool:
         """Claim one runnable run of the workflows served and execute one unit of it. Whether
