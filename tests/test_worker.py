@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,13 +16,17 @@ import pytest
 from statemachine import (
     RetryPolicy,
     RunStatus,
+    Step,
     Store,
     Worker,
+    Workflow,
     run_state,
 )
+from statemachine.runtime.work import Idle
 from stores import FileStore, RedisStore
 
 from .cli_app import failing, reviewed
+from .conftest import STORE_KINDS
 from .servers import RedisServer
 
 ROOT = Path(__file__).parent.parent
@@ -195,3 +200,41 @@ def test_worker_settings_are_checked(bad: int) -> None:
         Worker([reviewed], concurrency=bad)
     with pytest.raises(ValueError, match="at least one workflow"):
         Worker([])
+
+
+def test_an_idle_worker_looks_less_often_and_work_resets_it() -> None:
+    """Each empty look doubles the wait (jittered) up to `idle_seconds`; work resets it."""
+    idle = Idle(0.05, 1.0)
+    waits = [idle.wait() for _ in range(8)]
+    bases = [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    assert all(0.5 * b <= w <= 1.5 * b for w, b in zip(waits, bases, strict=True))
+    idle.worked()
+    assert 0.025 <= idle.wait() <= 0.075
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_an_idle_worker_still_picks_up_new_work(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """A worker that has been idle long enough to wait its longest finds a run submitted
+    then within that wait."""
+    store = make_store(kind)
+    workflow = Workflow(name="plain", store=store, steps=[Step(name="s", executor=lambda s: "ok")])
+    worker = Worker([workflow], store, poll_seconds=0.01, idle_seconds=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        first = workflow.submit("a")
+        end = time.monotonic() + 10
+        while store.load(first).status is not RunStatus.completed:  # polls the stored state
+            assert time.monotonic() < end
+            time.sleep(0.01)
+        second = workflow.submit("b")  # after the worker went idle again
+        while store.load(second).status is not RunStatus.completed:
+            assert time.monotonic() < end
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert worker.counts["units"] == 2

@@ -21,6 +21,7 @@ from statemachine.core.errors import StoreError
 from statemachine.runtime.work import (
     Execute,
     Fail,
+    Idle,
     Letter,
     Load,
     Tally,
@@ -32,7 +33,7 @@ from statemachine.runtime.work import (
 from statemachine.runtime.workflow import Workflow
 from statemachine.store.plans import acarry_out
 from statemachine.store.protocol import Store
-from statemachine.store.values import Lease, RetryPolicy
+from statemachine.store.values import Lease, RetryPolicy, check_seconds
 
 __all__ = ["AsyncWorker"]
 
@@ -45,9 +46,11 @@ class AsyncWorker:
         store: where the runs are (default: the first workflow's store).
         concurrency: how many units may run at once (1 to 100,000).
         retry: how often a failing unit is retried, and the backoff between tries.
-        poll_seconds: how long the worker waits, when it found no work, before looking again.
+        poll_seconds: how long the worker waits, when it found no work, before looking again;
+            each further empty look doubles the wait, up to `idle_seconds`. Work resets it.
         sweep_seconds: how often (with +-25% jitter) it fires due timeouts and reaps expired
             leases.
+        idle_seconds: the longest wait between looks for work.
 
     Attributes:
         counts: what the worker did (see `Tally`).
@@ -65,10 +68,12 @@ class AsyncWorker:
         retry: RetryPolicy | None = None,
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
+        idle_seconds: float = 1.0,
     ) -> None:
         checked = settings(
             workflows, store, concurrency, 100_000, retry, poll_seconds, sweep_seconds
         )
+        self._idle = Idle(checked[4], check_seconds("idle_seconds", idle_seconds, 0, 3600))
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
         self._tally = Tally(self.retry)
@@ -117,7 +122,9 @@ class AsyncWorker:
             await _wait(stop, min(1.0, self.poll_seconds * 10))
             return None
         if lease is None:
-            await _wait(stop, self.poll_seconds * random.uniform(0.5, 1.5))
+            await _wait(stop, self._idle.wait())
+        else:
+            self._idle.worked()
         return lease
 
     async def _unit(self, lease: Lease, slots: asyncio.Semaphore) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -37,7 +38,7 @@ from statemachine.store.logs import log_once
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, check_count, check_seconds
 
-__all__ = ["Execute", "Fail", "Letter", "Load", "Tally", "settings", "unit"]
+__all__ = ["Execute", "Fail", "Idle", "Letter", "Load", "Tally", "settings", "unit"]
 
 log = logging.getLogger("statemachine.worker")
 
@@ -147,6 +148,25 @@ class Tally:
 
     def once(self, key: str, message: str, *args: object, traceback: bool = False) -> None:
         log_once(log.name, f"{id(self)}:{key}", message, *args, traceback=traceback)
+
+
+class Idle:
+    """How long a worker that found nothing waits before looking again: `poll_seconds`
+    after work, doubling with each empty look up to `idle_seconds` (jittered by +-50%), so
+    that an idle worker costs little and a busy one answers at once."""
+
+    def __init__(self, poll_seconds: float, idle_seconds: float) -> None:
+        self.poll_seconds, self.idle_seconds = poll_seconds, max(poll_seconds, idle_seconds)
+        self._next = poll_seconds
+
+    def worked(self) -> None:
+        self._next = self.poll_seconds
+
+    def wait(self) -> float:
+        """The wait after an empty look (and the next one doubles)."""
+        wait = self._next * random.uniform(0.5, 1.5)
+        self._next = min(self.idle_seconds, self._next * 2)
+        return wait
 
 
 def settings(

@@ -28,6 +28,7 @@ from statemachine.core.errors import StoreError
 from statemachine.runtime.work import (
     Execute,
     Fail,
+    Idle,
     Letter,
     Load,
     Tally,
@@ -39,7 +40,7 @@ from statemachine.runtime.work import (
 from statemachine.runtime.workflow import Workflow
 from statemachine.store.plans import carry_out
 from statemachine.store.protocol import Store
-from statemachine.store.values import Lease, RetryPolicy
+from statemachine.store.values import Lease, RetryPolicy, check_seconds
 
 __all__ = ["Worker"]
 
@@ -53,9 +54,12 @@ class Worker:
             bound to it.
         concurrency: threads claiming and executing runs (1 to 1,024).
         retry: how often a failing unit is retried, and the backoff between tries.
-        poll_seconds: how long an idle thread waits before looking for work again.
+        poll_seconds: how long a thread that found no work waits before looking again; each
+            further empty look doubles the wait, up to `idle_seconds`, so that an idle worker
+            costs little. Work found resets it.
         sweep_seconds: how often (with +-25% jitter) the worker fires due timeouts and reaps
             expired leases.
+        idle_seconds: the longest wait between looks for work.
 
     Attributes:
         counts: what the worker did (see `Tally`).
@@ -73,8 +77,10 @@ class Worker:
         retry: RetryPolicy | None = None,
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
+        idle_seconds: float = 1.0,
     ) -> None:
         checked = settings(workflows, store, concurrency, 1024, retry, poll_seconds, sweep_seconds)
+        self.idle_seconds = check_seconds("idle_seconds", idle_seconds, 0, 3600)
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
         self._tally = Tally(self.retry)
@@ -101,11 +107,14 @@ class Worker:
         self._tally.summarise(force=True)
 
     def _loop(self, stop: threading.Event) -> None:
+        idle = Idle(self.poll_seconds, self.idle_seconds)
         while not stop.is_set():
             try:
                 self.maybe_sweep()
-                if not self.work_once():
-                    stop.wait(self.poll_seconds * random.uniform(0.5, 1.5))
+                if self.work_once():
+                    idle.worked()
+                else:
+                    stop.wait(idle.wait())
             except StoreError as exc:  # the store is unreachable: wait and try again
                 self._tally.once(f"store:{type(exc).__name__}", "worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))
