@@ -132,10 +132,15 @@ class Workflow(AsyncMethods):
         then reads it itself, when it records)."""
         return None if self._clock is None else self.now()
 
-    def bind(self, store: Store) -> Workflow:
-        """This workflow (the same steps, name, session and clock choice) on another store."""
+    def bind(self, store: Store, *, clock: Clock | None = None) -> Workflow:
+        """This workflow (the same steps, name and session) on another store, with `clock`
+        if given (else the same clock choice)."""
+        if clock is not None and not callable(clock):
+            raise InvalidArgument(f"clock must be callable, not {clock!r}")
         bound = copy.copy(self)
         bound.store = store
+        if clock is not None:
+            bound._clock = clock
         return bound
 
     # Starting runs

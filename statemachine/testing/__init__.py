@@ -1,5 +1,5 @@
-"""Tools to test your own workflows formally: the exhaustive explorer, Hypothesis strategies,
-and the store contract.
+"""Tools to test your own workflows formally: the exhaustive explorer, a harness with
+scripted humans and virtual time, Hypothesis strategies, and the store contract.
 
 Needs Hypothesis (``pip install hitl-statemachine[testing]``) for the strategies and the
 contract; the explorer alone does not::
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from statemachine.core.errors import ExplorationFailed
 from statemachine.testing.explore import Edge, Exploration, Node, explore, fitting
+from statemachine.testing.harness import Harness, VirtualClock
 
 if TYPE_CHECKING:
     from statemachine.testing.contract import check_store, store_agreement
@@ -40,7 +41,9 @@ __all__ = [
     "Edge",
     "Exploration",
     "ExplorationFailed",
+    "Harness",
     "Node",
+    "VirtualClock",
     "check_store",
     "event_sequences",
     "events",
