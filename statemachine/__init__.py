@@ -27,6 +27,7 @@ from statemachine.core.errors import (
     DefinitionChanged,
     DefinitionError,
     ExplorationFailed,
+    HistoryInvalid,
     InvalidArgument,
     InvalidRunId,
     LeaseLost,
@@ -155,6 +156,7 @@ __all__ = [
     "ErrorRequirement",
     "Event",
     "ExplorationFailed",
+    "HistoryInvalid",
     "Finish",
     "Gate",
     "HumanReview",
@@ -258,7 +260,25 @@ __all__ = [
 ]
 
 
+_DISTRIBUTION = "hitl-statemachine"
+"""The name this package is installed under (``pip install hitl-statemachine``)."""
+
+if TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version; ``0+unknown`` when the package is used from a
+    source tree that was never installed."""
+
+
 def __getattr__(name: str) -> object:
+    # The version is read from the installed distribution on first use: importlib.metadata
+    # costs a third of the package's own import time, and most importers never ask.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version(_DISTRIBUTION)
+        except PackageNotFoundError:
+            return "0+unknown"
     # The stream's events load with the runtime's executing half, on first use.
     if name.endswith("Event"):
         from statemachine.runtime import stream

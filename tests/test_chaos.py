@@ -34,6 +34,7 @@ from statemachine import (
     run_state,
     step,
 )
+from statemachine.testing import check_history
 from stores import RedisStore
 
 from .chaos_app import TIMEOUT, answered, workflows
@@ -209,6 +210,9 @@ def test_chaos(tmp_path: Path) -> None:
         # Each history replays through the machine; the version counts the transitions.
         problems = [problem for run in runs for problem in replay(run)]
         assert not problems, problems[:10]
+        by_name = {workflow.name: workflow for workflow in workflows}
+        for run in runs:  # and through the checker users get, against its definition
+            check_history(run, by_name[run.workflow])
         assert all(run.version == len(run.history) for run in runs)
 
         # Each run has exactly one entry in the states index, the right one, and is in no work

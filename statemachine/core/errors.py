@@ -20,6 +20,7 @@ __all__ = [
     "DefinitionChanged",
     "DefinitionError",
     "ExplorationFailed",
+    "HistoryInvalid",
     "InvalidArgument",
     "InvalidRunId",
     "LeaseLost",
@@ -74,6 +75,21 @@ class ExplorationFailed(StateMachineError, AssertionError):
         self.exploration = exploration
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
+
+
+class HistoryInvalid(StateMachineError, AssertionError):
+    """A stored run's history holds an entry the machine could not have produced (a changed
+    definition, a bug, a record edited by hand): the first such entry, and why.
+
+    Attributes:
+        run_id: the run.
+        version: the entry's version.
+        reason: what is wrong with it, in words.
+    """
+
+    def __init__(self, run_id: str, version: int, reason: str) -> None:
+        self.run_id, self.version, self.reason = run_id, version, reason
+        super().__init__(f"run {shorten(run_id)}: history entry {version}: {reason}")
 
 
 class CodecError(StateMachineError):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from statemachine.core.errors import ExplorationFailed
 from statemachine.testing.explore import Edge, Exploration, Node, explore, fitting
 from statemachine.testing.harness import Harness, VirtualClock
+from statemachine.testing.history import check_history
 
 if TYPE_CHECKING:
     from statemachine.testing.contract import check_store, store_agreement
@@ -44,6 +45,7 @@ __all__ = [
     "Harness",
     "Node",
     "VirtualClock",
+    "check_history",
     "check_store",
     "event_sequences",
     "events",
