@@ -56,5 +56,13 @@ docs-generated: $(STAMP)
 clean:
 	rm -rf $(VENV) $(PEER_VENV) site .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
-demo: $(STAMP)
+# The demo needs the package alone (no test, lint or docs tools): its own stamp, the same venv.
+DEMO_STAMP := $(VENV)/.demo-stamp
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/refinement_loop.py

@@ -260,9 +260,6 @@ __all__ = [
 ]
 
 
-_DISTRIBUTION = "hitl-statemachine"
-"""The name this package is installed under (``pip install hitl-statemachine``)."""
-
 if TYPE_CHECKING:
     __version__: str
     """The installed distribution's version; ``0+unknown`` when the package is used from a
@@ -273,12 +270,9 @@ def __getattr__(name: str) -> object:
     # The version is read from the installed distribution on first use: importlib.metadata
     # costs a third of the package's own import time, and most importers never ask.
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from statemachine.tools.version import installed_version
 
-        try:
-            return version(_DISTRIBUTION)
-        except PackageNotFoundError:
-            return "0+unknown"
+        return installed_version()
     # The stream's events load with the runtime's executing half, on first use.
     if name.endswith("Event"):
         from statemachine.runtime import stream

@@ -1,218 +1,138 @@
-"""The command line, end to end, as subprocesses against a real Redis."""
+"""The command line's commands, called in this process (`main(argv)`) against real stores: a
+file store and a Redis server. `test_cli_process.py` keeps what needs a process of its own."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from statemachine import RetryPolicy, RunStatus, run_state
-from stores import RedisStore
+from statemachine import RetryPolicy, RunStatus, Store, Worker, run_state
+from stores import open_store
 
-from .cli_app import failing, reviewed, timed
+from .cli_app import Result, asking, failing, file_store_url, invoke, letters, reviewed, timed
 from .servers import RedisServer
 
-ROOT = Path(__file__).parent.parent
+Cli = Callable[..., Result]
 
 
-def environment(store: str | None) -> dict[str, str]:
-    """This process's environment, with `store` (if any) as the only store named in it."""
-    env = {**os.environ}
-    env.pop("STATEMACHINE_STORE", None)
-    if store is not None:
-        env["STATEMACHINE_STORE"] = store
-    return env
-
-
-def cli(*args: str, store: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """Run `python -m statemachine ARGS` in `cwd` with the store in the environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "statemachine", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, env=environment(store),
-    )  # fmt: skip
+@pytest.fixture(params=["file", "redis"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store's URL: a file store, then a Redis one."""
+    if request.param == "file":
+        return file_store_url(tmp_path)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=cli{uuid4().hex[:8]}"
 
 
 @pytest.fixture
-def url(redis_server: RedisServer) -> str:
-    return f"{redis_server.url}?prefix=cli{uuid4().hex[:8]}"
-
-
-class WorkerProcess:
-    """A `statemachine worker` subprocess whose stderr lines a thread reads into a queue.
-
-    Reading in a thread gives every wait a bound, and keeps the pipe drained so that a
-    chatty worker never blocks on a full stderr.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "statemachine", "worker", "--app", "tests.cli_app:workflows",
-             "--store", url, "--concurrency", "2"],
-            cwd=ROOT, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
-        self.lines.put(None)  # end of output: the worker exited
-
-    def wait_for_line(self, text: str, timeout: float = 30) -> str:
-        """The first line (not returned before) containing `text`.
-
-        Raises:
-            AssertionError: no such line within `timeout` seconds, or the worker exited first.
-        """
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line with {text!r} in {timeout} s: {self.seen}") from None
-            assert line is not None, f"the worker exited before saying {text!r}: {self.seen}"
-            self.seen.append(line)
-            if text in line:
-                return line
-
-    def stop(self) -> None:
-        """SIGTERM the worker if it still runs, then reap it and its reader (killing if stuck)."""
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(timeout=30)
-            self._reader.join(timeout=30)
-            assert self.process.stderr is not None
-            self.process.stderr.close()
+def store(url: str) -> Iterator[Store]:
+    """The store `url` names, as the test's own code reaches it."""
+    opened = open_store(url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
-def worker(url: str) -> Iterator[WorkerProcess]:
-    """A worker process executing tests.cli_app's workflows; stopped with SIGTERM."""
-    process = WorkerProcess(url)
-    try:
-        yield process
-    finally:
-        process.stop()
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str) -> Cli:
+    """cli(*args, store=url): run the command with `store` (if any) in the environment."""
+
+    def call(*args: str, store: str | None = url) -> Result:
+        if store is None:
+            monkeypatch.delenv("STATEMACHINE_STORE", raising=False)
+        else:
+            monkeypatch.setenv("STATEMACHINE_STORE", store)
+        return invoke(capsys, *args)
+
+    return call
 
 
-def wait_for(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    """Poll `predicate` until it holds; fail after `timeout` seconds."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
+def test_a_run_operated_from_the_command_line(cli: Cli, store: Store, url: str) -> None:
+    """Run to a review, list, show, reject, confirm, with tables and JSON."""
+    workflow = reviewed.bind(store)
+    run_id = workflow.run("the notes").run_id
+
+    listed = cli("runs", "--state", "awaiting_review", "--store", url, store=None)
+    assert listed.code == 0
+    assert "RUN_ID" in listed.out
+    assert run_id in listed.out
+    rows = json.loads(cli("runs", "--state", "paused", "--json").out)
+    assert [row["run_id"] for row in rows] == [run_id]
+    assert rows[0]["request_id"] == "loop:review:1"
+
+    shown = cli("show", run_id)
+    assert shown.code == 0
+    assert "pending: review of 'loop' (iteration 1)" in shown.out
+    assert "under review: draft 1\n" in shown.out
+    assert "iteration_completed" in shown.out  # the history
+
+    rejected = cli("reject", run_id, "--feedback", "more detail", "--decision-id", "web-1")
+    assert (rejected.code, rejected.out.split(":")[0]) == (0, "applied")
+    again = cli("reject", run_id, "--feedback", "more detail", "--decision-id", "web-1")
+    assert (again.code, again.out.split(":")[0]) == (0, "duplicate")
+    stale = cli("confirm", run_id, "--request", "loop:review:1", "--json")
+    assert stale.code == 3
+    assert "decided already" in stale.err
+
+    assert workflow.continue_run(run_id).status is RunStatus.paused  # the second draft
+    assert cli("confirm", run_id).code == 0
+    assert workflow.continue_run(run_id).status is RunStatus.completed
+    assert json.loads(cli("show", run_id, "--json").out)["status"] == "completed"
 
 
-def test_a_decision_retried_after_the_run_moved_on_is_a_duplicate(
-    url: str, worker: WorkerProcess
-) -> None:
-    """`reject RUN --decision-id X`, retried once a worker started the next iteration,
-    answers duplicate (exit 0) as its help promises; the same id with another verdict is a
-    conflict (exit 3), and nothing changes."""
-    store = RedisStore(url)
-    run_id = reviewed.bind(store).submit("the notes")
-    wait_for(lambda: run_state(store.load(run_id)) == "awaiting_review")
-    first = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7", store=url)
-    assert (first.returncode, first.stdout.split(":")[0]) == (0, "applied"), first.stderr
-    wait_for(lambda: store.load(run_id).gates[0].iteration == 2)  # the worker moved on
-    again = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7", store=url)
-    assert (again.returncode, again.stdout.split(":")[0]) == (0, "duplicate"), again.stderr
-    other = cli("confirm", run_id, "--decision-id", "web-7", store=url)
-    assert other.returncode == 3
-    assert "web-7" in other.stderr
+def test_a_decision_retried_after_the_run_moved_on_is_a_duplicate(cli: Cli, store: Store) -> None:
+    """`reject RUN --decision-id X`, retried once the run started its next iteration, answers
+    duplicate (exit 0) as its help promises; the same id with another verdict is a conflict
+    (exit 3), and nothing changes."""
+    workflow = reviewed.bind(store)
+    run_id = workflow.run("the notes").run_id
+    first = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7")
+    assert (first.code, first.out.split(":")[0]) == (0, "applied"), first.err
+    workflow.continue_run(run_id)
+    assert store.load(run_id).gates[0].iteration == 2  # the run moved on
+    again = cli("reject", run_id, "--feedback", "more", "--decision-id", "web-7")
+    assert (again.code, again.out.split(":")[0]) == (0, "duplicate"), again.err
+    other = cli("confirm", run_id, "--decision-id", "web-7")
+    assert other.code == 3
+    assert "web-7" in other.err
     recorded = [entry for entry in store.load(run_id).history if entry.decision_id == "web-7"]
     assert [entry.event for entry in recorded] == ["reject"]  # once, whatever was retried
 
 
-def test_a_run_operated_from_the_command_line(url: str, worker: WorkerProcess) -> None:
-    """Submit, let a worker run it, list, show, reject, confirm, with tables and JSON."""
-    store = RedisStore(url)
-    run_id = reviewed.bind(store).submit("the notes")
-    wait_for(lambda: store.load(run_id).status is RunStatus.paused)
-
-    listed = cli("runs", "--state", "awaiting_review", "--store", url)
-    assert listed.returncode == 0
-    assert "RUN_ID" in listed.stdout
-    assert run_id in listed.stdout
-    rows = json.loads(cli("runs", "--state", "paused", "--json", store=url).stdout)
-    assert [row["run_id"] for row in rows] == [run_id]
-    assert rows[0]["request_id"] == "loop:review:1"
-
-    shown = cli("show", run_id, store=url)
-    assert shown.returncode == 0
-    assert "pending: review of 'loop' (iteration 1)" in shown.stdout
-    assert 'under review: "draft 1"' in shown.stdout
-    assert "iteration_completed" in shown.stdout  # the history
-
-    rejected = cli(
-        "reject", run_id, "--feedback", "more detail", "--decision-id", "web-1", store=url
-    )
-    assert (rejected.returncode, rejected.stdout.split(":")[0]) == (0, "applied")
-    again = cli("reject", run_id, "--feedback", "more detail", "--decision-id", "web-1", store=url)
-    assert (again.returncode, again.stdout.split(":")[0]) == (0, "duplicate")
-    stale = cli("confirm", run_id, "--request", "loop:review:1", "--json", store=url)
-    assert stale.returncode == 3
-    assert "decided already" in stale.stderr
-
-    wait_for(lambda: run_state(store.load(run_id)) == "awaiting_review")
-    assert cli("confirm", run_id, store=url).returncode == 0
-    wait_for(lambda: store.load(run_id).status is RunStatus.completed)
-    assert json.loads(cli("show", run_id, "--json", store=url).stdout)["status"] == "completed"
-
-
-def test_failed_runs_dead_letter_and_requeue(url: str) -> None:
+def test_failed_runs_dead_letter_and_requeue(cli: Cli, store: Store) -> None:
     """A run failing past its attempts is dead-lettered; requeue makes it runnable again."""
-    store = RedisStore(url)
     run_id = failing.bind(store).submit("x")
-    from statemachine.runtime.worker import Worker
-
-    worker = Worker([failing], store, retry=RetryPolicy(max_attempts=2, base_seconds=0.01))
-
-    def dead_lettered() -> bool:
-        worker.work_once()  # the second attempt is runnable once its backoff has passed
-        return bool(store.dead())
-
-    wait_for(dead_lettered)
+    worker = Worker([failing], store, retry=RetryPolicy(max_attempts=2, base_seconds=0))
+    worker.work_once()
+    worker.work_once()  # the second attempt, due at once
     assert [run.run_id for run in store.dead()] == [run_id]
     assert store.load(run_id).attempts == 2
-    listed = json.loads(cli("runs", "--dead", "--json", store=url).stdout)
+    listed = json.loads(cli("runs", "--dead", "--json").out)
     assert [row["run_id"] for row in listed] == [run_id]
-    requeued = cli("requeue", run_id, store=url)
-    assert requeued.returncode == 0, requeued.stderr
+    assert run_id in cli("runs", "--dead").out
+    shown = cli("show", run_id)
+    assert "error: RuntimeError: the model is down" in shown.out
+    requeued = cli("requeue", run_id)
+    assert requeued.code == 0, requeued.err
     assert store.load(run_id).status is RunStatus.pending
     assert store.dead() == []
-    assert cli("requeue", run_id, store=url).returncode == 1  # not failed any more
+    assert cli("runs", "--dead").out == "no dead-lettered runs\n"
+    assert cli("requeue", run_id).code == 1  # not failed any more
 
 
-def test_cancel_sweep_and_diagram(url: str) -> None:
+def test_cancel_sweep_and_diagram(cli: Cli, store: Store) -> None:
     """cancel, sweep and diagram do what they say."""
-    store = RedisStore(url)
     run_id = reviewed.bind(store).submit("x")
-    cancelled = cli("cancel", run_id, "--json", store=url)
-    assert json.loads(cancelled.stdout)["status"] == "cancelled"
-    swept = cli("sweep", store=url)
-    assert swept.stdout.strip() == "0 timeouts applied, 0 expired leases reaped"
-    diagram = cli("diagram", store=url)
-    assert diagram.stdout.startswith("stateDiagram-v2")
+    cancelled = cli("cancel", run_id, "--json")
+    assert json.loads(cancelled.out)["status"] == "cancelled"
+    swept = cli("sweep")
+    assert swept.out.strip() == "0 timeouts applied, 0 expired leases reaped"
+    diagram = cli("diagram")
+    assert diagram.out.startswith("stateDiagram-v2")
+    assert json.loads(cli("diagram", "--json").out)["mermaid"] == diagram.out
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
@@ -225,11 +145,15 @@ def test_cancel_sweep_and_diagram(url: str) -> None:
     (("runs", "--store", "redis://localhost:abc"), 2, "Redis URL"),
     (("runs", "--store", "redis://[::1"), 2, "Redis URL"),
     (("runs", "--store", "redis://localhost:99999"), 2, "Redis URL"),
+    (("runs", "--store", "file:///nowhere/at/all"), 4, "/nowhere/at/all"),
     (("runs", "--limit", "0"), 2, "--limit: must be an integer from 1 to 1000, not '0'"),
     (("runs", "--limit", "-3"), 2, "--limit"),
     (("runs", "--limit", "1001"), 2, "--limit: must be an integer from 1 to 1000"),
     (("runs", "--offset", "-1"), 2, "--offset: must be an integer of at least 0"),
     (("runs", "--state", "paused", "--offset", "999", "--limit", "2"), 2, "first 1000 runs"),
+    (("diagram", "--store", "memory://"), 2, "unrecognized arguments: --store"),
+    (("diagram", "some-run"), 2, "pass --app too"),
+    (("diagram", "--app", "tests.cli_app:workflows"), 2, "several workflows"),
     (("worker", "--app", "tests.nowhere:app"), 2, "cannot load"),
     (("worker", "--app", "tests.cli_app:workflows", "--concurrency", "0"), 2, "--concurrency"),
     (("worker", "--app", "tests.cli_app:workflows", "--concurrency", "-2"), 2, "--concurrency"),
@@ -239,103 +163,151 @@ def test_cancel_sweep_and_diagram(url: str) -> None:
     (("worker", "--app", "os"), 2, "--app must be module:attribute"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_a_meaningful_exit_code(
-    url: str, args: tuple[str, ...], code: int, message: str
+    cli: Cli, args: tuple[str, ...], code: int, message: str
 ) -> None:
-    """Errors print one line on stderr, no traceback, and exit with the documented code."""
-    result = cli(*args, store=url)
-    assert result.returncode == code, result.stderr
-    assert message in result.stderr
-    assert result.stderr.startswith("statemachine: ")
-    assert len(result.stderr.splitlines()) == 1, result.stderr
+    """Errors print one line on stderr, nothing on stdout, with the documented exit code."""
+    result = cli(*args)
+    assert result.code == code, result.err
+    assert message in result.err
+    assert result.err.startswith("statemachine: ")
+    assert len(result.err.splitlines()) == 1, result.err
+    assert result.out == ""
 
 
-def test_an_app_that_fails_to_import_is_a_usage_error(url: str, tmp_path: Path) -> None:
+def test_an_app_that_fails_to_import_is_a_usage_error(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A worker whose --app module raises on import says so in one line and exits 2."""
     (tmp_path / "broken_app.py").write_text('raise RuntimeError("no API key configured")\n')
-    result = cli("worker", "--app", "broken_app:workflows", store=url, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr == (
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # restored afterwards, with what --app added
+    result = cli("worker", "--app", "broken_app:workflows")
+    assert result.code == 2, result.err
+    assert result.err == (
         "statemachine: cannot load 'broken_app:workflows': importing broken_app raised "
         "RuntimeError: no API key configured\n"
     )
 
 
-def test_confirming_a_run_with_nothing_pending_is_a_conflict(url: str) -> None:
+def test_confirming_a_run_with_nothing_pending_is_a_conflict(cli: Cli, store: Store) -> None:
     """confirm on a run that waits for no decision says so and exits 3."""
-    run_id = reviewed.bind(RedisStore(url)).submit("x")  # runnable, not paused
-    result = cli("confirm", run_id, store=url)
-    assert result.returncode == 3
-    assert result.stderr == f"statemachine: run {run_id!r} is not waiting for a decision\n"
+    run_id = reviewed.bind(store).submit("x")  # runnable, not paused
+    result = cli("confirm", run_id)
+    assert result.code == 3
+    assert result.err == f"statemachine: run {run_id!r} is not waiting for a decision\n"
 
 
-def test_json_times_are_null_when_absent(url: str) -> None:
+def test_json_times_are_null_when_absent(cli: Cli, store: Store) -> None:
     """In JSON a missing deadline is null, not an empty string; the table leaves it blank."""
-    store = RedisStore(url)
     untimed = reviewed.bind(store).run("x").run_id  # paused for review, no deadline
     with_deadline = timed.bind(store).run("x").run_id
     submitted = reviewed.bind(store).submit("x")  # not paused at all
-    rows = {row["run_id"]: row for row in json.loads(cli("runs", "--json", store=url).stdout)}
+    rows = {row["run_id"]: row for row in json.loads(cli("runs", "--json").out)}
     assert rows[untimed]["deadline"] is None
     assert rows[submitted]["deadline"] is None
     gate = store.load(with_deadline).pending_gate
     assert gate is not None
     assert gate.deadline is not None
     assert rows[with_deadline]["deadline"] == gate.deadline.isoformat(timespec="seconds")
-    shown = json.loads(cli("show", untimed, "--json", store=url).stdout)
+    shown = json.loads(cli("show", untimed, "--json").out)
     assert shown["deadline"] is None
+    assert shown["pending"]["deadline"] is None
     assert all(shown[key] for key in ("created_at", "updated_at"))
-    assert "deadline" not in cli("show", untimed, store=url).stdout
+    assert "deadline" not in cli("show", untimed).out
+    assert json.loads(cli("show", with_deadline, "--json").out)["pending"]["deadline"]
 
 
-def small_pipe() -> tuple[int, int]:
-    """A pipe (read end, write end) holding one page, so that a few KB of output overflow it."""
-    read_end, write_end = os.pipe()
-    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # Linux; the kernel's default is 64 KB
-    return read_end, write_end
-
-
-@pytest.mark.parametrize("command", ["runs", "show"])
-def test_a_closed_pipe_ends_the_command_quietly(url: str, command: str) -> None:
-    """A reader that stops after one line (`| head -1`) ends the command quietly, with 141."""
-    store = RedisStore(url)
-    if command == "runs":
-        workflow = reviewed.bind(store)
-        for _ in range(300):  # about 30 KB of table
-            workflow.submit("x")
-        args = ["runs", "--limit", "1000"]
-    else:  # about 100 KB of JSON: the input and the outputs made from it are in the record
-        args = ["show", reviewed.bind(store).run("x" * 30_000).run_id, "--json"]
-    read_end, write_end = small_pipe()
-    with os.fdopen(read_end) as reader:
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "statemachine", *args],
-                cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True,
-                env=environment(url),
-            )  # fmt: skip
-        finally:
-            os.close(write_end)  # the child has its own copy: this process only reads
-        try:
-            assert reader.readline().strip()
-            reader.close()  # as `head -1` exits: what the command writes next goes nowhere
-            _, stderr = process.communicate(timeout=60)
-            assert (process.returncode, stderr) == (141, "")
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-
-
-def test_no_store_is_a_usage_error() -> None:
+def test_no_store_is_a_usage_error(cli: Cli) -> None:
     """Without --store or the environment variable, commands say how to name a store."""
-    result = cli("runs")
-    assert result.returncode == 2
-    assert "STATEMACHINE_STORE" in result.stderr
+    result = cli("runs", store=None)
+    assert result.code == 2
+    assert "STATEMACHINE_STORE" in result.err
 
 
-def test_worker_stops_on_sigterm(worker: WorkerProcess) -> None:
-    """SIGTERM makes a ready worker finish what it is doing and exit cleanly."""
-    worker.wait_for_line("thread(s) on")  # said once its signal handlers are in place
-    worker.process.send_signal(signal.SIGTERM)
-    assert worker.process.wait(timeout=30) == 0
-    worker.wait_for_line("stopped after")
+def test_show_prints_text_as_text_and_json_that_parses(cli: Cli, store: Store) -> None:
+    """Several lines of input or output are printed as lines under their label, not as one
+    escaped string; --json holds the same values."""
+    notes = "notes:\n- one\n- two"
+    run_id = letters.bind(store).run(notes).run_id
+    shown = cli("show", run_id).out
+    assert "input:\n  notes:\n  - one\n  - two\n" in shown
+    assert "under review:\n  Dear team,\n  the numbers are in.\n  \n  Best\n" in shown
+    assert "\\n" not in shown
+    data = json.loads(cli("show", run_id, "--json").out)
+    assert data["record"]["input"] == notes
+    assert data["pending"]["output"] == "Dear team,\nthe numbers are in.\n\nBest"
+
+
+def test_show_of_a_completed_run_has_its_result_and_every_decision(cli: Cli, store: Store) -> None:
+    """A completed run shows its result, and each decision: what, by whom, when, and the
+    feedback it carried."""
+    workflow = letters.bind(store)
+    run_id = workflow.run("x").run_id
+    store.decide(run_id, None, "reject", "shorter please\nand warmer", by="alice")
+    workflow.continue_run(run_id)
+    store.decide(run_id, None, "confirm", by="bob")
+    assert workflow.continue_run(run_id).status is RunStatus.completed
+    shown = cli("show", run_id).out
+    assert "result:\n  Dear team,\n" in shown
+    assert "decisions:\n  write:review:1: reject by alice at " in shown
+    assert "    feedback:\n      shorter please\n      and warmer\n" in shown
+    assert "  write:review:2: confirm by bob at " in shown
+    data = json.loads(cli("show", run_id, "--json").out)
+    assert data["result"] == "Dear team,\nthe numbers are in.\n\nBest"
+    assert [(d["decision"], d["by"], d["kind"], d["value"]) for d in data["decisions"]] == [
+        ("reject", "alice", "review", "shorter please\nand warmer"),
+        ("confirm", "bob", "review", None),
+    ]
+    assert all(d["at"] for d in data["decisions"])
+    assert data["pending"] is None
+
+
+def test_show_says_what_each_kind_of_request_asks(cli: Cli, store: Store) -> None:
+    """A confirmation shows its message; user input its fields; a route its choices; an
+    error review the error; each decision given shows what it carried."""
+    workflow = asking.bind(store)
+    output = workflow.run("x")
+    run_id = output.run_id
+    assert "pending: confirmation of 'send' (iteration 0): Send the letter?\n" in (
+        cli("show", run_id).out
+    )
+    output.requirements[0].confirm()
+    output = workflow.continue_run(output)
+    shown = cli("show", run_id).out
+    assert "pending: input of 'tune' (iteration 0)" in shown
+    assert '  field tone (str, required): how it sounds; one of ["warm", "dry"]\n' in shown
+    assert "  field length (int, optional)\n" in shown
+    fields = json.loads(cli("show", run_id, "--json").out)["pending"]["fields"]
+    assert [field["name"] for field in fields] == ["tone", "length"]
+    output.requirements[0].set_user_input(tone="warm")
+    output = workflow.continue_run(output)
+    shown = cli("show", run_id).out
+    assert "pending: route of 'channel' (iteration 0)" in shown
+    assert "  routes (one or more): mail, chat\n" in shown
+    assert '    values: {"tone": "warm"}\n' in shown
+    output.requirements[0].select("mail", "chat")
+    output = workflow.continue_run(output)
+    shown = cli("show", run_id).out
+    assert "pending: error of 'post' (iteration 1)\n" in shown
+    assert "failed with: RuntimeError: the model is down\n" in shown
+    assert '    routes: ["mail", "chat"]\n' in shown
+    pending = json.loads(cli("show", run_id, "--json").out)["pending"]
+    assert (pending["kind"], pending["error"]) == ("error", "RuntimeError: the model is down")
+
+
+def test_show_takes_a_unique_prefix_of_a_run_id(cli: Cli, store: Store) -> None:
+    """A prefix that one run's id starts with shows that run; one that several start with is
+    a usage error naming a few of them; one that none start with is not found."""
+    workflow = reviewed.bind(store)
+    first, second = (workflow.submit("x", run_id=f"job-{n}1") for n in "ab")
+    extra = [workflow.submit("x", run_id=f"job-a1{n}") for n in range(6)]
+    assert cli("show", "job-b").out.startswith(f"run_id: {second}\n")
+    assert cli("show", first).out.startswith(f"run_id: {first}\n")  # an exact id wins
+    ambiguous = cli("show", "job-a")
+    assert ambiguous.code == 2
+    assert ambiguous.err == (
+        f"statemachine: 'job-a' is ambiguous: the ids of 7 runs start with it: {first}, "
+        f"{', '.join(extra[:4])}, ...\n"
+    )
+    assert cli("show", "job-c").code == 4
+    assert run_state(store.load(second)) == "pending"  # reading changed nothing

@@ -1,22 +1,10 @@
 """The command line for operating runs and workers: ``statemachine COMMAND --store URL``.
 
-Every command takes ``--store URL`` (or the ``STATEMACHINE_STORE`` environment variable) and
-``--json`` for scripts. Errors are one line on stderr, never a traceback, with exit codes that
-mean something:
-
-====  =========================================================
-0     done (a replayed decision is done too: it answers "duplicate")
-1     refused (a run that cannot be cancelled or requeued, a bad run id), or an unexpected
-      error (``statemachine: unexpected error: TYPE: MESSAGE``)
-2     usage (unknown command or option, a bad value, store URL or ``--app``)
-3     conflict (the request is no longer pending, the run is busy or moved on)
-4     not found (no such run)
-5     the store is unavailable
-130   interrupted (Ctrl-C), quietly
-141   the reader of the output went away (``| head``), quietly, as other Unix tools do
-====  =========================================================
-
-In JSON, a time that is absent (a run with no deadline) is ``null``; tables leave it blank.
+Every command that reads or changes runs takes ``--store URL`` (or the ``STATEMACHINE_STORE``
+environment variable), and every command takes ``--json`` for scripts. Errors are one line on
+stderr, never a traceback, with exit codes that mean something (`commands.EXIT_CODES`, shown
+by ``statemachine --help`` and on the docs site). In JSON, a time that is absent (a run with no
+deadline) is ``null``; tables leave it blank.
 """
 
 from __future__ import annotations
@@ -24,26 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import NoReturn
-
-from statemachine.core.errors import (
-    ConflictError,
-    InvalidArgument,
-    RunNotFound,
-    StateMachineError,
-    StoreNotFound,
-    StoreUnavailable,
-)
-from statemachine.core.refusals import DecisionRefused
-from statemachine.store import STATES
-
-__all__ = ["main"]
+from typing import Any, NoReturn
 
 from statemachine.cli.commands import (
     ENVIRONMENT,
     EXIT_BROKEN_PIPE,
+    EXIT_CODES,
     EXIT_CONFLICT,
     EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
@@ -56,19 +33,52 @@ from statemachine.cli.commands import (
     cmd_diagram,
     cmd_requeue,
     cmd_runs,
-    cmd_show,
     cmd_sweep,
     cmd_worker,
     decide,
 )
+from statemachine.cli.show import cmd_show
+from statemachine.core.errors import (
+    ConflictError,
+    InvalidArgument,
+    RunNotFound,
+    StateMachineError,
+    StoreNotFound,
+    StoreUnavailable,
+)
+from statemachine.core.refusals import DecisionRefused
+from statemachine.store import STATES
+from statemachine.tools.version import installed_version
+
+__all__ = ["main", "parser"]
 
 # Parsing
+
+
+class _Done(Exception):
+    """``--help`` or ``--version`` printed what was asked: the command ends with `code`."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, as for every other error; the usage is one --help away.
         raise Failure(f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        # Reached after --help or --version only (errors end in `error`): main returns the
+        # code, rather than the process exiting under the caller's feet.
+        raise _Done(status)
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"{parser.prog} {installed_version()}")
+        parser.exit()
 
 
 def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -88,18 +98,34 @@ def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return convert
 
 
+_RUN = "the run's id"
+_EXITS = "exit codes:\n" + "\n".join(
+    textwrap.fill(meaning, 79, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+    for code, meaning in EXIT_CODES
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``statemachine`` command."""
     common = _Parser(add_help=False)
-    common.add_argument("--store", help=f"store URL (default: ${ENVIRONMENT})")
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    top = _Parser(prog="statemachine", description="Operate human-in-the-loop runs and workers.")
+    stored = _Parser(add_help=False, parents=[common])
+    stored.add_argument("--store", help=f"the store's URL (default: ${ENVIRONMENT})")
+    top = _Parser(
+        prog="statemachine",
+        description="Operate human-in-the-loop runs and workers.",
+        epilog=_EXITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(
-        name: str, run: Callable[[argparse.Namespace], int], help: str
+        name: str, run: Callable[[argparse.Namespace], int], help: str, store: bool = True
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub = commands.add_parser(
+            name, parents=[stored if store else common], help=help, description=help
+        )
         sub.set_defaults(handler=run)
         return sub
 
@@ -108,24 +134,41 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "--dead", action="store_true", help="only dead-lettered runs (failed, no retry left)"
     )
-    runs.add_argument("--limit", type=_integer(1, PAGE_LIMIT), default=20)
-    runs.add_argument("--offset", type=_integer(0), default=0)
-    command("show", cmd_show, "one run: its state, pending request and history").add_argument("run")
+    runs.add_argument(
+        "--limit", type=_integer(1, PAGE_LIMIT), default=20,
+        help=f"list at most this many runs (default 20, at most {PAGE_LIMIT})",
+    )  # fmt: skip
+    runs.add_argument(
+        "--offset", type=_integer(0), default=0, help="skip this many runs first (default 0)"
+    )
+    show = command("show", cmd_show, "one run: its state, pending request, decisions and history")
+    show.add_argument("run", help=f"{_RUN}, or a prefix that only it starts with")
     for verdict in ("confirm", "reject"):
         deciding = command(
             verdict, partial(decide, verdict=verdict), f"{verdict} the pending request"
         )
-        deciding.add_argument("run")
+        deciding.add_argument("run", help=_RUN)
         deciding.add_argument("--request", help="the request id (default: the pending one)")
         deciding.add_argument("--decision-id", help="makes retries of this command idempotent")
         if verdict == "reject":
             deciding.add_argument("--feedback", help="for the next iteration")
-    command("cancel", cmd_cancel, "cancel a run").add_argument("run")
+    command("cancel", cmd_cancel, "cancel a run").add_argument("run", help=_RUN)
     command(
         "requeue", cmd_requeue, "make a failed or dead-lettered run runnable again"
-    ).add_argument("run")
+    ).add_argument("run", help=_RUN)
     command("sweep", cmd_sweep, "apply due timeouts and reap expired leases, once")
-    command("diagram", cmd_diagram, "print the gate machine as a Mermaid diagram")
+    diagram = command(
+        "diagram", cmd_diagram,
+        "print the gate machine, or a workflow and where one of its runs stands, in Mermaid",
+        store=False,
+    )  # fmt: skip
+    diagram.add_argument(
+        "--app", help="module:attribute holding the workflow to draw (default: the gate machine)"
+    )
+    diagram.add_argument(
+        "run", nargs="?",
+        help=f"with --app: {_RUN} (or a unique prefix), read through the workflow's store",
+    )  # fmt: skip
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
     worker.add_argument(
@@ -166,11 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the command's name (default: the process's).
 
     Returns:
-        The exit code, as the module's table says; errors are one line, never a traceback.
+        The exit code, as `EXIT_CODES` says; errors are one line, never a traceback.
     """
     try:
-        args = parser().parse_args(argv)
-        code = int(args.handler(args))
+        try:
+            args = parser().parse_args(argv)
+        except _Done as done:
+            code = done.code
+        else:
+            code = int(args.handler(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at exit
         return code
     except BrokenPipeError:

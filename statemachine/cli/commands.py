@@ -9,32 +9,37 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from statemachine.core.actions import RequestReview
-from statemachine.core.codec import converter
 from statemachine.core.decisions import DecisionResult
-from statemachine.core.errors import CorruptRun, InvalidArgument
-from statemachine.core.machine import action_of
+from statemachine.core.errors import CorruptRun, InvalidArgument, RunNotFound
 from statemachine.core.record import RunRecord
 from statemachine.core.refusals import StaleRequest
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import RetryPolicy, Store, run_state
 from statemachine.tools.diagram import mermaid
+from statemachine.tools.flowchart import flowchart
 
 __all__ = [
     "ENVIRONMENT",
+    "EXIT_CODES",
     "Failure",
     "cmd_cancel",
     "cmd_diagram",
     "cmd_requeue",
     "cmd_runs",
-    "cmd_show",
     "cmd_sweep",
     "cmd_worker",
     "decide",
+    "find_run",
+    "opened",
+    "output",
+    "summary",
+    "table",
+    "when",
 ]
 
 ENVIRONMENT = "STATEMACHINE_STORE"
@@ -43,6 +48,21 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 PAGE_LIMIT = 1000  # the most runs a store lists at once
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "done (a replayed decision is done too: it answers `duplicate`)"),
+    (EXIT_REFUSED, "refused (a run that cannot be cancelled or requeued, a bad run id, a run of "
+     "another workflow), or an unexpected error (`statemachine: unexpected error: TYPE: MESSAGE`)"),
+    (EXIT_USAGE, "usage (an unknown command or option, a bad value, store URL or `--app`, an "
+     "ambiguous run id prefix)"),
+    (EXIT_CONFLICT, "conflict (the request is no longer pending, the run is busy or moved on)"),
+    (EXIT_NOT_FOUND, "not found (no such run, or no such store)"),
+    (EXIT_UNAVAILABLE, "the store is unavailable"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C), quietly"),
+    (EXIT_BROKEN_PIPE, "the reader of the output went away (as `head` does), quietly, as other "
+     "Unix tools do"),
+)  # fmt: skip
+"""Every exit code of the command, and what it means: `--help` and the docs show this table."""
 
 
 class Failure(Exception):
@@ -53,8 +73,9 @@ class Failure(Exception):
         self.code = code
 
 
-def _store(url: str | None) -> Store:
-    """The store `url` (or the environment) names.
+@contextmanager
+def opened(url: str | None) -> Iterator[Store]:
+    """The store `url` (or the environment) names, open until the block ends.
 
     Raises:
         Failure: no store is named, or its URL is malformed (a usage error).
@@ -66,19 +87,45 @@ def _store(url: str | None) -> Store:
     if not url:
         raise Failure(f"no store: pass --store URL or set {ENVIRONMENT}", EXIT_USAGE)
     try:
-        return open_store(url)
+        store = open_store(url)
     except InvalidArgument as exc:
         raise Failure(str(exc), EXIT_USAGE) from None
     except ValueError as exc:  # the URL parser's own (a bad port); the URL may hold a password
         raise Failure(f"invalid store URL: {exc}", EXIT_USAGE) from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
-def _when(moment: datetime | None) -> str | None:
+def find_run(store: Store, given: str) -> RunRecord:
+    """The run whose id is `given`, or the one run whose id starts with it.
+
+    Raises:
+        RunNotFound: no run's id is or starts with `given`.
+        InvalidRunId: `given` cannot be a run id.
+        Failure: `given` starts several runs' ids (a usage error naming a few of them).
+    """
+    try:
+        return store.load(given)
+    except RunNotFound:
+        found = sorted(run_id for run_id in store.run_ids() if run_id.startswith(given))
+        if len(found) == 1:
+            return store.load(found[0])
+        if not found:
+            raise
+    shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+    raise Failure(f"{given!r} is ambiguous: the ids of {len(found)} runs start with it: {shown}",
+                  EXIT_USAGE)  # fmt: skip
+
+
+def when(moment: datetime | None) -> str | None:
     """An ISO 8601 time to the second, or None (null in JSON, blank in a table) if absent."""
     return None if moment is None else moment.isoformat(timespec="seconds")
 
 
-def _summary(run: RunRecord) -> dict[str, Any]:
+def summary(run: RunRecord) -> dict[str, Any]:
+    """What a listing shows of a run, and what every command's JSON starts with."""
     gate = run.pending_gate
     return {
         "run_id": run.run_id,
@@ -87,15 +134,16 @@ def _summary(run: RunRecord) -> dict[str, Any]:
         "state": run_state(run),
         "step": run.cursor,
         "request_id": gate.request.request_id if gate and gate.request else None,
-        "deadline": _when(gate.deadline) if gate else None,
+        "deadline": when(gate.deadline) if gate else None,
         "attempts": run.attempts,
         "version": run.version,
-        "created_at": _when(run.created_at),
-        "updated_at": _when(run.updated_at),
+        "created_at": when(run.created_at),
+        "updated_at": when(run.updated_at),
     }
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """`rows` as a table of `columns`, aligned, with a heading; a missing value is blank."""
     cells = [
         [str(row.get(column) if row.get(column) is not None else "") for column in columns]
         for row in rows
@@ -115,7 +163,8 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+def output(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print `data` as JSON with ``--json``, else `text`."""
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text)
 
 
@@ -129,111 +178,127 @@ def _unreadable(problems: Iterable[CorruptRun]) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    store = _store(args.store)
-    if args.dead:
-        dead = store.dead(limit=args.limit, offset=args.offset)
-        _unreadable(dead.unreadable)
-        rows = [_summary(run) for run in dead]
-        columns = ["run_id", "workflow", "step", "attempts", "updated_at"]
-        _print(args, rows, _table(rows, columns) if rows else "no dead-lettered runs")
-        return 0
     found: list[RunRecord]
-    if args.state != "paused":
-        found = page = store.page(args.state, limit=args.limit, offset=args.offset)
+    with opened(args.store) as store:
+        if args.dead:
+            found = store.dead(limit=args.limit, offset=args.offset)
+            _unreadable(found.unreadable)
+        else:
+            found = _page(store, args.state, args.limit, args.offset)
+    rows = [summary(run) for run in found]
+    if args.dead:
+        columns, empty = ["run_id", "workflow", "step", "attempts", "updated_at"], "dead-lettered "
+    else:
+        columns, empty = ["run_id", "workflow", "state", "step", "attempts", "updated_at"], ""
+    output(args, rows, table(rows, columns) if rows else f"no {empty}runs")
+    return 0
+
+
+def _page(store: Store, state: str | None, limit: int, offset: int) -> list[RunRecord]:
+    """A page of the runs in `state` (any, without one), most recently changed first."""
+    if state != "paused":
+        page = store.page(state, limit=limit, offset=offset)
         _unreadable(page.unreadable)
-    else:  # two states merged: each is read from its start to the end of the page
-        end = args.offset + args.limit
-        if end > PAGE_LIMIT:
-            raise Failure(f"--state paused lists the first {PAGE_LIMIT} runs only", EXIT_USAGE)
-        pages = [
-            store.page(state, limit=end) for state in ("awaiting_confirmation", "awaiting_review")
-        ]
-        _unreadable([exc for page in pages for exc in page.unreadable])
-        found = sorted(
-            (run for page in pages for run in page),
-            key=lambda run: (run.updated_at, run.run_id),
-            reverse=True,
-        )[args.offset : end]
-    rows = [_summary(run) for run in found]
-    columns = ["run_id", "workflow", "state", "step", "attempts", "updated_at"]
-    _print(args, rows, _table(rows, columns) if rows else "no runs")
-    return 0
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    run = _store(args.store).load(args.run)
-    data = {**_summary(run), "record": converter().unstructure(run)}
-    lines = [f"{key}: {value}" for key, value in _summary(run).items() if value not in (None, "")]
-    if run.error:
-        lines.append(f"error: {run.error}")
-    gate = run.pending_gate
-    if gate is not None and gate.request is not None:
-        lines.append(
-            f"pending: {gate.request.kind.value} of {gate.name!r} (iteration {gate.iteration}): "
-            f"{gate.request.message or ''}"
-        )
-        action = action_of(gate)
-        if isinstance(action, RequestReview):
-            lines.append(f"under review: {json.dumps(action.output, ensure_ascii=False)}")
-    for each in run.gates:
-        progress = f"iteration {each.iteration}/{each.max_iterations}"
-        lines.append(f"gate {each.name}: {each.state.value}, {progress}")
-    history = [
-        {"v": e.version, "at": _when(e.at), "name": e.name, "event": e.event, "state": e.state,
-         "decision": e.decision_id}
-        for e in run.history
-    ]  # fmt: skip
-    lines += ["", _table(history, ["v", "at", "name", "event", "state", "decision"])]
-    _print(args, data, "\n".join(lines))
-    return 0
+        return page
+    # Two states merged: each is read from its start to the end of the page.
+    end = offset + limit
+    if end > PAGE_LIMIT:
+        raise Failure(f"--state paused lists the first {PAGE_LIMIT} runs only", EXIT_USAGE)
+    pages = [store.page(each, limit=end) for each in ("awaiting_confirmation", "awaiting_review")]
+    _unreadable([exc for page in pages for exc in page.unreadable])
+    return sorted(
+        (run for page in pages for run in page),
+        key=lambda run: (run.updated_at, run.run_id),
+        reverse=True,
+    )[offset:end]
 
 
 def decide(args: argparse.Namespace, *, verdict: str) -> int:
-    store = _store(args.store)
     feedback = getattr(args, "feedback", None)
     try:
-        # Without --request: the pending one, or, for a retry with the same --decision-id,
-        # the one that decision answered (it then answers "duplicate").
-        result: DecisionResult = store.decide(
-            args.run, args.request, verdict, feedback, decision_id=args.decision_id
-        )
+        with opened(args.store) as store:
+            # Without --request: the pending one, or, for a retry with the same --decision-id,
+            # the one that decision answered (it then answers "duplicate").
+            result: DecisionResult = store.decide(
+                args.run, args.request, verdict, feedback, decision_id=args.decision_id
+            )
     except StaleRequest as exc:
         if args.request is None and exc.pending_request_id is None:
             raise Failure(
                 f"run {args.run!r} is not waiting for a decision", EXIT_CONFLICT
             ) from None
         raise
-    data = {"outcome": result.outcome.value, **_summary(result.run)}
+    data = {"outcome": result.outcome.value, **summary(result.run)}
     text = f"{result.outcome.value}: run {args.run} is {run_state(result.run)}"
-    _print(args, data, text)
+    output(args, data, text)
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    run = _store(args.store).cancel(args.run)
-    _print(args, _summary(run), f"run {args.run} is {run.status.value}")
+    with opened(args.store) as store:
+        run = store.cancel(args.run)
+    output(args, summary(run), f"run {args.run} is {run.status.value}")
     return 0
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
-    run = _store(args.store).requeue(args.run)
-    _print(args, _summary(run), f"run {args.run} is {run.status.value} again")
+    with opened(args.store) as store:
+        run = store.requeue(args.run)
+    output(args, summary(run), f"run {args.run} is {run.status.value} again")
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    store = _store(args.store)
-    fired = store.expire_due()
-    reaped = store.reap(RetryPolicy())
-    _print(args, {"timeouts": fired, "reaped": reaped},
+    with opened(args.store) as store:
+        fired = store.expire_due()
+        reaped = store.reap(RetryPolicy())
+    output(args, {"timeouts": fired, "reaped": reaped},
            f"{len(fired)} timeouts applied, {len(reaped)} expired leases reaped")  # fmt: skip
     return 0
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    text = mermaid()
-    _print(args, {"mermaid": text}, text.rstrip())
+    if args.app is None:
+        if args.run is not None:
+            raise Failure("a run's diagram is its workflow's: pass --app too", EXIT_USAGE)
+        text = mermaid()
+    else:
+        text = flowchart(*_drawn(_load_app(args.app), args.app, args.run))
+    output(args, {"mermaid": text}, text.rstrip())
     return 0
+
+
+def _drawn(
+    workflows: list[Workflow], spec: str, run_id: str | None
+) -> tuple[Workflow, RunRecord | None]:
+    """The workflow to draw, and the run `run_id` names (read through the workflow's store).
+
+    Raises:
+        Failure: several workflows and no run to choose one by (a usage error).
+        RunNotFound: none of the workflows' stores has the run.
+        InvalidArgument: the run belongs to none of the workflows.
+    """
+    names = ", ".join(workflow.name for workflow in workflows)
+    if run_id is None:
+        if len(workflows) > 1:
+            raise Failure(f"{spec!r} holds several workflows ({names}): name one", EXIT_USAGE)
+        return workflows[0], None
+    stores = list({id(workflow.store): workflow.store for workflow in workflows}.values())
+    run = _found(stores, run_id)
+    for workflow in workflows:
+        if workflow.name == run.workflow:
+            return workflow, run
+    raise InvalidArgument(f"run {run.run_id!r} belongs to workflow {run.workflow!r}, not {names}")
+
+
+def _found(stores: Sequence[Store], run_id: str) -> RunRecord:
+    """The run `run_id` names, in the first of `stores` that has it."""
+    for store in stores[:-1]:
+        try:
+            return find_run(store, run_id)
+        except RunNotFound:
+            continue
+    return find_run(stores[-1], run_id)
 
 
 def _load_app(spec: str) -> list[Workflow]:
@@ -246,7 +311,8 @@ def _load_app(spec: str) -> list[Workflow]:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise Failure(f"--app must be module:attribute, not {spec!r}", EXIT_USAGE)
-    sys.path.insert(0, os.getcwd())
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         found: Any = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
@@ -261,14 +327,17 @@ def _load_app(spec: str) -> list[Workflow]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    if args.asyncio:
-        args.concurrency = args.concurrency or 100
-        return _async_worker(args)
-    args.concurrency = args.concurrency or 1
+    with opened(args.store) as store:
+        workflows = _load_app(args.app)
+        if args.asyncio:
+            return _async_worker(workflows, store, args.concurrency or 100)
+        return _worker(workflows, store, args.concurrency or 1)
+
+
+def _worker(workflows: list[Workflow], store: Store, concurrency: int) -> int:
     from statemachine.runtime.worker import Worker
 
-    store = _store(args.store)
-    worker = Worker(_load_app(args.app), store, concurrency=args.concurrency)
+    worker = Worker(workflows, store, concurrency=concurrency)
     stop = threading.Event()
 
     def finish(signum: int, frame: object) -> None:
@@ -277,26 +346,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     # Ready: said once the handlers are in place, so that SIGTERM may follow it at once.
-    print(f"worker: {args.concurrency} thread(s) on {store!r}", file=sys.stderr, flush=True)
+    print(f"worker: {concurrency} thread(s) on {store!r}", file=sys.stderr, flush=True)
     worker.run(stop)
     print(f"worker: stopped after {dict(worker.counts)}", file=sys.stderr, flush=True)
     return 0
 
 
-def _async_worker(args: argparse.Namespace) -> int:
+def _async_worker(workflows: list[Workflow], store: Store, concurrency: int) -> int:
     import asyncio
 
     from statemachine.runtime.aworker import AsyncWorker
 
-    store = _store(args.store)
-    worker = AsyncWorker(_load_app(args.app), store, concurrency=args.concurrency)
+    worker = AsyncWorker(workflows, store, concurrency=concurrency)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for each in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(each, stop.set)  # finish the units under way, then exit
-        print(f"worker: up to {args.concurrency} unit(s) at once on one event loop, on "
+        print(f"worker: up to {concurrency} unit(s) at once on one event loop, on "
               f"{store!r}", file=sys.stderr, flush=True)  # fmt: skip
         try:
             await worker.run(stop)
