@@ -38,6 +38,7 @@ from statemachine.cli.commands import (
     decide,
 )
 from statemachine.cli.show import cmd_show
+from statemachine.cli.verify import cmd_verify
 from statemachine.core.errors import (
     ConflictError,
     InvalidArgument,
@@ -169,6 +170,14 @@ def parser() -> argparse.ArgumentParser:
         "run", nargs="?",
         help=f"with --app: {_RUN} (or a unique prefix), read through the workflow's store",
     )  # fmt: skip
+    verify = command(
+        "verify", cmd_verify,
+        "check stored runs' histories against their workflow's definition",
+        store=False,
+    )  # fmt: skip
+    verify.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
+    verify.add_argument("run", nargs="?", help=f"{_RUN} (or a unique prefix) to check")
+    verify.add_argument("--all", action="store_true", help="check every run of the workflows")
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
     worker.add_argument(
