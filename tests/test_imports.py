@@ -21,7 +21,7 @@ ALLOWED = {
     "statemachine.testing": {"statemachine.core", "statemachine.store", "statemachine.runtime"},
     "statemachine.cli": {
         "statemachine.core", "statemachine.store", "statemachine.runtime", "statemachine.tools",
-        "stores",
+        "statemachine.testing", "stores",  # testing: `verify` checks histories
     },
     "stores": {"statemachine.core", "statemachine.store"},
 }  # fmt: skip
