@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,3 +26,30 @@ def durable_write_us(directory: Path, size: int, count: int) -> float:
         os.fsync(dir_fd)
         os.close(dir_fd)
     return (time.perf_counter() - start) / count * 1e6
+
+
+def sqlite_committer(path: Path, size: int) -> Callable[[int], float]:
+    """A bare SQLite commit of `size` bytes, as `SqliteStore` is configured (WAL,
+    ``synchronous=FULL``): ``BEGIN IMMEDIATE``, one ``UPDATE`` of a one-row table by its
+    primary key, ``COMMIT``. Returns a function giving the mean microseconds of `count` of
+    them; successive commits alternate between two payloads, so every one changes the row."""
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS floor (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
+    payloads = ("x" * size, "y" * size)
+    db.execute("INSERT OR REPLACE INTO floor VALUES ('run', ?)", (payloads[0],))
+
+    made = itertools.count(1)  # across calls: SQLite writes nothing for an unchanged row
+
+    def commit_us(count: int) -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE floor SET data = ? WHERE id = 'run'", (payloads[next(made) % 2],))
+            db.execute("COMMIT")
+        return (time.perf_counter() - start) / count * 1e6
+
+    return commit_us

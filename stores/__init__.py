@@ -1,9 +1,9 @@
 """Persistence adapters for `statemachine` runs.
 
 `MemoryStore` is the reference (it lives in the core, which needs a default store);
-`FileStore` keeps runs as durable JSON files; `RedisStore` keeps them in Redis or a Redis
-Cluster (the `redis` driver is imported only when one is built); `open_store(url)` builds any
-of them from a URL.
+`FileStore` keeps runs as durable JSON files; `SqliteStore` keeps them in one SQLite database
+(single-host production); `RedisStore` keeps them in Redis or a Redis Cluster (the `redis`
+driver is imported only when one is built); `open_store(url)` builds any of them from a URL.
 """
 
 from statemachine.store import Store
@@ -11,6 +11,7 @@ from statemachine.store.memory import MemoryStore
 
 from .file import FileStore
 from .redis import RedisConfigWarning, RedisStore
+from .sqlite import SqliteStore
 from .url import open_store, register_scheme
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "MemoryStore",
     "RedisConfigWarning",
     "RedisStore",
+    "SqliteStore",
     "Store",
     "open_store",
     "register_scheme",

@@ -15,13 +15,11 @@ opened for reading in a way that could hang or follow it elsewhere.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import stat
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
     CodecError,
     CorruptRun,
-    RunBusy,
     RunExists,
     RunNotFound,
     StoreError,
@@ -47,6 +44,8 @@ from statemachine.store import (
     new_id,
 )
 from statemachine.store.logs import log_once
+
+from .locks import RunLocks
 
 __all__ = ["FileStore"]
 
@@ -80,8 +79,7 @@ class FileStore(Store):
     ) -> None:
         self.path = Path(path)
         self.max_run_bytes = max_run_bytes
-        self._locks = self.path / ".locks"
-        self._held: dict[str, int] = {}  # lease token -> the descriptor holding its flock
+        self._locks = RunLocks(self.path / ".locks", self._missing)
         self._versions: dict[str, tuple[tuple[int, int, int], int]] = {}  # run -> (file, version)
         self._guard = threading.Lock()
         if create:
@@ -94,7 +92,7 @@ class FileStore(Store):
 
     def _make_directory(self) -> None:
         try:
-            self._locks.mkdir(parents=True, exist_ok=True)
+            self._locks.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the file store at {self.path}: {exc}") from exc
 
@@ -128,36 +126,6 @@ class FileStore(Store):
                 log_once(LOG, f"{self.path}:temp", "file store %s: leaving stale temporary files "
                          "(%s)", self.path, exc)  # fmt: skip
                 return
-
-    def _lock(self, run_id: str, kind: str, blocking: bool) -> int:
-        """A descriptor holding the run's `kind` flock; closing it releases the lock."""
-        path = self._locks / f"{run_id}.{kind}"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            if missing := self._missing():
-                raise missing from None
-            self._make_directory()  # the locks' directory: the first lock in this store
-            return self._lock(run_id, kind, blocking)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock file {path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            raise RunBusy(run_id) from None
-        except OSError as exc:  # no locks left (ENOLCK), a file system without flock
-            os.close(fd)
-            raise StoreError(f"cannot lock {path}: {exc}") from exc
-        return fd
-
-    @contextmanager
-    def _write_lock(self, run_id: str) -> Iterator[None]:
-        fd = self._lock(check_run_id(run_id), "write", blocking=True)
-        try:
-            yield
-        finally:
-            os.close(fd)
 
     def _read(self, run_id: str) -> tuple[bytes, float]:
         """The snapshot's bytes and modification time; only a regular file is read."""
@@ -222,9 +190,9 @@ class FileStore(Store):
     def create(self, run: RunRecord) -> None:
         check_run_id(run.run_id)
         encode_run(run, self.max_run_bytes)  # refuse before the directory is made
-        if not self._locks.is_dir():
+        if not self._locks.directory.is_dir():
             self._make_directory()  # the first run written creates the store
-        with self._write_lock(run.run_id):
+        with self._locks.locked(run.run_id, "write"):
             if os.path.lexists(self._snapshot(run.run_id)):
                 raise RunExists(run.run_id)
             self._write(run)
@@ -286,7 +254,7 @@ class FileStore(Store):
 
     def commit(self, run: RunRecord, expected_version: int, *, lease: Lease | None = None) -> None:
         check_commit(run, expected_version)
-        with self._write_lock(run.run_id):
+        with self._locks.locked(run.run_id, "write"):
             stored = self._stored_version(run.run_id)
             if stored != expected_version:
                 raise VersionConflict(run.run_id, expected_version, stored)
@@ -298,17 +266,10 @@ class FileStore(Store):
             if missing := self._missing():
                 raise missing
             raise RunNotFound(run_id)
-        fd = self._lock(run_id, "run", blocking=False)
-        lease = Lease(run_id, new_id(), 0)
-        with self._guard:
-            self._held[lease.token] = fd
-        return lease
+        return self._locks.take(run_id)
 
     def release(self, lease: Lease) -> None:
-        with self._guard:
-            fd = self._held.pop(lease.token, None)
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the lock
+        self._locks.give_back(lease)
 
     def run_ids(self) -> list[str]:
         """The ids of the runs in the directory; anything else there is logged once and left."""

@@ -1,7 +1,10 @@
 """Stores built from URLs, through an explicit scheme registry.
 
 ``memory://``; ``file:///absolute/path`` or ``file://relative/path`` (query: ``create=1`` to
-make the directory now, ``max_run_bytes=N``); ``redis://[user:password@]host:port/db?prefix=...``
+make the directory now, ``max_run_bytes=N``); ``sqlite:///absolute/runs.db`` or
+``sqlite://relative/runs.db`` (the same grammar as ``file://``, so not SQLAlchemy's, whose
+``sqlite:///`` is relative; query: ``create=1``, ``synchronous=NORMAL``, ``busy_timeout=S``,
+``max_run_bytes=N``); ``redis://[user:password@]host:port/db?prefix=...``
 and ``rediss://`` (TLS), with ``cluster=1`` for a Redis Cluster (see `RedisStore` for the
 rest). Other drivers register a factory with `register_scheme`. Drivers are imported only
 when a store of theirs is built.
@@ -10,6 +13,7 @@ when a store of theirs is built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from statemachine.core.errors import InvalidArgument
@@ -46,16 +50,39 @@ def _memory(url: str) -> Store:
     return MemoryStore(**_limit(options))
 
 
-def _file(url: str) -> Store:
+def _path(url: str, example: str, known: set[str]) -> tuple[str, dict[str, str], bool]:
+    """The path a ``file://`` or ``sqlite://`` URL names, its options, and its `create`."""
     where, options = _split(url)
     path = unquote(where)
+    scheme = url.partition("://")[0].lower()
     if not path:
-        raise InvalidArgument("file:// needs a path, as in file:///var/lib/runs")
-    unknown = set(options) - {"create", "max_run_bytes"}
+        raise InvalidArgument(f"{scheme}:// needs a path, as in {example}")
+    unknown = set(options) - {"create", "max_run_bytes", *known}
     if unknown:
-        raise InvalidArgument(f"unknown file store option(s): {', '.join(sorted(unknown))}")
-    create = options.get("create", "").lower() in _TRUE
+        raise InvalidArgument(f"unknown {scheme} store option(s): {', '.join(sorted(unknown))}")
+    return path, options, options.get("create", "").lower() in _TRUE
+
+
+def _file(url: str) -> Store:
+    path, options, create = _path(url, "file:///var/lib/runs", set())
     return FileStore(path, create=create, **_limit(options))
+
+
+def _sqlite(url: str) -> Store:
+    from .sqlite import SqliteStore
+
+    path, options, create = _path(url, "sqlite:///var/lib/runs.db", {"synchronous", "busy_timeout"})
+    settings: dict[str, Any] = _limit(options)
+    if "synchronous" in options:
+        settings["synchronous"] = options["synchronous"]
+    if "busy_timeout" in options:
+        try:
+            settings["busy_timeout"] = float(options["busy_timeout"])
+        except ValueError:
+            raise InvalidArgument(
+                f"busy_timeout must be a number of seconds, not {options['busy_timeout'][:40]!r}"
+            ) from None
+    return SqliteStore(path, create=create, **settings)
 
 
 def _limit(options: dict[str, str]) -> dict[str, int | None]:
@@ -73,7 +100,9 @@ def _redis(url: str) -> Store:
     return RedisStore(url)
 
 
-_SCHEMES: dict[str, Factory] = {"memory": _memory, "file": _file, "redis": _redis, "rediss": _redis}
+_SCHEMES: dict[str, Factory] = {
+    "memory": _memory, "file": _file, "sqlite": _sqlite, "redis": _redis, "rediss": _redis,
+}  # fmt: skip
 
 
 def register_scheme(scheme: str, factory: Factory) -> None:

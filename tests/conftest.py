@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from statemachine import Store
 from statemachine.testing import EPOCH
-from stores import FileStore, MemoryStore, RedisStore
+from stores import FileStore, MemoryStore, RedisStore, SqliteStore
 
 from .helpers import Clock
 from .servers import RedisServer
@@ -30,7 +30,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-STORE_KINDS = ["memory", "file", "redis"]
+STORE_KINDS = ["memory", "file", "sqlite", "redis"]
 
 StoreFactory = Callable[[str], Store]
 
@@ -55,6 +55,8 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
             store = MemoryStore()
         elif kind == "file":
             store = FileStore(tmp_path / name)
+        elif kind == "sqlite":
+            store = SqliteStore(tmp_path / f"{name}.db")
         else:
             server: RedisServer = request.getfixturevalue("redis_server")
             store = RedisStore(server.url, prefix=f"{prefix}-{name}")
@@ -85,5 +87,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     if request.param == "file":
         return f"file://{tmp_path}/runs"
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/runs.db"
     server: RedisServer = request.getfixturevalue("redis_server")
     return f"{server.url}?prefix=examples-{tmp_path.name}"

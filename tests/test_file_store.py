@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -24,6 +25,7 @@ from statemachine import (
     RunNotFound,
     RunRecord,
     RunStatus,
+    Store,
     StoreError,
     StoreNotFound,
     VersionConflict,
@@ -150,34 +152,42 @@ def test_stale_temp_files_are_removed_on_open_but_a_live_writers_are_kept(tmp_pa
         sleeper.wait()
 
 
+@contextmanager
+def held_elsewhere(kind: str, location: Path) -> Iterator[None]:
+    """For the body, another process holds run-1 of the store `kind` (``FileStore``,
+    ``SqliteStore``) at `location`; then it is killed with SIGKILL."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import sys, time; from stores import {kind}; s = {kind}(sys.argv[1]);\n"
+         "with s.hold('run-1'):\n    print('held', flush=True); time.sleep(60)", str(location)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+
+
 def test_hold_is_exclusive_across_processes_and_released_when_the_holder_dies(
     tmp_path: Path,
 ) -> None:
     """A run held by another process is RunBusy here; after that process is killed, it is free."""
     store = FileStore(tmp_path)
     store.create(record())
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from stores import FileStore; s = FileStore(sys.argv[1]);\n"
-         "with s.hold('run-1'):\n    print('held', flush=True); time.sleep(60)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(RunBusy), store.hold("run-1"):
-            pass
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
-        holder.stdout.close()  # type: ignore[union-attr]
+    with held_elsewhere("FileStore", tmp_path), pytest.raises(RunBusy), store.hold("run-1"):
+        pass
     with store.hold("run-1"):
         pass
 
 
-def keep_committing(path: str) -> None:
-    """Commit forever, with snapshots of varying size, until killed."""
-    store = FileStore(path)
+def keep_committing(path: str, make: Callable[[str], Store] = FileStore) -> None:
+    """Commit forever, with snapshots of varying size, until killed (to the store `make`
+    opens at `path`: the SQLite store's tests use it too)."""
+    store = make(path)
     while True:
         run = store.load("run-1")
         bigger = attrs.evolve(run, version=run.version + 1, input="x" * (run.version * 37 % 20_000))

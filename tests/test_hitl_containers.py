@@ -234,7 +234,7 @@ def test_names_are_unique_per_container_not_per_workflow() -> None:
         Steps("s", steps=[Step(name="a", executor=tag("a")), Step(name="a", executor=tag("b"))])
 
 
-@pytest.mark.parametrize("kind", ["file", "redis"])
+@pytest.mark.parametrize("kind", ["file", "sqlite", "redis"])
 def test_a_pause_inside_a_branch_resumes_there_in_another_process(
     kind: str, make_store: object, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -242,6 +242,8 @@ def test_a_pause_inside_a_branch_resumes_there_in_another_process(
     another process, which carries on inside that branch."""
     if kind == "file":
         url = f"file://{tmp_path}/runs"
+    elif kind == "sqlite":
+        url = f"sqlite://{tmp_path}/runs.db"
     else:
         server = request.getfixturevalue("redis_server")
         url = f"{server.url}?prefix=nested-{tmp_path.name}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from statemachine import CorruptRun, RetryPolicy, RunStatus, Store
 from statemachine.testing import EPOCH
 from statemachine.testing.contract import sample_run
-from stores import FileStore, RedisStore
+from stores import FileStore, RedisStore, SqliteStore
 from stores.redis.keys import text
 
 from .servers import RedisServer
@@ -140,13 +142,16 @@ def test_one_corrupt_run_never_fails_a_listing(make_store: Callable[..., Store])
     """list_runs and get_session list the readable runs and report the corrupt one."""
     from statemachine import Step, Workflow
 
-    for kind in ("file", "redis"):
+    for kind in ("file", "sqlite", "redis"):
         store = make_store(kind, name=f"listing-{kind}")
         workflow = Workflow(name="w", store=store, steps=[Step(name="s", executor=lambda si: 1)])
         good = [workflow.submit(n, run_id=f"good-{n}") for n in range(3)]
         bad = workflow.submit("x", run_id="bad")
         if isinstance(store, FileStore):
             (store.path / "bad.json").write_bytes(b"\x00garbage")
+        elif isinstance(store, SqliteStore):
+            with closing(sqlite3.connect(store.path)) as db, db:
+                db.execute("UPDATE runs SET data = x'0067617262616765' WHERE run_id = 'bad'")
         else:
             assert isinstance(store, RedisStore)
             store.client.driver.hset(store._keys("bad").run, "snapshot", b"garbage")

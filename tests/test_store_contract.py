@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from statemachine import (
 )
 from statemachine.testing import EPOCH
 from statemachine.testing.contract import check_store, sample_run, touched
-from stores import FileStore, MemoryStore, RedisStore
+from stores import FileStore, MemoryStore, RedisStore, SqliteStore
 from stores.redis.keys import partition
 
 from .conftest import STORE_KINDS
@@ -56,6 +58,8 @@ class Medium:
             old.close()
         if self.kind == "file":
             return FileStore(self.base / self.name, create=True)
+        if self.kind == "sqlite":
+            return SqliteStore(self.base / f"{self.name}.db", create=True)
         assert self.server is not None
         return RedisStore(self.server.url, prefix=f"contract-{self.name}")
 
@@ -70,6 +74,13 @@ class Medium:
             else:
                 path.write_bytes(b'{"schema_version": 2, "input": ' + b"[" * 50_000 + b"]" * 50_000)
             return path.read_bytes()
+        if isinstance(store, SqliteStore):
+            junk = b'{"schema_version": 2, "run_id": "' + run_id.encode() + b'", "tr'
+            if not self.spoiled % 2:
+                junk = b'{"schema_version": 2, "input": ' + b"[" * 50_000 + b"]" * 50_000
+            with closing(sqlite3.connect(store.path)) as db, db:
+                db.execute("UPDATE runs SET data = ? WHERE run_id = ?", (junk, run_id))
+            return self.junk(store, run_id)
         assert isinstance(store, RedisStore)
         assert self.server is not None
         key = run_key(store, run_id)
@@ -81,6 +92,12 @@ class Medium:
     def junk(self, store: Store, run_id: str) -> bytes:
         if isinstance(store, FileStore):
             return (store.path / f"{run_id}.json").read_bytes()
+        if isinstance(store, SqliteStore):
+            with closing(sqlite3.connect(store.path)) as db:
+                query = "SELECT CAST(data AS BLOB) FROM runs WHERE run_id = ?"
+                data = db.execute(query, (run_id,)).fetchone()[0]
+            assert isinstance(data, bytes)
+            return data
         assert isinstance(store, RedisStore)
         assert self.server is not None
         value = self.server.client().get(run_key(store, run_id))
@@ -100,6 +117,14 @@ class Medium:
                 (store.path / "d.json").mkdir()  # named like a run: never read as one
                 os.mkfifo(store.path / "fifo.json")  # reading it would hang a naive sweep
                 (store.path / "link.json").symlink_to("/etc/hostname")
+        elif isinstance(store, SqliteStore):
+            # Rows no run id could name, in every index: each listing, claim and sweep
+            # meets them, and must pass over them.
+            row = "(?, 'contract', 0, ?, 9e15, 0, 0, 1, 0, 'dead', '{}')"
+            with closing(sqlite3.connect(store.path)) as db, db:
+                for bad, state in (("bad id!", "pending"), ("", "failed"), ("../up", "failed"),
+                                   (b"\xff", "awaiting_review")):  # fmt: skip
+                    db.execute(f"INSERT OR IGNORE INTO runs VALUES {row}", (bad, state))
         elif isinstance(store, RedisStore) and self.server is not None:
             client = self.server.client()
             tag = f"{store.prefix}:{{p0}}"
@@ -175,8 +200,10 @@ def increment(store: Store, run_id: str, times: int) -> int:
 
 
 def increment_in_a_process(kind: str, location: str, run_id: str, times: int, out: Any) -> None:
-    store: Store = FileStore(location) if kind == "file" else RedisStore(location)
-    out.put(increment(store, run_id, times))
+    stores: dict[str, Callable[[str], Store]] = {
+        "file": FileStore, "sqlite": SqliteStore, "redis": RedisStore
+    }  # fmt: skip
+    out.put(increment(stores[kind](location), run_id, times))
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
@@ -200,6 +227,9 @@ def test_four_writers_times_500_increments_lose_nothing(
         if kind == "file":
             location = str(tmp_path / "runs")
             store = FileStore(location)
+        elif kind == "sqlite":
+            location = str(tmp_path / "runs.db")
+            store = SqliteStore(location)
         else:
             server: RedisServer = request.getfixturevalue("redis_server")
             location = f"{server.url}?prefix=counter-{os.getpid()}-{tmp_path.name}"

@@ -4,11 +4,13 @@ at once, junk in the store stops nothing, and the log stays quiet whatever the s
 from __future__ import annotations
 
 import logging
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from statemachine import (
     Worker,
     Workflow,
 )
-from stores import FileStore, RedisStore
+from stores import FileStore, RedisStore, SqliteStore
 
 from .conftest import STORE_KINDS
 
@@ -65,6 +67,9 @@ def spoil(store: Store, run_id: str, kind: str, make_store: Callable[..., Store]
     """Replace the stored run's snapshot with junk, in the store's own medium."""
     if isinstance(store, FileStore):
         (store.path / f"{run_id}.json").write_bytes(b'{"schema_version": 2, "trunc')
+    elif isinstance(store, SqliteStore):
+        with closing(sqlite3.connect(store.path)) as db, db:
+            db.execute("UPDATE runs SET data = 'not json at all' WHERE run_id = ?", (run_id,))
     else:
         assert isinstance(store, RedisStore)
         key = f"{store._keys(run_id).run}"
@@ -110,7 +115,7 @@ def test_runs_a_worker_cannot_execute_never_hold_up_the_others(
     assert changed in [run.run_id for run in store.dead()]
     untouched = store.load(unserved)
     assert (untouched.status, untouched.version) == (RunStatus.pending, 0)
-    if kind == "redis":
+    if kind in ("redis", "sqlite"):
         assert "corrupt" in [exc.run_id for exc in store.dead().unreadable]
         assert store.claim(workflows=["served"]) is None  # set aside: never claimed again
     # One line per finished run, and a handful about the broken ones.
