@@ -1,9 +1,13 @@
-"""Chaos: 200 runs, 4 worker processes, and faults, against a real Redis (bounded to 90 s).
+"""Chaos: 200 runs, 4 worker processes, and faults, against a real Redis and a real SQLite
+database (bounded to 90 s each).
 
 Faults: random `kill -9` of workers (restarted at once) and `SIGSTOP` longer than the lease,
 a decider sending duplicate and conflicting decisions while leaving about 30% of pauses
-unanswered, and one `kill -9` of Redis restarted from its AOF. Then every run must end, and
-every invariant must hold.
+unanswered, and (Redis) one `kill -9` of Redis restarted from its AOF. Then every run must
+end, and every invariant must hold. On SQLite a stopped worker keeps its runs' locks (they end
+only with the process), so nothing is fenced or reaped there: its runs wait until it wakes,
+and one stopped while it held the database's write lock stops every writer until then (each
+stop is probed for it, and counted as an outage, as Redis's restart is).
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from statemachine import (
     Cancel,
@@ -35,7 +43,7 @@ from statemachine import (
     step,
 )
 from statemachine.testing import check_history
-from stores import RedisStore
+from stores import RedisStore, SqliteStore, open_store
 
 from .chaos_app import TIMEOUT, answered, workflows
 from .servers import RedisServer
@@ -115,15 +123,83 @@ def wait_for_busy_worker(busy: Path, by_pid: dict[int, int], timeout: float = 30
     raise AssertionError("no worker started a unit")
 
 
-def test_chaos(tmp_path: Path) -> None:
+def wait_until_stopped(pid: int, timeout: float = 10) -> None:
+    """Wait for every thread of `pid` to be stopped: SIGSTOP is sent at once, but a thread in
+    the middle of a system call (taking a lock, say) finishes it first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        states = []
+        for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(task.read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a thread that ended meanwhile
+        if all(state in ("T", "t", "Z") for state in states):
+            return
+        time.sleep(0.001)  # polls the threads' states; bounded by `timeout`
+    raise AssertionError(f"process {pid} did not stop")
+
+
+def holds_the_write_lock(path: Path) -> bool:
+    """Whether the database's write lock stays taken for 0.3 s (a stopped process has it):
+    tried every millisecond, as the store does (SQLite's own waits can miss a free lock)."""
+    with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as db:
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                time.sleep(0.001)  # the pace of tries, as the store's own
+                continue
+            db.execute("ROLLBACK")
+            return False
+    return True
+
+
+def check_indexes(store: RedisStore | SqliteStore, server: RedisServer | None,
+                  runs: list[RunRecord]) -> None:  # fmt: skip
+    """Each run has exactly one entry in the states index, the right one, and is in no work
+    index (on SQLite: its row's columns say what its snapshot says)."""
+    if isinstance(store, SqliteStore):
+        with closing(sqlite3.connect(store.path)) as db:
+            rows = {row[0]: row[1:] for row in db.execute(
+                "SELECT run_id, version, state, ready_at, deadline, dead FROM runs")}  # fmt: skip
+        assert len(rows) == len(runs)
+        for run in runs:
+            assert rows[run.run_id] == (run.version, run_state(run), None, None, None), run.run_id
+        return
+    assert server is not None
+    client = server.client()
+    entries: dict[str, list[str]] = {}
+    for member in client.zrange("chaos:{p0}:states", 0, -1):
+        text = member.decode() if isinstance(member, bytes) else str(member)
+        entries.setdefault(text.rsplit("|", 1)[1], []).append(text)
+    assert len(entries) == len(runs)
+    for run in runs:
+        found = client.hget(f"chaos:{{p0}}:run:{run.run_id}", "entry")
+        assert isinstance(found, bytes)
+        expected = found.decode()
+        assert entries[run.run_id] == [expected], (run.run_id, entries[run.run_id])
+        assert expected.startswith(f"{run_state(run)}|")
+        for index in (f"ready:{run.workflow}", "leases", "deadlines", "dead"):
+            assert client.zscore(f"chaos:{{p0}}:{index}", run.run_id) is None, (run.run_id, index)
+
+
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+def test_chaos(kind: str, tmp_path: Path) -> None:
     """No invariant broken, every run ends in time, timeouts are punctual, fault paths taken."""
-    server = RedisServer(tmp_path / "redis").start()
-    url = f"{server.url}?prefix=chaos&lease_seconds={LEASE}&retry_seconds=15"
+    server: RedisServer | None = None
+    if kind == "redis":
+        server = RedisServer(tmp_path / "redis").start()
+        url = f"{server.url}?prefix=chaos&lease_seconds={LEASE}&retry_seconds=15"
+    else:
+        url = f"sqlite://{tmp_path}/runs.db?create=1"
     stats = tmp_path / "stats"
     stats.mkdir()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        store = RedisStore(url)
+        store = open_store(url)
+        assert isinstance(store, RedisStore | SqliteStore)
         run_ids = [workflows[n % 4].bind(store).submit(f"input {n}") for n in range(RUNS)]
 
         busy = tmp_path / "busy"
@@ -144,20 +220,32 @@ def test_chaos(tmp_path: Path) -> None:
         )
         processes.append(decider)
 
+        resumes: list[threading.Timer] = []
+        outages: list[tuple[float, float]] = []  # when the store could not be written
+        stopped_for: list[tuple[float, float]] = []  # when a worker was stopped
+
+        def stop(victim: subprocess.Popen[bytes]) -> None:
+            """SIGSTOP a worker for longer than the lease. On SQLite, one stopped while it
+            held the database's write lock stops every writer until it wakes: an outage."""
+            stopped = time.time()
+            victim.send_signal(signal.SIGSTOP)
+            wait_until_stopped(victim.pid)
+            resume = threading.Timer(LEASE + 1.0, victim.send_signal, (signal.SIGCONT,))
+            resume.start()
+            resumes.append(resume)
+            stopped_for.append((stopped, stopped + LEASE + 1.0))
+            if isinstance(store, SqliteStore) and holds_the_write_lock(store.path):
+                outages.append((stopped, stopped + LEASE + 1.0))
+
         # First, one worker stopped in the middle of a unit for longer than its lease: when it
         # wakes, its commit must be fenced. The rest of the faults fall where they fall.
-        resumes: list[threading.Timer] = []
         by_pid = {worker.pid: slot for slot, worker in enumerate(workers)}
         victim_slot = wait_for_busy_worker(busy, by_pid)
-        workers[victim_slot].send_signal(signal.SIGSTOP)
-        resumes.append(threading.Timer(LEASE + 1.0, workers[victim_slot].send_signal,
-                                       (signal.SIGCONT,)))  # fmt: skip
-        resumes[0].start()
+        stop(workers[victim_slot])
         spared_until = time.monotonic() + LEASE + 2.0  # its counts are written after it wakes
 
         rng = random.Random(20261124)
         started = time.monotonic()
-        outage: tuple[float, float] | None = None
         kills, stops = 0, 1
         while time.monotonic() - started < FAULT_SECONDS:
             time.sleep(rng.uniform(0.3, 0.8))  # the pace of faults, not a wait for anything
@@ -172,16 +260,13 @@ def test_chaos(tmp_path: Path) -> None:
             else:
                 victim = workers[slot]
                 if victim.poll() is None:
-                    victim.send_signal(signal.SIGSTOP)
-                    resume = threading.Timer(LEASE + 1.0, victim.send_signal, (signal.SIGCONT,))
-                    resume.start()
-                    resumes.append(resume)
+                    stop(victim)
                     stops += 1
-            if outage is None and time.monotonic() - started > FAULT_SECONDS / 2:
+            if server and not outages and time.monotonic() - started > FAULT_SECONDS / 2:
                 down = time.time()
                 server.kill(signal.SIGKILL)
                 server.start()  # replays the AOF
-                outage = (down, time.time())
+                outages.append((down, time.time()))
         for resume in resumes:
             resume.join()
         faults_stopped = time.monotonic()
@@ -215,29 +300,10 @@ def test_chaos(tmp_path: Path) -> None:
             check_history(run, by_name[run.workflow])
         assert all(run.version == len(run.history) for run in runs)
 
-        # Each run has exactly one entry in the states index, the right one, and is in no work
-        # index.
-        client = server.client()
-        entries: dict[str, list[str]] = {}
-        for member in client.zrange("chaos:{p0}:states", 0, -1):
-            text = member.decode() if isinstance(member, bytes) else str(member)
-            entries.setdefault(text.rsplit("|", 1)[1], []).append(text)
-        assert len(entries) == len(runs)
-        for run in runs:
-            found = client.hget(f"chaos:{{p0}}:run:{run.run_id}", "entry")
-            assert isinstance(found, bytes)
-            expected = found.decode()
-            assert entries[run.run_id] == [expected], (run.run_id, entries[run.run_id])
-            assert expected.startswith(f"{run_state(run)}|")
-            for index in (f"ready:{run.workflow}", "leases", "deadlines", "dead"):
-                assert client.zscore(f"chaos:{{p0}}:{index}", run.run_id) is None, (
-                    run.run_id,
-                    index,
-                )
+        check_indexes(store, server, runs)
 
         # Unanswered pauses ended by their on_timeout, within a sweep interval + 250 ms.
-        assert outage is not None
-        down_from, up_at = outage
+        assert outages or kind != "redis"
         every = [(run.run_id, *pause) for run in runs for pause in pauses(run)]
         unanswered = [p for p in every if not answered(p[0], p[1])]
         assert unanswered, "the decider answered everything: no pause was left to time out"
@@ -245,7 +311,18 @@ def test_chaos(tmp_path: Path) -> None:
         too_late = []
         for _, _, paused_at, event, ended_at in every:
             deadline = paused_at + timedelta(seconds=TIMEOUT)
-            outage_hit = down_from - 0.1 <= deadline.timestamp() <= up_at + SWEEP + 0.5
+            outage_hit = any(
+                down - 0.1 <= deadline.timestamp() <= up + SWEEP + 0.5 for down, up in outages
+            )
+            # On SQLite a stopped worker keeps its run: a pause it had made and not yet stored
+            # is stored when it wakes, and its timeout fires from then (on Redis the lease runs
+            # out instead). Which worker made a pause is not recorded, so any worker stopped
+            # between the pause and its deadline may be the one.
+            outage_hit = outage_hit or (kind == "sqlite" and any(
+                paused_at.timestamp() - 0.5 <= down <= deadline.timestamp()
+                and ended_at.timestamp() <= up + SWEEP + 0.5
+                for down, up in stopped_for
+            ))  # fmt: skip
             if (
                 event == "timeout"
                 and not outage_hit
@@ -255,11 +332,13 @@ def test_chaos(tmp_path: Path) -> None:
         assert not too_late, too_late[:5]
 
         # The fault paths were taken.
-        print(f"\nchaos: {kills} kills, {stops} stops, outage {up_at - down_from:.2f}s, "
+        print(f"\nchaos ({kind}): {kills} kills, {stops} stops, outages "
+              f"{[round(up - down, 2) for down, up in outages]} s, "
               f"settled {settled_after:.1f}s after the faults, counts {counts}")  # fmt: skip
         assert counts.get("errors", 0) == 0, counts  # no worker thread hit a bug
-        assert counts.get("fenced", 0) > 0, counts
-        assert counts.get("reaped", 0) > 0, counts
+        if kind == "redis":  # leases that run out: a stalled worker is fenced, its run reaped
+            assert counts.get("fenced", 0) > 0, counts
+            assert counts.get("reaped", 0) > 0, counts
         assert counts.get("timeouts", 0) > 0, counts
     finally:
         for process in processes:
@@ -267,4 +346,5 @@ def test_chaos(tmp_path: Path) -> None:
                 process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait()
-        server.stop()
+        if server is not None:
+            server.stop()
