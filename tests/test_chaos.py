@@ -274,7 +274,7 @@ def test_chaos(kind: str, tmp_path: Path) -> None:
         limit = LEASE + SWEEP + 5
         unfinished = run_ids
         while unfinished and time.monotonic() - faults_stopped < limit:
-            time.sleep(0.2)
+            time.sleep(0.2)  # polls the stored states; bounded by `limit`
             unfinished = [r for r in unfinished if not store.load(r).status.is_finished]
         settled_after = time.monotonic() - faults_stopped
         runs = [store.load(r) for r in run_ids]
