@@ -25,6 +25,7 @@ __all__ = [
     "InvalidRunId",
     "LeaseLost",
     "MalformedRecord",
+    "PathDiverged",
     "RunBusy",
     "RunExists",
     "RunNotFound",
@@ -75,6 +76,25 @@ class ExplorationFailed(StateMachineError, AssertionError):
         self.exploration = exploration
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
+
+
+class PathDiverged(StateMachineError, AssertionError):
+    """A run played along an explored path did not go where the exploration said: the runtime
+    and the explorer's model disagree (a bug in one of them, or user code that does not do
+    what the path scripts).
+
+    Attributes:
+        step: the index of the path's move after which they differ.
+        move: that move, in words.
+        expected: where the exploration said the run stands, in words.
+        actual: where it stands, in words.
+    """
+
+    def __init__(self, step: int, move: str, expected: str, actual: str) -> None:
+        self.step, self.move, self.expected, self.actual = step, move, expected, actual
+        super().__init__(
+            f"after move {step} ({move}): expected {expected}, but the run is {actual}"
+        )
 
 
 class HistoryInvalid(StateMachineError, AssertionError):

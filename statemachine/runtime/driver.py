@@ -169,7 +169,11 @@ class _Driver(Units):
                 continue
             outcome = yield from self._gate(run, key, node)
             if isinstance(outcome, RunRecord):
-                if outcome.status is RunStatus.running:  # a Condition took a failure
+                # A Condition that took a failure skips (running) or pauses for a person; the
+                # pause is not stored yet: the loop stores and announces it at the Condition.
+                if outcome.status is RunStatus.running or (
+                    outcome.status is RunStatus.paused and outcome.version != self.committed
+                ):
                     run = outcome
                     continue
                 return outcome  # paused, failed or handed over

@@ -17,13 +17,18 @@ contract; the explorer alone does not::
 
 from typing import TYPE_CHECKING
 
-from statemachine.core.errors import ExplorationFailed
+from statemachine.core.errors import ExplorationFailed, PathDiverged
 from statemachine.testing.explore import Edge, Exploration, Node, explore, fitting
 from statemachine.testing.harness import Harness, VirtualClock
 from statemachine.testing.history import check_history
+from statemachine.testing.paths import ScriptedFailure, run_path
+from statemachine.testing.places import GateAt, Move, Path, Place, place_of
+from statemachine.testing.workflow_graph import WorkflowEdge, WorkflowExploration, explore_workflow
 
 if TYPE_CHECKING:
     from statemachine.testing.contract import check_store, store_agreement
+    from statemachine.testing.generated import decisions, workflows
+    from statemachine.testing.stateful import WorkflowMachine
     from statemachine.testing.strategies import (
         EPOCH,
         FIELDS,
@@ -42,22 +47,42 @@ __all__ = [
     "Edge",
     "Exploration",
     "ExplorationFailed",
+    "GateAt",
     "Harness",
+    "Move",
     "Node",
+    "Path",
+    "PathDiverged",
+    "Place",
+    "ScriptedFailure",
     "VirtualClock",
+    "WorkflowEdge",
+    "WorkflowExploration",
+    "WorkflowMachine",
     "check_history",
     "check_store",
+    "decisions",
     "event_sequences",
     "events",
     "explore",
+    "explore_workflow",
     "fitting",
     "gates",
     "json_values",
+    "place_of",
     "policies",
+    "run_path",
     "store_agreement",
+    "workflows",
 ]
 
-_LAZY = {"check_store": "contract", "store_agreement": "contract"}
+_LAZY = {
+    "check_store": "contract",
+    "store_agreement": "contract",
+    "decisions": "generated",
+    "workflows": "generated",
+    "WorkflowMachine": "stateful",
+}
 _LAZY.update(
     dict.fromkeys(
         (

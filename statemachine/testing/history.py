@@ -67,10 +67,10 @@ def check_history(run: RunRecord, workflow: Workflow) -> None:
             if entry.event not in _RUN_EVENTS:
                 raise invalid(f"{entry.event!r} is not something that happens to a run")
             continue
+        if entry.event == "failed":
+            continue  # names the code that failed: a step by its name, inside a loop's too
         if entry.name not in definition.nodes:
             raise invalid(f"names {entry.name!r}, a step this workflow does not have")
-        if entry.event == "failed":
-            continue
         if entry.event == "completed":
             if entry.state not in _STEP_ENDS and entry.state != RunStatus.failed.value:
                 raise invalid(f"a step cannot complete as {entry.state!r}")
