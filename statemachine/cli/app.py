@@ -37,6 +37,7 @@ from statemachine.cli.commands import (
     cmd_worker,
     decide,
 )
+from statemachine.cli.logs import add_log_options
 from statemachine.cli.show import cmd_show
 from statemachine.cli.verify import cmd_verify
 from statemachine.core.errors import (
@@ -192,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run units as tasks of one event loop: for user code that mostly awaits",
     )
+    add_log_options(worker)
     return top
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from statemachine.cli.logs import configure_logging
 from statemachine.core.decisions import DecisionResult
 from statemachine.core.errors import CorruptRun, InvalidArgument, RunNotFound
 from statemachine.core.record import RunRecord
@@ -327,6 +328,7 @@ def _load_app(spec: str) -> list[Workflow]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_format)
     with opened(args.store) as store:
         workflows = _load_app(args.app)
         if args.asyncio:
