@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
+import attrs
 import pytest
 
-from statemachine import RetryPolicy, RunStatus, Store, Worker, run_state
+from statemachine import RetryPolicy, RunRecord, RunStatus, Store, Worker, run_state
+from statemachine.core.runs import abandoned
 from stores import open_store
 
 from .cli_app import Result, asking, failing, file_store_url, invoke, letters, reviewed, timed
@@ -311,3 +314,30 @@ def test_show_takes_a_unique_prefix_of_a_run_id(cli: Cli, store: Store) -> None:
     )
     assert cli("show", "job-c").code == 4
     assert run_state(store.load(second)) == "pending"  # reading changed nothing
+
+
+def running(run: RunRecord) -> RunRecord:
+    """The run as a worker that took it stores it (the executor's own write)."""
+    return attrs.evolve(run, status=RunStatus.running, version=run.version + 1)
+
+
+def test_show_says_what_befell_a_run_whose_executor_was_lost(cli: Cli, store: Store) -> None:
+    """A run whose executor died mid-unit shows it, with the attempt and when it runs again;
+    a running run says what happens if its worker died; a dead letter says why."""
+    workflow = reviewed.bind(store)
+    run_id = workflow.submit("x")
+    now = store.now()
+    store.update(run_id, running)
+    assert "note: a worker is executing it; if that worker died" in cli("show", run_id).out
+    store.update(run_id, lambda run: abandoned(run, now, retry_at=now + timedelta(seconds=4)))
+    shown = cli("show", run_id).out
+    assert (
+        "note: its executor was lost mid-unit (the process died or stalled past its lease): "
+        in shown
+    )
+    assert "attempt 1, runnable again at " in shown
+    store.update(run_id, lambda run: abandoned(running(run), now,
+                                               retry_at=None))  # fmt: skip
+    data = json.loads(cli("show", run_id, "--json").out)
+    assert data["note"] == "dead-lettered: 2 executors in a row were lost mid-unit"
+    assert data["status"] == "failed"

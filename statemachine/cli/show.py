@@ -21,7 +21,7 @@ from statemachine.core.codec import converter
 from statemachine.core.events import JSON
 from statemachine.core.machine import action_of, where_asked
 from statemachine.core.policy import UserInputField
-from statemachine.core.record import Answer, Gate, RunStatus
+from statemachine.core.record import Answer, Gate, RunRecord, RunStatus
 
 __all__ = ["cmd_show"]
 
@@ -37,8 +37,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     gate = run.pending_gate
     pending = None if gate is None or gate.request is None else _pending(gate)
     decisions = [_decision(answer) for answer in run.answers]
+    note = _executor(run)
     data = {
         **head,
+        "note": note,
         "result": result,
         "pending": pending,
         "decisions": decisions,
@@ -46,6 +48,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     }
     lines = [f"{key}: {value}" for key, value in head.items() if value not in (None, "")]
     lines += _block("input", run.input)
+    if note is not None:
+        lines.append(f"note: {note}")
     if run.error:
         lines += _block("error", run.error)
     if pending is not None:
@@ -67,6 +71,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     lines += ["", table(history, ["v", "at", "name", "event", "state", "decision"])]
     output(args, data, "\n".join(lines))
     return 0
+
+
+def _executor(run: RunRecord) -> str | None:
+    """What befell the run's executors, when it is not plain from its status: one lost
+    mid-unit (its process died, or it stalled past its lease), or all of them."""
+    last = run.history[-1] if run.history else None
+    lost = sum(1 for entry in run.history if entry.event == "abandoned")
+    if run.status is RunStatus.running:
+        return (
+            "a worker is executing it; if that worker died, the run goes on from its last "
+            "commit once its hold ends (a lease expires; a file or SQLite lock ends with its "
+            "process) and a worker takes it"
+        )
+    if run.status is RunStatus.pending and last is not None and last.event == "abandoned":
+        again = "" if run.retry_at is None else f", runnable again at {when(run.retry_at)}"
+        return (
+            f"its executor was lost mid-unit (the process died or stalled past its lease): "
+            f"attempt {run.attempts}{again}; it goes on from its last commit"
+        )
+    if run.status is RunStatus.failed and lost and last is not None and last.name == "":
+        return f"dead-lettered: {run.attempts} executors in a row were lost mid-unit"
+    return None
 
 
 def _block(label: str, value: JSON, indent: str = "") -> list[str]:
