@@ -99,6 +99,7 @@ from statemachine.runtime.requirements import StepRequirement
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import STATES, Lease, RetryPolicy, RunList, Store, check_run_id, run_state
 from statemachine.store.memory import MemoryStore
+from statemachine.store.telemetry import instrument, observe, uninstrument
 
 if TYPE_CHECKING:
     from statemachine.runtime.aworker import AsyncWorker
@@ -255,10 +256,13 @@ __all__ = [
     "WrongDecision",
     "check_run_id",
     "dumps",
+    "instrument",
     "loads",
+    "observe",
     "pause",
     "run_state",
     "step",
+    "uninstrument",
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,7 @@ from statemachine.runtime.work import (
 from statemachine.runtime.workflow import Workflow
 from statemachine.store.plans import acarry_out
 from statemachine.store.protocol import Store
+from statemachine.store.telemetry import active
 from statemachine.store.values import Lease, RetryPolicy, check_seconds
 
 __all__ = ["AsyncWorker"]
@@ -154,8 +156,12 @@ class AsyncWorker:
 
     async def sweep(self) -> None:
         """Fire due timeouts and reap expired leases, now."""
+        started = time.monotonic()
         self._tally.swept("timeouts", await self.store.aexpire_due())
         self._tally.swept("reaped", await self.store.areap(self.retry))
+        metered = active()
+        if metered is not None:
+            metered.swept(started)
         self._tally.summarise()
 
     async def _sweeps(self, stop: asyncio.Event) -> None:

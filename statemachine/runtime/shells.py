@@ -10,7 +10,7 @@ the run at its last commit: the shell releases the lease as it unwinds, and comm
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,10 +24,12 @@ from statemachine.runtime.stream import (
     WorkflowEvent,
     WorkflowFailedEvent,
 )
+from statemachine.store.telemetry import active
 from statemachine.store.values import Lease
 
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
+    from statemachine.store.protocol import Store
 
 __all__ = ["Done", "aexecute", "execute"]
 
@@ -43,13 +45,56 @@ class Done:
 
 _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
     Now: lambda workflow, _, effect: workflow.now(),
-    Commit: lambda workflow, lease, e: workflow.store.commit(e.run, e.expected, lease=lease),
+    Commit: lambda workflow, lease, e: _commit(workflow.store, e, lease),
     Call: lambda workflow, _, e: call(e.step, e.step_input),
     Ask: lambda workflow, _, e: ask(e.function, e.args, e.name),
     Fork: lambda workflow, _, e: fork(e.branches),
     Load: lambda workflow, _, e: workflow.store.load(e.run_id),
     Version: lambda workflow, _, e: workflow.store.version(e.run_id),
 }
+
+
+def _commit(store: Store, effect: Commit, lease: Lease) -> None:
+    metered = active()
+    if metered is None:
+        return store.commit(effect.run, effect.expected, lease=lease)
+    try:
+        store.commit(effect.run, effect.expected, lease=lease)
+    except Exception as exc:
+        metered.committed(store, exc)
+        raise
+    metered.committed(store, None)
+    return None
+
+
+async def _acommit(store: Store, effect: Commit, lease: Lease) -> None:
+    metered = active()
+    written = store.settled(store.acommit(effect.run, effect.expected, lease=lease))
+    if metered is None:
+        return await written
+    try:
+        await written
+    except Exception as exc:
+        metered.committed(store, exc)
+        raise
+    metered.committed(store, None)
+    return None
+
+
+def _traced(workflow: Workflow, lease: Lease) -> AbstractContextManager[Any]:
+    """The unit's span, when tracing is on."""
+    traced = active()
+    if traced is None:
+        return nullcontext()
+    return traced.span(
+        "statemachine.unit", lease.run_id, **{"statemachine.workflow": workflow.name}
+    )
+
+
+def _ended(span: Any, run: RunRecord) -> None:
+    traced = active()
+    if span is not None and traced is not None:
+        traced.ended(span, run.status.value, run.error)
 
 
 def execute(
@@ -61,13 +106,14 @@ def execute(
     the events it emits and returns the run as committed."""
     last: WorkflowEvent | None = None
     answers = _ANSWERS
-    with _held(lease) as held:
+    with _held(lease) as held, _traced(workflow, held) as span:
         value: Any = None
         while True:
             try:
                 effect = plan.send(value)
             except StopIteration as stop:
                 run: RunRecord = stop.value
+                _ended(span, run)
                 break
             answer = answers.get(type(effect))
             if answer is not None:
@@ -94,35 +140,37 @@ async def aexecute(
     store = workflow.store
     last: WorkflowEvent | None = None
     async with _aheld(lease) as held:
-        value: Any = None
-        while True:
-            try:
-                effect = plan.send(value)
-            except StopIteration as stop:
-                run: RunRecord = stop.value
-                break
-            kind = type(effect)
-            value = None
-            if kind is Emit:
-                event = effect.event  # type: ignore[union-attr]
-                if isinstance(event, _ENDS):
-                    last = event
-                else:
-                    yield event
-            elif kind is Now:
-                value = await workflow.anow()
-            elif kind is Commit:  # begun, a write ends before a cancellation is taken
-                await store.settled(store.acommit(effect.run, effect.expected, lease=held))  # type: ignore[union-attr]
-            elif kind is Call:
-                value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
-            elif kind is Ask:
-                value = await aask(effect.function, effect.args, effect.name)  # type: ignore[union-attr]
-            elif kind is Fork:
-                value = await afork(effect.branches)  # type: ignore[union-attr]
-            elif kind is Load:
-                value = await store.aload(effect.run_id)  # type: ignore[union-attr]
-            elif kind is Version:
-                value = await store.aversion(effect.run_id)  # type: ignore[union-attr]
+        with _traced(workflow, held) as span:
+            value: Any = None
+            while True:
+                try:
+                    effect = plan.send(value)
+                except StopIteration as stop:
+                    run: RunRecord = stop.value
+                    _ended(span, run)
+                    break
+                kind = type(effect)
+                value = None
+                if kind is Emit:
+                    event = effect.event  # type: ignore[union-attr]
+                    if isinstance(event, _ENDS):
+                        last = event
+                    else:
+                        yield event
+                elif kind is Now:
+                    value = await workflow.anow()
+                elif kind is Commit:  # begun, a write ends before a cancellation is taken
+                    await _acommit(store, effect, held)  # type: ignore[arg-type]
+                elif kind is Call:
+                    value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
+                elif kind is Ask:
+                    value = await aask(effect.function, effect.args, effect.name)  # type: ignore[union-attr]
+                elif kind is Fork:
+                    value = await afork(effect.branches)  # type: ignore[union-attr]
+                elif kind is Load:
+                    value = await store.aload(effect.run_id)  # type: ignore[union-attr]
+                elif kind is Version:
+                    value = await store.aversion(effect.run_id)  # type: ignore[union-attr]
     if last is not None:
         yield last
     yield Done(run)

@@ -36,6 +36,7 @@ from statemachine.core.runs import fail
 from statemachine.runtime.workflow import Workflow
 from statemachine.store.logs import log_once
 from statemachine.store.protocol import Store
+from statemachine.store.telemetry import active
 from statemachine.store.values import Lease, RetryPolicy, check_count, check_seconds
 
 __all__ = ["Execute", "Fail", "Idle", "Letter", "Load", "Tally", "settings", "unit"]
@@ -127,6 +128,9 @@ class Tally:
         status = run.status
         if status is RunStatus.failed:
             attempts = f"attempt {run.attempts} of {self.retry.max_attempts}"
+            metered = active()
+            if metered is not None:
+                (metered.dead_letters if run.retry_at is None else metered.retries).add(1)
             if run.retry_at is None:
                 log.error("run %s failed, dead-lettered (%s): %s\n%s", run.run_id, attempts,
                           run.error, run.traceback or "", extra=extra)  # fmt: skip
@@ -145,6 +149,9 @@ class Tally:
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
             self.counts[what] += n
+        metered = active()
+        if metered is not None and what == "dead_lettered":  # never executable here
+            metered.dead_letters.add(n)
 
     def once(self, key: str, message: str, *args: object, traceback: bool = False) -> None:
         log_once(log.name, f"{id(self)}:{key}", message, *args, traceback=traceback)

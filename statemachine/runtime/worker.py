@@ -40,6 +40,7 @@ from statemachine.runtime.work import (
 from statemachine.runtime.workflow import Workflow
 from statemachine.store.plans import carry_out
 from statemachine.store.protocol import Store
+from statemachine.store.telemetry import active
 from statemachine.store.values import Lease, RetryPolicy, check_seconds
 
 __all__ = ["Worker"]
@@ -133,8 +134,12 @@ class Worker:
 
     def sweep(self) -> None:
         """Fire due timeouts and reap expired leases, now."""
+        started = time.monotonic()
         self._tally.swept("timeouts", self.store.expire_due())
         self._tally.swept("reaped", self.store.reap(self.retry))
+        metered = active()
+        if metered is not None:
+            metered.swept(started)
         self._tally.summarise()
 
     def work_once(self) -> bool:

@@ -10,6 +10,7 @@ Redis are in the `stores` package.
 
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
+from statemachine.store.telemetry import instrument, observe, uninstrument
 from statemachine.store.values import (
     LOG,
     STATES,
@@ -43,9 +44,12 @@ __all__ = [
     "check_page",
     "check_run_id",
     "check_seconds",
+    "instrument",
     "is_run_id",
     "new_id",
+    "observe",
     "ready_delay",
     "run_state",
     "served",
+    "uninstrument",
 ]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from statemachine.core.decisions import DecisionResult, check_decision
 from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
-from statemachine.store import plans
+from statemachine.store import plans, telemetry
 from statemachine.store.plans import Plan, acarry_out, carry_out
 from statemachine.store.values import Lease, RetryPolicy, RunList, aware, check_run_id, new_id
 
@@ -24,6 +24,20 @@ T = TypeVar("T")
 
 def _time(now: datetime | None, name: str = "now") -> datetime | None:
     return None if now is None else aware(now, name)
+
+
+def _fired(run_ids: list[str]) -> list[str]:
+    metered = telemetry.active()
+    if metered is not None and run_ids:
+        metered.timeouts.add(len(run_ids))
+    return run_ids
+
+
+def _reaped(run_ids: list[str]) -> list[str]:
+    metered = telemetry.active()
+    if metered is not None and run_ids:
+        metered.reaped.add(len(run_ids))
+    return run_ids
 
 
 class Operations(ABC):
@@ -38,10 +52,16 @@ class Operations(ABC):
         """Carry out one effect of a plan with the asynchronous primitives."""
 
     def _run(self, plan: Plan[T]) -> T:
-        return carry_out(plan, self._effect)
+        metered = telemetry.active()
+        if metered is None:
+            return carry_out(plan, self._effect)
+        return carry_out(plan, metered.counting(self, self._effect, plans.Commit))
 
     async def _arun(self, plan: Plan[T]) -> T:
-        return await acarry_out(plan, self._aeffect)
+        metered = telemetry.active()
+        if metered is None:
+            return await acarry_out(plan, self._aeffect)
+        return await acarry_out(plan, metered.acounting(self, self._aeffect, plans.Commit))
 
     # Plans a store with indexes replaces with its own.
 
@@ -204,7 +224,11 @@ class Operations(ABC):
             InvalidArgument: an argument of the wrong type or shape; nothing was read or written.
         """
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
-        return self._run(self._decision(*arguments, value, by))
+        traced = telemetry.active()
+        if traced is None:
+            return self._run(self._decision(*arguments, value, by))
+        with traced.span("statemachine.decide", run_id, **{"statemachine.decision": str(decision)}):
+            return self._run(self._decision(*arguments, value, by))
 
     async def adecide(
         self,
@@ -222,7 +246,11 @@ class Operations(ABC):
     ) -> DecisionResult:
         """`decide`, awaited."""
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
-        return await self._arun(self._decision(*arguments, value, by))
+        traced = telemetry.active()
+        if traced is None:
+            return await self._arun(self._decision(*arguments, value, by))
+        with traced.span("statemachine.decide", run_id, **{"statemachine.decision": str(decision)}):
+            return await self._arun(self._decision(*arguments, value, by))
 
     # Listings
 
@@ -281,20 +309,20 @@ class Operations(ABC):
         """Apply every timeout that is due, with nobody calling `continue_run`; the ids of the
         runs whose timeout this call applied. A run that cannot be read is logged, once, and
         skipped: one bad run never stops a sweep."""
-        return self._run(self.plan_expire_due(_time(now)))
+        return _fired(self._run(self.plan_expire_due(_time(now))))
 
     async def aexpire_due(self, now: datetime | None = None) -> list[str]:
         """`expire_due`, awaited."""
-        return await self._arun(self.plan_expire_due(_time(now)))
+        return _fired(await self._arun(self.plan_expire_due(_time(now))))
 
     def reap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
         """Count an attempt for every run whose executor lost its lease, and make it runnable
         again (or dead-letter it). Returns the runs reaped."""
-        return self._run(self.plan_reap(policy, _time(now)))
+        return _reaped(self._run(self.plan_reap(policy, _time(now))))
 
     async def areap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
         """`reap`, awaited."""
-        return await self._arun(self.plan_reap(policy, _time(now)))
+        return _reaped(await self._arun(self.plan_reap(policy, _time(now))))
 
     def dead_letter(self, lease: Lease, reason: str, *, now: datetime | None = None) -> None:
         """Fail the held run with no retry, for a reason that is not its user code (it cannot

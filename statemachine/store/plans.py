@@ -30,6 +30,7 @@ from statemachine.core.record import RunRecord
 from statemachine.core.refusals import DeadlinePassed
 from statemachine.core.runs import can_expire, cancel_run, expire, fail
 from statemachine.core.runs import requeue as requeue_run
+from statemachine.store import telemetry
 from statemachine.store.values import (
     Lease,
     RunList,
@@ -193,10 +194,16 @@ def decide(
     decision recorded after the deadline stores the timeout instead, then raises."""
     result: DecisionResult | None = None
     late: DeadlinePassed | None = None
+    asked_at: datetime | None = None
+    decided: datetime | None = None
 
     def change(run: RunRecord, at: datetime) -> RunRecord | None:
-        nonlocal result, late
-        result, late = None, None
+        nonlocal result, late, asked_at, decided
+        result, late, decided = None, None, at
+        pending = run.pending_gate
+        asked_at = (
+            None if pending is None or pending.request is None else pending.request.created_at
+        )
         try:
             result = decide_run(
                 run, request_id, verdict, feedback=feedback, value=value, by=by,
@@ -211,6 +218,9 @@ def decide(
     if late is not None:
         raise late
     assert result is not None
+    metered = telemetry.active()
+    if metered is not None and decided is not None:
+        metered.decided(verdict.value, result.outcome.value, asked_at, decided)
     return result
 
 
