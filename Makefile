@@ -47,7 +47,7 @@ bench: $(STAMP)
 # The peer framework gets an environment of its own: this library never depends on it.
 bench-peer: redis
 	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
-	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[redis]' agno 'sqlalchemy[asyncio]'
+	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[redis]' agno 'sqlalchemy[asyncio]' langgraph langgraph-checkpoint-sqlite
 	$(PEER_VENV)/bin/python bench/peer.py
 
 docs-generated: $(STAMP)

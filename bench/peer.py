@@ -4,8 +4,9 @@
 
 The workflow on both systems: prepare, a loop of up to 5 iterations with iteration review and
 retry on reject, finalize; pure-function steps. Each run is rejected twice with feedback, then
-confirmed. The peer keeps runs in SQLite (its `SqliteDb`, WAL, synchronous=FULL); this library
-in the durable file store, the memory store and Redis.
+confirmed. The peer keeps runs in SQLite (its `SqliteDb`, WAL, synchronous=FULL); LangGraph
+(`peer_langgraph.py`) in its `SqliteSaver` at the same durability; this library in the durable
+file and SQLite stores, the memory store and Redis.
 
 Figures, each the median of repeated measurements and each as a ratio to the peer's, measured
 in this same run:
@@ -228,8 +229,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    from bench.peer_langgraph import LangGraph
     from statemachine import MemoryStore
-    from stores import FileStore, RedisStore
+    from stores import FileStore, RedisStore, SqliteStore
     from tests.servers import RedisServer
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -239,7 +241,9 @@ def main() -> None:
             counter = iter(range(10**6))
             systems: list[Any] = [
                 Peer(base),
+                LangGraph(base),
                 Ours("file store", lambda: FileStore(base / f"runs{next(counter)}")),
+                Ours("SQLite store", lambda: SqliteStore(base / f"runs{next(counter)}.db")),
                 Ours("memory store", MemoryStore),
                 Ours("Redis store", lambda: RedisStore(server.url, prefix=f"p{next(counter)}")),
             ]
@@ -256,13 +260,18 @@ def main() -> None:
                 big: Any = (
                     Peer(base / "big", 41)
                     if isinstance(system, Peer)
+                    else LangGraph(base / "big", 41)
+                    if isinstance(system, LangGraph)
                     else Ours(system.name, partial(getattr, system, "store"), 41)
                 )
                 sizes[system.name] = stored_after_rejections(big)
         finally:
             server.stop()
     peer_name = systems[0].name
-    imports = import_ms({"peer": "agno.workflow", "ours": "statemachine"}, args.rounds * 4)
+    imports = import_ms(
+        {"peer": "agno.workflow", "langgraph": "langgraph.graph", "ours": "statemachine"},
+        args.rounds * 4,
+    )
 
     def median(name: str, what: str) -> float:
         return statistics.median(figures[name][what])
@@ -280,9 +289,17 @@ def main() -> None:
         size = sizes[name]
         smaller = "" if name == peer_name else f" ({sizes[peer_name] / size:.1f}x smaller)"
         print(f"| {name} | " + " | ".join(cells) + f" | {size:,} bytes{smaller} |")
+    langgraph = systems[1].name
+    print(f"\n| against {langgraph} | cycle, warm | cycle, cold | whole run |")
+    print("|---|---|---|---|")
+    for name in ("file store", "SQLite store", "Redis store"):
+        ratios = [median(langgraph, what) / median(name, what) for what in ("warm", "cold", "run")]
+        print(f"| {name} | " + " | ".join(f"{ratio:.1f}x faster" for ratio in ratios) + " |")
     lighter = imports["peer"] / imports["ours"]
     print(f"\n| import | peer `agno.workflow` {imports['peer']:.0f} ms |", end=" ")
     print(f"`statemachine` {imports['ours']:.0f} ms | {lighter:.1f}x lighter |")
+    print(f"| import | `langgraph.graph` {imports['langgraph']:.0f} ms |", end=" ")
+    print(f"{imports['langgraph'] / imports['ours']:.1f}x lighter |")
 
 
 if __name__ == "__main__":
