@@ -76,6 +76,7 @@ from statemachine.core.record import (
     Transition,
 )
 from statemachine.core.refusals import (
+    ActorRefused,
     DeadlinePassed,
     DecisionConflict,
     DecisionRefused,
@@ -135,6 +136,7 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Action",
+    "ActorRefused",
     "Advance",
     "Answer",
     "AsyncWorker",

@@ -12,11 +12,31 @@ from uuid import uuid4
 import attrs
 import pytest
 
-from statemachine import RetryPolicy, RunRecord, RunStatus, Store, Worker, run_state
+from statemachine import (
+    HumanReview,
+    RetryPolicy,
+    RunRecord,
+    RunStatus,
+    Step,
+    Store,
+    Worker,
+    Workflow,
+    run_state,
+)
 from statemachine.core.runs import abandoned
 from stores import open_store
 
-from .cli_app import Result, asking, failing, file_store_url, invoke, letters, reviewed, timed
+from .cli_app import (
+    Result,
+    asking,
+    draft,
+    failing,
+    file_store_url,
+    invoke,
+    letters,
+    reviewed,
+    timed,
+)
 from .servers import RedisServer
 
 Cli = Callable[..., Result]
@@ -341,3 +361,20 @@ def test_show_says_what_befell_a_run_whose_executor_was_lost(cli: Cli, store: St
     data = json.loads(cli("show", run_id, "--json").out)
     assert data["note"] == "dead-lettered: 2 executors in a row were lost mid-unit"
     assert data["status"] == "failed"
+
+
+def test_a_decision_from_the_command_line_says_who_and_how(cli: Cli, store: Store) -> None:
+    """--by and --group are checked against the request's assignees and groups; a refused
+    actor writes nothing; the decision is recorded as made via the command line."""
+    review = HumanReview(requires_output_review=True, candidate_groups=["editors"])
+    workflow = Workflow("gated", [Step(name="write", executor=draft, human_review=review)], store)
+    run_id = workflow.run("x").run_id
+    refused = cli("confirm", run_id, "--by", "eve")
+    assert refused.code == 3
+    assert "'eve' may not decide request 'write:review:1'" in refused.err
+    assert "Traceback" not in refused.err
+    assert store.load(run_id).answers == ()
+    assert cli("confirm", run_id, "--by", "bob", "--group", "editors").code == 0
+    [answer] = store.load(run_id).answers
+    assert (answer.by, answer.via) == ("bob", "cli")
+    assert "  write:review:1: confirm by bob via cli at " in cli("show", run_id).out

@@ -152,6 +152,16 @@ def parser() -> argparse.ArgumentParser:
         deciding.add_argument("run", help=_RUN)
         deciding.add_argument("--request", help="the request id (default: the pending one)")
         deciding.add_argument("--decision-id", help="makes retries of this command idempotent")
+        deciding.add_argument(
+            "--by",
+            default=os.environ.get("STATEMACHINE_ACTOR") or _login(),
+            help="who decides, recorded with the decision and checked against the request's "
+            "assignees (default: $STATEMACHINE_ACTOR, else your login name)",
+        )
+        deciding.add_argument(
+            "--group", action="append", default=[], dest="groups",
+            help="a group you are in, for a request's candidate groups (repeat for several)",
+        )  # fmt: skip
         if verdict == "reject":
             deciding.add_argument("--feedback", help="for the next iteration")
     command("cancel", cmd_cancel, "cancel a run").add_argument("run", help=_RUN)
@@ -206,6 +216,16 @@ _CODES: list[tuple[type[Exception], int]] = [
     (InvalidArgument, EXIT_REFUSED),
     (StateMachineError, EXIT_REFUSED),
 ]
+
+
+def _login() -> str | None:
+    """The login name of whoever runs the command, if the system knows it."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment nor the password database
+        return None
 
 
 def _say(message: str) -> None:

@@ -221,8 +221,9 @@ def decide(args: argparse.Namespace, *, verdict: str) -> int:
             # Without --request: the pending one, or, for a retry with the same --decision-id,
             # the one that decision answered (it then answers "duplicate").
             result: DecisionResult = store.decide(
-                args.run, args.request, verdict, feedback, decision_id=args.decision_id
-            )
+                args.run, args.request, verdict, feedback, decision_id=args.decision_id,
+                by=args.by, groups=args.groups, via="cli",
+            )  # fmt: skip
     except StaleRequest as exc:
         if args.request is None and exc.pending_request_id is None:
             raise Failure(

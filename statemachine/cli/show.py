@@ -176,6 +176,7 @@ def _decision(answer: Answer) -> dict[str, Any]:
         "step": None if asked is None else asked.gate,
         "decision": answer.how,
         "by": answer.by,
+        "via": "timeout" if answer.how == "timeout" else answer.via,
         "at": when(answer.at or answer.deadline),
         "decision_id": answer.decision_id,
         "value": answer.value,
@@ -187,6 +188,8 @@ def _told(decision: dict[str, Any]) -> list[str]:
     line = f"  {decision['request_id']}: {decision['decision']}"
     if decision["by"]:
         line += f" by {decision['by']}"
+    if decision["via"] and decision["via"] != "timeout":
+        line += f" via {decision['via']}"
     if decision["at"]:
         line += f" at {decision['at']}"
     carried = _CARRIES.get(decision["decision"])

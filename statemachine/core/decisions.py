@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Collection
 from datetime import datetime
 
 import attrs
@@ -29,8 +30,13 @@ from statemachine.core.events import (
     Skip,
     json_problem,
 )
-from statemachine.core.record import Answer, RunRecord
-from statemachine.core.refusals import DeadlinePassed, DecisionConflict, StaleRequest
+from statemachine.core.record import Answer, Gate, RunRecord
+from statemachine.core.refusals import (
+    ActorRefused,
+    DeadlinePassed,
+    DecisionConflict,
+    StaleRequest,
+)
 from statemachine.core.runs import apply_event
 
 __all__ = [
@@ -89,6 +95,8 @@ def check_decision(
     decision_id: object,
     value: JSON = None,
     by: object = None,
+    groups: object = (),
+    via: object = None,
 ) -> Verdict:
     """Refuse a decision's arguments of the wrong type or shape, before anything is read or
     written: every store goes through here, so they all refuse the same things.
@@ -103,7 +111,12 @@ def check_decision(
         raise InvalidArgument(
             f"decision must be one of {allowed}, not {shorten(verdict)}"
         ) from None
-    for name, text in (("request_id", request_id), ("decision_id", decision_id), ("by", by)):
+    if not isinstance(groups, list | tuple | frozenset | set) or not all(
+        type(group) is str and group for group in groups
+    ):
+        raise InvalidArgument(f"groups must be a list of group names, not {shorten(groups)}")
+    named = (("request_id", request_id), ("decision_id", decision_id), ("by", by), ("via", via))
+    for name, text in named:
         if text is None:
             continue
         if type(text) is not str or not 0 < len(text) <= _MAX_ID or not text.isprintable():
@@ -169,6 +182,8 @@ def decide(
     decision_id: str,
     decided_at: datetime | None = None,
     by: str | None = None,
+    groups: Collection[str] = (),
+    via: str | None = None,
     now: datetime,
 ) -> DecisionResult:
     """Record a human decision on the request `request_id` (None: the pending one).
@@ -181,7 +196,9 @@ def decide(
     Args:
         feedback: a rejection's feedback.
         value: what a `provide`, `select` or `edit` decision carries.
-        by: who decided, kept with the answer.
+        by: who decided, kept with the answer; checked against the request's assignees and
+            candidate groups (`groups`: the groups `by` is in) and `forbid_self_approval`.
+        via: how the decision came (``web``, ``api``, ``link``, ``cli``...), kept with it.
 
     Returns:
         `applied` with the new run, or `duplicate` (this decision id was recorded before with
@@ -193,6 +210,7 @@ def decide(
         StaleRequest: the request is not pending (decided, timed out... or unknown), or no
             request is, when `request_id` is None.
         WrongDecision, InvalidInput, InvalidSelection: the decision does not fit the request.
+        ActorRefused: `by` may not decide this request.
         InvalidArgument: `decided_at` is before the request was made.
     """
     carried = feedback if verdict is Verdict.reject else value
@@ -220,6 +238,8 @@ def decide(
         raise _not_pending(run, request_id, None if pending is None else pending.request_id, now)
     if pending.deadline is not None and now > pending.deadline:
         raise DeadlinePassed(pending.request_id, pending.deadline, now)
+    if (refusal := actor_refusal(run, gate, verdict, by, groups)) is not None:
+        raise ActorRefused(pending.request_id, by, refusal)
     if (
         decided_at is not None
         and pending.created_at is not None
@@ -231,9 +251,32 @@ def decide(
         )
     at = now if decided_at is None else min(decided_at, now)
     event = _event(verdict, carried, pending.request_id, at)
-    answer = Answer(pending.request_id, verdict.value, decision_id, None, None, by, at, carried)
+    answer = Answer(
+        pending.request_id, verdict.value, decision_id, None, None, by, at, carried, via
+    )
     new, _ = apply_event(run, gate, event, now, decision_id=decision_id, answered=answer)
     return DecisionResult(Outcome.applied, new)
+
+
+_APPROVALS = frozenset({Verdict.confirm, Verdict.edit})
+
+
+def actor_refusal(
+    run: RunRecord, gate: Gate, verdict: Verdict, by: str | None, groups: Collection[str]
+) -> str | None:
+    """Why `by` (in `groups`) may not make this decision on `gate`'s request, or None.
+
+    A decision that names no actor comes from code the application trusts: it is not checked.
+    """
+    policy = gate.policy
+    if by is None:
+        return None
+    restricted = policy.assignees or policy.candidate_groups
+    if restricted and by not in policy.assignees and not set(groups) & set(policy.candidate_groups):
+        return "not an assignee, nor in a candidate group"
+    if policy.forbid_self_approval and verdict in _APPROVALS and by == run.user_id:
+        return "the run's own starter may not approve it (forbid_self_approval)"
+    return None
 
 
 def _not_pending(

@@ -203,6 +203,15 @@ def _review_flag(instance: object, attribute: attrs.Attribute[Any], value: objec
         )
 
 
+def _names(value: object) -> tuple[str, ...]:
+    """A list of actor or group names, as a tuple."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise DefinitionError(f"expected a list of names, not {value!r}")
+    if not all(isinstance(name, str) and name for name in value):
+        raise DefinitionError(f"names must be non-empty strings, not {value!r}")
+    return tuple(value)
+
+
 def _retries(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not int or not 0 <= value <= 10_000:
         raise DefinitionError(f"max_retries must be an integer from 0 to 10,000, not {value!r}")
@@ -248,6 +257,13 @@ class HumanReview:
     timeout: float | None = attrs.field(default=None, validator=_timeout)
     """Seconds a pause waits for a decision before `on_timeout` applies; None waits forever."""
     on_timeout: OnTimeout = attrs.field(default=OnTimeout.cancel, converter=_on_timeout)
+    assignees: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """Who may decide (by the `by` a decision carries); with `candidate_groups`, anyone in one
+    of those groups too. Empty (with no groups): anyone."""
+    candidate_groups: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """Groups whose members may decide (the groups a decision's caller says its actor is in)."""
+    forbid_self_approval: bool = attrs.field(default=False, validator=_flag)
+    """The run's own starter (its `user_id`) may not confirm or edit its requests."""
 
     def __attrs_post_init__(self) -> None:
         if self.requires_iteration_review and self.requires_output_review is not False:

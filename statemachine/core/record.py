@@ -285,6 +285,9 @@ class Answer:
         by: who decided, as the caller said.
         at: when the decision was recorded.
         value: what the decision carried: the feedback, the values, the routes or the edit.
+        via: how a human decision came: ``web``, ``api``, ``link``, ``cli``, or another word
+            the caller chose; None when the caller said nothing (code). A timeout is never a
+            human's decision: its `how` is ``timeout`` and it has no `by`.
     """
 
     request_id: str
@@ -295,6 +298,7 @@ class Answer:
     by: str | None = None
     at: datetime | None = None
     value: JSON = None
+    via: str | None = None
 
 
 @attrs.frozen(kw_only=True)

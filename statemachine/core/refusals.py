@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from statemachine.core.states import State
 
 __all__ = [
+    "ActorRefused",
     "DeadlinePassed",
     "DecisionConflict",
     "DecisionRefused",
@@ -68,6 +69,24 @@ class TimeoutNotDue(TransitionRefused):
 
 class DecisionRefused(Refused):
     """A human decision cannot be applied to the pause it names."""
+
+
+class ActorRefused(DecisionRefused):
+    """The one deciding may not decide this request: not among its assignees or candidate
+    groups, the run's own starter approving it under `forbid_self_approval`, or refused by
+    the workflow's `authorize` hook. Nothing was written.
+
+    Attributes:
+        request_id: the request.
+        actor: who tried to decide.
+        reason: why not, in words.
+    """
+
+    def __init__(self, request_id: str | None, actor: str | None, reason: str) -> None:
+        self.request_id, self.actor, self.reason = request_id, actor, reason
+        who = "an unnamed actor" if actor is None else f"{shorten(actor)}"
+        what = "the pending request" if request_id is None else f"request {shorten(request_id)}"
+        super().__init__(f"{who} may not decide {what}: {reason}")
 
 
 class DeadlinePassed(DecisionRefused):

@@ -94,7 +94,7 @@ def unstructure_transition(entry: Transition) -> tuple[object, ...]:
     return row if entry.decision_id is None else (*row, entry.decision_id)
 
 
-_ANSWER_ROW: Final = 8  # [request_id, how, decision_id, digest, deadline, by, at, value]
+_ANSWER_ROW: Final = 9  # [request_id, how, decision_id, digest, deadline, by, at, value, via]
 
 
 def unstructure_answer(answer: Answer) -> list[object]:
@@ -103,7 +103,7 @@ def unstructure_answer(answer: Answer) -> list[object]:
     at = None if answer.at is None else moment(answer.at)[1:-1]
     row: list[object] = [
         answer.request_id, answer.how, answer.decision_id, answer.digest, deadline, answer.by,
-        at, answer.value,
+        at, answer.value, answer.via,
     ]  # fmt: skip
     while row[-1] is None:
         row.pop()
@@ -114,14 +114,14 @@ def _structure_answer(value: object, _: type) -> Answer:
     if type(value) is not list or not 2 <= len(value) <= _ANSWER_ROW:
         raise TypeError(f"expected an answer [request_id, how, ...], got {value!r}")
     request_id, how, *rest = value
-    decision_id, digest, deadline, by, at, carried = [*rest, *[None] * 6][:6]
+    decision_id, digest, deadline, by, at, carried, via = [*rest, *[None] * 7][:7]
     if not all(type(v) is str for v in (request_id, how)) or not all(
-        v is None or type(v) is str for v in (decision_id, digest, deadline, by, at)
+        v is None or type(v) is str for v in (decision_id, digest, deadline, by, at, via)
     ):
         raise TypeError(f"malformed answer {value!r}")
     moment = None if deadline is None else _aware_datetime(deadline, datetime)
     when = None if at is None else _aware_datetime(at, datetime)
-    return Answer(request_id, how, decision_id, digest, moment, by, when, carried)
+    return Answer(request_id, how, decision_id, digest, moment, by, when, carried, via)
 
 
 # History entries decoded, by their stored row. A run is read again and again (by every
@@ -192,11 +192,12 @@ _GATE_V3: Final = (
 )  # fmt: skip
 _POLICY_V3: Final = (
     "requires_user_input", "user_input_message", "user_input_schema", "on_error", "max_retries",
+    "assignees", "candidate_groups", "forbid_self_approval",
 )  # fmt: skip
 
 
 def _register_new_fields(built: JsonConverter) -> None:
-    """Fields added in version 3 are left out while they hold their defaults; a predicate for
+    """Fields added since version 2 are left out while they hold their defaults; a predicate for
     output review is stored as True (the definition keeps the predicate)."""
     from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 

@@ -44,6 +44,9 @@ class DecidedRequirement:
     selected_choices: list[str] | None = None
     edited_output: JSON = None
     step_output: StepOutput | None = None
+    decided_via: str | None = None
+    """How the decision came (``web``, ``api``, ``link``, ``cli``...); ``timeout`` for a
+    timeout, which no person made; None when code decided without saying."""
 
     @property
     def confirmed(self) -> bool | None:
@@ -68,6 +71,7 @@ class DecidedRequirement:
             selected_choices=value if how == "select" and isinstance(value, list) else None,
             edited_output=value if how == "edit" else None,
             step_output=_reviewed(run, asked, definition.name_of(key)),
+            decided_via="timeout" if how == "timeout" else answer.via,
         )  # fmt: skip
 
 

@@ -325,6 +325,7 @@ class StepRequirement(Asking):
 
     def _decide(self, verdict: Verdict, feedback: str | None = None, value: JSON = None) -> None:
         workflow = self._workflow
+        workflow.check_actor(self._view.record.user_id, self)
         self._view.record = workflow.store.decide(
             self._view.record.run_id, self.request_id, verdict, feedback,
             decision_id=self._decision_id(verdict), now=workflow.own_time(),
@@ -335,6 +336,7 @@ class StepRequirement(Asking):
         self, verdict: Verdict, feedback: str | None = None, value: JSON = None
     ) -> None:
         workflow = self._workflow
+        workflow.check_actor(self._view.record.user_id, self)
         result = await workflow.store.adecide(
             self._view.record.run_id, self.request_id, verdict, feedback,
             decision_id=self._decision_id(verdict), now=workflow.own_time(),

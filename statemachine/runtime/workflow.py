@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from statemachine.core.errors import DefinitionError, InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
 from statemachine.core.record import RunRecord, RunStatus
+from statemachine.core.refusals import ActorRefused
 from statemachine.core.runs import expire
 from statemachine.runtime.aworkflow import AsyncMethods, target
 from statemachine.runtime.containers import Node, as_nodes
@@ -29,6 +30,7 @@ from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, aware, check_run_id, new_id
 
 if TYPE_CHECKING:
+    from statemachine.runtime.requirements import StepRequirement
     from statemachine.runtime.stream import WorkflowEvent
 
 __all__ = ["Clock", "Workflow"]
@@ -61,6 +63,11 @@ class Workflow(AsyncMethods):
             `get_session` lists a session's runs. Give the same id to find a session again
             from another process.
         user_id: who the runs are for, kept with each run.
+        authorize: ``authorize(actor, requirement) -> bool``, asked before a decision made
+            through this workflow (its requirements, the inbox with ``--app``) is recorded;
+            False refuses it with `ActorRefused` and nothing is written. The request's own
+            `assignees`, `candidate_groups` and `forbid_self_approval` are checked by every
+            store, with or without the workflow.
 
     Raises:
         DefinitionError (a ValueError): a bad name, duplicate step names, or a bad step.
@@ -76,8 +83,12 @@ class Workflow(AsyncMethods):
         *,
         session_id: str | None = None,
         user_id: str | None = None,
+        authorize: Callable[[str | None, StepRequirement], bool] | None = None,
     ) -> None:
         self.name = check_name("Workflow", name)
+        if authorize is not None and not callable(authorize):
+            raise DefinitionError(f"Workflow {name!r}: authorize must be callable")
+        self.authorize = authorize
         self.steps: tuple[Node, ...] = as_nodes(steps)
         self.store = store if store is not None else MemoryStore()
         if not isinstance(self.store, Store):
@@ -93,6 +104,23 @@ class Workflow(AsyncMethods):
         self.definition = Definition.build(self.name, self.steps)
         self.gated = [key for key in self.definition.nodes if self.definition.gated(key)]
         """The keys of the steps a human can pause, or that keep a gate record."""
+
+    def check_actor(self, actor: str | None, requirement: StepRequirement) -> None:
+        """Refuse `actor` deciding `requirement` if the `authorize` hook says no.
+
+        Raises:
+            ActorRefused: the hook returned a false value (or raised: refused, not crashed).
+        """
+        if self.authorize is None:
+            return
+        try:
+            allowed = self.authorize(actor, requirement)
+        except Exception as exc:
+            raise ActorRefused(
+                requirement.request_id, actor, f"the authorize hook raised {type(exc).__name__}"
+            ) from exc
+        if not allowed:
+            raise ActorRefused(requirement.request_id, actor, "the workflow's authorize hook")
 
     def __repr__(self) -> str:
         names = [step.name for step in self.steps]

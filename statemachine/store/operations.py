@@ -168,11 +168,15 @@ class Operations(ABC):
         seen: RunRecord | None,
         value: JSON,
         by: str | None,
+        groups: Collection[str],
+        via: str | None,
     ) -> Plan[DecisionResult]:
-        verdict = check_decision(request_id, decision, feedback, decision_id, value, by)
+        verdict = check_decision(
+            request_id, decision, feedback, decision_id, value, by, groups, via
+        )
         return plans.decide(
             check_run_id(run_id), request_id, verdict, feedback, decision_id or new_id(),
-            _time(decided_at, "decided_at"), _time(now), seen, value, by,
+            _time(decided_at, "decided_at"), _time(now), seen, value, by, tuple(groups), via,
         )  # fmt: skip
 
     def decide(
@@ -188,6 +192,8 @@ class Operations(ABC):
         seen: RunRecord | None = None,
         value: JSON = None,
         by: str | None = None,
+        groups: Collection[str] = (),
+        via: str | None = None,
     ) -> DecisionResult:
         """Record a human decision on the pending request `request_id`, from any process.
 
@@ -207,7 +213,10 @@ class Operations(ABC):
             now: the time of recording (default: the store's clock, read on each attempt).
             seen: the run as the caller last read it, to save a read while it is current.
             value: what a ``provide``, ``select`` or ``edit`` decision carries.
-            by: who decided, kept with the decision in the run's answers.
+            by: who decided, kept with the decision in the run's answers, and checked against
+                the request's `assignees`, `candidate_groups` and `forbid_self_approval`.
+            groups: the groups `by` is in (as the caller's authentication says).
+            via: how the decision came (``web``, ``api``, ``link``, ``cli``...), kept with it.
 
         Returns:
             `applied` or `duplicate`, with the run as it now stands.
@@ -221,14 +230,15 @@ class Operations(ABC):
             WrongDecision, InvalidInput, InvalidSelection: the decision does not fit the
                 request (a route for a confirmation, values the schema refuses, an unknown
                 route); nothing was written.
+            ActorRefused: `by` may not decide this request; nothing was written.
             InvalidArgument: an argument of the wrong type or shape; nothing was read or written.
         """
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
         traced = telemetry.active()
         if traced is None:
-            return self._run(self._decision(*arguments, value, by))
+            return self._run(self._decision(*arguments, value, by, groups, via))
         with traced.span("statemachine.decide", run_id, **{"statemachine.decision": str(decision)}):
-            return self._run(self._decision(*arguments, value, by))
+            return self._run(self._decision(*arguments, value, by, groups, via))
 
     async def adecide(
         self,
@@ -243,14 +253,16 @@ class Operations(ABC):
         seen: RunRecord | None = None,
         value: JSON = None,
         by: str | None = None,
+        groups: Collection[str] = (),
+        via: str | None = None,
     ) -> DecisionResult:
         """`decide`, awaited."""
         arguments = (run_id, request_id, decision, feedback, decision_id, decided_at, now, seen)
         traced = telemetry.active()
         if traced is None:
-            return await self._arun(self._decision(*arguments, value, by))
+            return await self._arun(self._decision(*arguments, value, by, groups, via))
         with traced.span("statemachine.decide", run_id, **{"statemachine.decision": str(decision)}):
-            return await self._arun(self._decision(*arguments, value, by))
+            return await self._arun(self._decision(*arguments, value, by, groups, via))
 
     # Listings
 

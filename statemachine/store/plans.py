@@ -189,6 +189,8 @@ def decide(
     seen: RunRecord | None,
     value: JSON = None,
     by: str | None = None,
+    groups: Collection[str] = (),
+    via: str | None = None,
 ) -> Plan[DecisionResult]:
     """Record a decision (see `Store.decide`): each attempt records at its own time, and a
     decision recorded after the deadline stores the timeout instead, then raises."""
@@ -206,8 +208,8 @@ def decide(
         )
         try:
             result = decide_run(
-                run, request_id, verdict, feedback=feedback, value=value, by=by,
-                decision_id=decision_id, decided_at=decided_at, now=at,
+                run, request_id, verdict, feedback=feedback, value=value, by=by, groups=groups,
+                via=via, decision_id=decision_id, decided_at=decided_at, now=at,
             )  # fmt: skip
         except DeadlinePassed as exc:
             late = exc

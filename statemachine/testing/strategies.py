@@ -94,6 +94,9 @@ def policies(**fixed: Any) -> st.SearchStrategy[HumanReview]:
         "max_retries": st.integers(0, 4),
         "timeout": st.none() | st.sampled_from([1, 60, 3600]) | st.floats(0.001, 86_400.0),
         "on_timeout": st.sampled_from(OnTimeout),
+        "assignees": st.sampled_from([(), ("ana",), ("ana", "bob")]),
+        "candidate_groups": st.sampled_from([(), ("editors",)]),
+        "forbid_self_approval": st.booleans(),
     }
     for name, value in fixed.items():
         fields[name] = value if isinstance(value, st.SearchStrategy) else st.just(value)
