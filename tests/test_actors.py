@@ -11,7 +11,9 @@ import pytest
 
 from statemachine import (
     ActorRefused,
+    DefinitionError,
     HumanReview,
+    InvalidArgument,
     OnReject,
     Step,
     Store,
@@ -123,3 +125,25 @@ def test_who_may_decide_round_trips_and_leaves_old_documents_alone(store: Store)
     plain = reviewed(store)
     assert "assignees" not in dumps(store.load(plain.run("x").run_id))
     assert plain.fingerprint == reviewed(store, assignees=["bob"]).fingerprint
+
+
+@pytest.mark.parametrize(
+    "who", [{"assignees": "bob"}, {"assignees": ["bob", ""]}, {"candidate_groups": [3]}]
+)
+def test_names_of_who_may_decide_are_checked(who: dict[str, Any]) -> None:
+    with pytest.raises(DefinitionError, match="names"):
+        HumanReview(requires_confirmation=True, **who)
+
+
+@pytest.mark.parametrize("groups", ["editors", ["editors", ""], [1]])
+def test_the_groups_of_a_decision_are_checked(store: Store, groups: Any) -> None:
+    run_id = reviewed(store, candidate_groups=["editors"]).run("x").run_id
+    with pytest.raises(InvalidArgument, match="groups"):
+        store.decide(run_id, None, "confirm", by="bob", groups=groups)
+    assert store.load(run_id).answers == ()
+
+
+def test_an_assignee_approving_a_run_another_started_is_not_self_approval(store: Store) -> None:
+    workflow = reviewed(store, assignees=["bob"], forbid_self_approval=True)
+    run_id = workflow.run("notes").run_id
+    assert store.decide(run_id, None, "confirm", by="bob").outcome.value == "applied"
