@@ -20,6 +20,7 @@ from statemachine.core.actions import (
 from statemachine.core.codec import converter
 from statemachine.core.events import JSON
 from statemachine.core.machine import action_of, where_asked
+from statemachine.core.outbox import Notice
 from statemachine.core.policy import UserInputField
 from statemachine.core.record import Answer, Gate, RunRecord, RunStatus
 
@@ -44,6 +45,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         "result": result,
         "pending": pending,
         "decisions": decisions,
+        "notices": [
+            {
+                "hook": n.hook,
+                "request_id": n.request_id,
+                "event": n.event,
+                "status": n.status,
+                "attempts": n.attempts,
+                "error": n.error,
+                "delivered_at": when(n.delivered_at),
+                "due": when(n.due),
+            }
+            for n in run.outbox
+        ],
         "record": converter().unstructure(run),
     }
     lines = [f"{key}: {value}" for key, value in head.items() if value not in (None, "")]
@@ -59,6 +73,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                      f"{each.max_iterations}")  # fmt: skip
     if run.status is RunStatus.completed and run.results:
         lines += _block("result", result)
+    if run.outbox:
+        lines.append("notices:")
+        lines += [f"  {n.hook} ({n.event}, {n.request_id}): {_sent(n)}" for n in run.outbox]
     if decisions:
         lines.append("decisions:")
         for decision in decisions:
@@ -71,6 +88,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     lines += ["", table(history, ["v", "at", "name", "event", "state", "decision"])]
     output(args, data, "\n".join(lines))
     return 0
+
+
+def _sent(notice: Notice) -> str:
+    """How a notice stands, in words."""
+    if notice.delivered_at is not None:
+        return f"delivered at {when(notice.delivered_at)}"
+    tries = f"{notice.attempts} attempt{'s' * (notice.attempts != 1)}"
+    if notice.due is None:
+        return f"given up after {tries}: {notice.error}"
+    failed = f"; last: {notice.error}" if notice.error else ""
+    return f"pending, next at {when(notice.due)} ({tries}{failed})"
 
 
 def _executor(run: RunRecord) -> str | None:

@@ -24,6 +24,7 @@ from statemachine.core.errors import (
     SchemaVersionError,
 )
 from statemachine.core.events import JSON, _json_problem
+from statemachine.core.outbox import Notice
 from statemachine.core.policy import HumanReview
 from statemachine.core.record import Answer, Gate, RunRecord, StepResult, Transition
 from statemachine.core.wire import (
@@ -180,13 +181,20 @@ def _run_json(run: RunRecord) -> str:
         f'"error":{_optional_text(run.error)},"attempts":{run.attempts},'
         f'"retry_at":{moment(run.retry_at)},"history":[{history}],"answers":[{answers}],'
         f'"created_at":{_remember(run.created_at, moment)},"updated_at":{moment(run.updated_at)},'
-        f'"version":{run.version}{_traceback(run.traceback)}}}'
+        f'"version":{run.version}{_traceback(run.traceback)}{_outbox(run.outbox)}}}'
     )
 
 
 def _traceback(text: str | None) -> str:
     """The traceback field, when the run has one (else nothing)."""
     return "" if text is None else f',"traceback":{_text(text)}'
+
+
+def _outbox(notices: tuple[Notice, ...]) -> str:
+    """The outbox field, when the run owes or sent notifications (else nothing)."""
+    if not notices:
+        return ""
+    return f',"outbox":{_json([converter().unstructure(notice) for notice in notices])}'
 
 
 def dumps(record: Any) -> str:

@@ -9,6 +9,7 @@ import attrs
 
 from statemachine.core.errors import InvalidArgument
 from statemachine.core.events import JSON
+from statemachine.core.outbox import Notice
 from statemachine.core.policy import HumanReview
 from statemachine.core.states import State
 
@@ -342,6 +343,9 @@ class RunRecord:
     traceback: str | None = None
     """The failed step's traceback (its end), while the run is failed; last, because it is
     written only when there is one."""
+    outbox: tuple[Notice, ...] = ()
+    """Notifications about its pauses, to send or sent (see `outbox`); written only when
+    there are some."""
 
     def gate(self, name: str) -> Gate | None:
         """The record of the gate called `name`, if the run has reached it."""

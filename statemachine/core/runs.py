@@ -7,6 +7,7 @@ Stores and the workflow runtime build on these; they only add loading and compar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from statemachine.core.events import (
     Timeout,
 )
 from statemachine.core.machine import step
+from statemachine.core.outbox import MAX_NOTICES, Notice
 from statemachine.core.record import (
     MAX_HISTORY,
     Answer,
@@ -283,3 +285,50 @@ def finish_step(
     return _record(
         run, [entry], now, results=results, cursor=cursor, status=status, error=None, traceback=None
     )
+
+
+def notify(run: RunRecord, hooks: Iterable[str], request_id: str, at: datetime) -> RunRecord:
+    """The run owing a notice from each of `hooks` about request `request_id`, due at `at`:
+    added to the write that stores the pause (it raises the version already)."""
+    owed = {(notice.hook, notice.request_id) for notice in run.outbox}
+    new = tuple(
+        Notice(hook, request_id, due=at) for hook in hooks if (hook, request_id) not in owed
+    )
+    if not new:
+        return run
+    kept = run.outbox + new
+    while len(kept) > MAX_NOTICES:  # the oldest settled notice makes way
+        settled = next((n for n, notice in enumerate(kept) if notice.due is None), 0)
+        kept = (*kept[:settled], *kept[settled + 1 :])
+    return attrs.evolve(run, outbox=kept)
+
+
+def sent(
+    run: RunRecord,
+    notice: Notice,
+    now: datetime,
+    error: str | None = None,
+    *,
+    give_up: bool = False,
+) -> RunRecord | None:
+    """The run with the delivery of `notice` recorded (delivered, or failed with `error`:
+    tried again later, or not with `give_up`), and a history entry saying so; None when the
+    notice is not owed any more."""
+    index = next(
+        (
+            n
+            for n, owed in enumerate(run.outbox)
+            if (owed.hook, owed.request_id, owed.event)
+            == (notice.hook, notice.request_id, notice.event)
+            and owed.due is not None
+        ),
+        None,
+    )
+    if index is None:
+        return None
+    owed = run.outbox[index]
+    done = owed.delivered(now) if error is None else owed.failed(error, now, final=give_up)
+    outbox = (*run.outbox[:index], done, *run.outbox[index + 1 :])
+    event = "notified" if error is None else "notice-failed"
+    entry = Transition(run.version + 1, now, "", event, run.status.value)
+    return _record(run, [entry], now, outbox=outbox)

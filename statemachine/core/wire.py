@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from statemachine.core.errors import CodecError
 from statemachine.core.events import JSON
+from statemachine.core.outbox import Notice
 from statemachine.core.policy import HumanReview, OnError, OnReject, OnTimeout, UserInputField
 from statemachine.core.record import (
     Answer,
@@ -180,6 +181,7 @@ def converter() -> JsonConverter:
         tuple[str, str],
         tuple[str, ...],
         tuple[UserInputField, ...],
+        tuple[Notice, ...],
     ):
         _list_only(built, sequence)
     _register_new_fields(built)  # last: the functions it makes take the hooks above
@@ -227,7 +229,10 @@ def _register_new_fields(built: JsonConverter) -> None:
     built.register_unstructure_hook(
         RunRecord,
         make_dict_unstructure_fn(
-            RunRecord, built, traceback=cast(Any, override(omit_if_default=True))
+            RunRecord,
+            built,
+            traceback=cast(Any, override(omit_if_default=True)),
+            outbox=cast(Any, override(omit_if_default=True)),
         ),
     )
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from statemachine.core.errors import StoreError
+from statemachine.runtime.hooks import deliver_due
 from statemachine.runtime.work import (
     Execute,
     Fail,
@@ -159,6 +160,10 @@ class AsyncWorker:
         started = time.monotonic()
         self._tally.swept("timeouts", await self.store.aexpire_due())
         self._tally.swept("reaped", await self.store.areap(self.retry))
+        if any(workflow.hooks for workflow in self.workflows.values()):
+            served = self.workflows.values()
+            notified = await asyncio.to_thread(deliver_due, served, self.store)
+            self._tally.count("notified", notified)
         metered = active()
         if metered is not None:
             metered.swept(started)

@@ -39,7 +39,7 @@ from statemachine.core.events import JSON, IterationCompleted, Start, json_copy
 from statemachine.core.machine import action_of
 from statemachine.core.policy import UserInputField
 from statemachine.core.record import Gate, RunRecord, RunStatus
-from statemachine.core.runs import apply_event, can_expire, expire, finish_step
+from statemachine.core.runs import apply_event, can_expire, expire, finish_step, notify
 from statemachine.core.states import State
 from statemachine.runtime.calls import Failed
 from statemachine.runtime.containers import Condition, Node, Parallel, Router, Steps
@@ -241,6 +241,8 @@ class _Driver(Units):
                     return run
                 action = next_action
         if not isinstance(action, Finish):  # a pause
+            if self.hooks:
+                run = self._owed(run, key)
             yield from self._commit(run)
             pending = run.gate(key)
             assert pending is not None
@@ -249,6 +251,14 @@ class _Driver(Units):
                     yield Emit(event)
             return run
         return run, action
+
+    def _owed(self, run: RunRecord, key: str) -> RunRecord:
+        """The pause owing a notice to each hook for its step, stored with it."""
+        request = run.gate(key).request  # type: ignore[union-attr]
+        assert request is not None
+        name = self.definition.name_of(key)
+        names = [hook for hook, steps in self.hooks if steps is None or {key, name} & steps]
+        return notify(run, names, request.request_id, request.created_at or run.updated_at)
 
     def _choice(self, run: RunRecord, key: str, node: Node) -> Generator[Effect, Any, Any]:
         """The branch or routes a container's code chooses as it starts (none when a human
@@ -332,6 +342,7 @@ def drive(
     events: bool = False,
     units: int | None = None,
     retry: RetryPolicy | None = None,
+    hooks: tuple[tuple[str, frozenset[str] | None], ...] = (),
 ) -> Plan:
     """Execute the run from where it stands (see `prepare`) until it pauses, ends, fails, or
     (with `units`) has run that many units of user code and is handed over. Returns the run
@@ -344,5 +355,7 @@ def drive(
         units: stop after this many units of user code (a worker's one), leaving the run
             pending for any worker.
         retry: how a failure is retried (None: by a person, with `continue_run`).
+        hooks: the `on_pause` hooks (name, the steps it is for or None for all): a pause is
+            stored owing each a notice.
     """
-    return _Driver(definition, events, units, retry).run(run_id, seen)
+    return _Driver(definition, events, units, retry, hooks).run(run_id, seen)

@@ -64,13 +64,19 @@ class Units:
     """The state one execution of a run carries between effects, and its units of work."""
 
     def __init__(
-        self, definition: Definition, events: bool, units: int | None, retry: RetryPolicy | None
+        self,
+        definition: Definition,
+        events: bool,
+        units: int | None,
+        retry: RetryPolicy | None,
+        hooks: tuple[tuple[str, frozenset[str] | None], ...] = (),
     ) -> None:
         self.definition = definition
         self.events = events
         self.units = units
         self.retry = retry
         self.worked = 0  # units of user code run so far
+        self.hooks = hooks  # the on_pause hooks: (name, the steps it is for, or None)
         self.committed = -1  # the version stored
 
     def _unit(self, run: RunRecord) -> Generator[Effect, Any, bool]:

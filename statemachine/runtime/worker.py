@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from statemachine.core.errors import StoreError
+from statemachine.runtime.hooks import deliver_due
 from statemachine.runtime.work import (
     Execute,
     Fail,
@@ -137,6 +138,7 @@ class Worker:
         started = time.monotonic()
         self._tally.swept("timeouts", self.store.expire_due())
         self._tally.swept("reaped", self.store.reap(self.retry))
+        self._tally.count("notified", deliver_due(self.workflows.values(), self.store))
         metered = active()
         if metered is not None:
             metered.swept(started)

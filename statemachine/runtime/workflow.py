@@ -8,6 +8,7 @@ import copy
 from collections.abc import (
     Callable,
     Generator,
+    Iterable,
     Iterator,
     Sequence,
 )
@@ -24,12 +25,14 @@ from statemachine.runtime.containers import Node, as_nodes
 from statemachine.runtime.definitions import check_name
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
+from statemachine.runtime.hooks import plan, registry
 from statemachine.runtime.tree import Definition
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
 from statemachine.store.values import Lease, RetryPolicy, aware, check_run_id, new_id
 
 if TYPE_CHECKING:
+    from statemachine.runtime.hooks import PauseNotice
     from statemachine.runtime.requirements import StepRequirement
     from statemachine.runtime.stream import WorkflowEvent
 
@@ -68,6 +71,10 @@ class Workflow(AsyncMethods):
             False refuses it with `ActorRefused` and nothing is written. The request's own
             `assignees`, `candidate_groups` and `forbid_self_approval` are checked by every
             store, with or without the workflow.
+        on_pause: hooks told of every pause (a `PauseNotice`): callables, coroutine functions
+            or `Webhook`s, each named (its ``name``, else its function name), and limited to
+            some steps by a ``steps`` attribute. Recorded with the pause, delivered after it
+            is stored, retried after a failure; see `statemachine.runtime.hooks`.
 
     Raises:
         DefinitionError (a ValueError): a bad name, duplicate step names, or a bad step.
@@ -84,11 +91,14 @@ class Workflow(AsyncMethods):
         session_id: str | None = None,
         user_id: str | None = None,
         authorize: Callable[[str | None, StepRequirement], bool] | None = None,
+        on_pause: Iterable[Callable[[PauseNotice], Any]] = (),
     ) -> None:
         self.name = check_name("Workflow", name)
         if authorize is not None and not callable(authorize):
             raise DefinitionError(f"Workflow {name!r}: authorize must be callable")
         self.authorize = authorize
+        self.hooks = registry(on_pause)
+        """The `on_pause` hooks, by name."""
         self.steps: tuple[Node, ...] = as_nodes(steps)
         self.store = store if store is not None else MemoryStore()
         if not isinstance(self.store, Store):
@@ -359,15 +369,28 @@ class Workflow(AsyncMethods):
         # reads runs or records decisions never needs it.
         from statemachine.runtime.driver import drive
 
-        return drive(self.definition, run_id, seen, events=events, units=units, retry=retry)
+        return drive(
+            self.definition, run_id, seen, events=events, units=units, retry=retry,
+            hooks=plan(self.hooks),
+        )  # fmt: skip
 
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
         from statemachine.runtime.shells import execute
 
-        plan = self._plan(run_id, seen, stream_events, None, None)
-        return execute(self, plan, self.store.hold(run_id))
+        executed = execute(self, self._plan(run_id, seen, stream_events, None, None),
+                           self.store.hold(run_id))  # fmt: skip
+        return self._delivering(executed) if self.hooks else executed
+
+    def _delivering(
+        self, executed: Generator[WorkflowEvent, None, RunRecord]
+    ) -> Generator[WorkflowEvent, None, RunRecord]:
+        """The execution, then the notices of the pause it stored (its lease let go)."""
+        from statemachine.runtime.hooks import deliver
+
+        run = yield from executed
+        return deliver(self, run) if run.outbox else run
 
 
 def _overdue(run: RunRecord) -> bool:
