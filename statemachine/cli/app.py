@@ -37,6 +37,7 @@ from statemachine.cli.commands import (
     cmd_worker,
     decide,
 )
+from statemachine.cli.serve import cmd_serve
 from statemachine.cli.show import cmd_show
 from statemachine.cli.verify import cmd_verify
 from statemachine.core.errors import (
@@ -191,6 +192,15 @@ def parser() -> argparse.ArgumentParser:
         dest="asyncio",
         action="store_true",
         help="run units as tasks of one event loop: for user code that mostly awaits",
+    )
+    serve = command("serve", cmd_serve, "serve the inbox and its HTTP API (the web extra)")
+    serve.add_argument(
+        "--app", action="append",
+        help="module:attribute holding workflow(s) whose steps to name (repeatable)",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_integer(0, 65535), default=8000, help="port (default 8000; 0: any free)"
     )
     return top
 
