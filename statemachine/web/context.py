@@ -15,6 +15,7 @@ from statemachine.core.errors import (
     InvalidArgument,
     RunNotFound,
     StateMachineError,
+    StoreNotFound,
     StoreUnavailable,
 )
 from statemachine.core.refusals import (
@@ -96,7 +97,7 @@ def problem_of(exc: StateMachineError) -> Problem:
         return Problem(400, "invalid_selection", message, {"choices": list(exc.choices)})
     if isinstance(exc, WrongDecision):
         return Problem(400, "wrong_decision", message, {"asked": exc.asked})
-    if isinstance(exc, RunNotFound):
+    if isinstance(exc, RunNotFound | StoreNotFound):
         return Problem(404, "run_not_found", message)
     if isinstance(exc, InvalidArgument):
         return Problem(400, "bad_request", message)

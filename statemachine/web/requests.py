@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from statemachine.core.decisions import DecisionResult, Verdict
-from statemachine.core.errors import InvalidArgument, shorten
+from statemachine.core.errors import InvalidArgument, StoreNotFound, shorten
 from statemachine.core.events import JSON
 from statemachine.core.record import Gate, RequestKind, RunRecord, RunStatus
 from statemachine.core.refusals import DecisionRefused
@@ -152,10 +152,13 @@ async def pending_page(
     wanted = [
         state for state in _STATES if filters.kind is None or _WAITING_ON[filters.kind] == state
     ]
-    pages = {
-        state: await store.apage(state, limit=limit, offset=offsets[_STATES.index(state)])
-        for state in wanted
-    }
+    try:
+        pages = {
+            state: await store.apage(state, limit=limit, offset=offsets[_STATES.index(state)])
+            for state in wanted
+        }
+    except StoreNotFound:  # nothing was ever stored there: nothing waits
+        return Page([], None, 0)
     unreadable = sum(len(page.unreadable) for page in pages.values())
     # A run whose read failed still counts as read: the next page starts after it.
     read = {state: len(page) + len(page.unreadable) for state, page in pages.items()}
