@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from statemachine import Store, Workflow
 from statemachine.runtime.worker import Worker
+from statemachine.web.links import Links
 
 from .web import TOKENS, WebServer, users
 from .web_flows import form, reviewed
@@ -25,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 ALICE = next(iter(TOKENS))
+LINK_KEY = b"a-key-for-decision-links-in-these-tests"
 WAIT_MS = 30_000  # the longest any step waits for the page to show what it expects
 
 
@@ -51,7 +53,7 @@ def workflows(store: Store) -> list[Workflow]:
 @pytest.fixture
 def inbox(store: Store, workflows: list[Workflow]) -> Iterator[WebServer]:
     """The inbox, with a worker executing the runs its reviewers decide."""
-    server = WebServer(store, workflows, users=users())
+    server = WebServer(store, workflows, users=users(), links=Links(LINK_KEY))
     stop = threading.Event()
     worker = threading.Thread(target=Worker(workflows, store).run, args=(stop,))
     worker.start()
@@ -137,3 +139,27 @@ def test_an_input_form_is_filled_and_submitted(
     expect(page.locator("pre.output")).to_contain_text('"note": "<i>fragile</i>"')
     assert workflows[1].get_run(run.run_id).content == {
         "count": 3, "colour": "blue", "note": "<i>fragile</i>"}  # fmt: skip
+
+
+def test_a_decision_link_decides_once(
+    browser: Browser, inbox: WebServer, workflows: list[Workflow]
+) -> None:
+    """Opened twice before anyone decides: the first confirms, the second is refused."""
+    drafts = workflows[0]
+    run = drafts.run("numbers")
+    token = Links(LINK_KEY).make(drafts.store.load(run.run_id), actor="dana")
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    for opened in (first, second):
+        opened.set_default_timeout(WAIT_MS)
+        opened.goto(f"{inbox.url}/links/{token}")
+        expect(opened.locator("#output")).to_have_text("Draft for numbers\nSecond line")
+    assert drafts.store.load(run.run_id).answers == ()  # opening a link decides nothing
+    first.locator("#confirm").click()
+    expect(first.get_by_role("status")).to_contain_text("Your decision (confirm) was recorded")
+    second.locator("#feedback").fill("too late")
+    second.locator("#reject").click()
+    expect(second.get_by_role("alert")).to_have_text("This link was used already: it decides once.")
+    (answer,) = drafts.store.load(run.run_id).answers
+    assert (answer.how, answer.by) == ("confirm", "dana")
+    context.close()

@@ -15,6 +15,7 @@ import uvicorn
 
 from statemachine import Store, Workflow
 from statemachine.web import Authenticator, Users, create_app
+from statemachine.web.links import Links
 from statemachine.web.requests import Authorize
 
 TOKENS = {"alice-token-0123456789": "alice", "bob-token-0123456789ab": "bob"}
@@ -50,10 +51,11 @@ class WebServer:
         *,
         users: Authenticator | None = None,
         refusals: Iterable[Authorize] = (),
+        links: Links | None = None,
     ) -> None:
         started = threading.Event()
         app = create_app(store, workflows, users=users or Users(), refusals=refusals,
-                         on_startup=started.set)  # fmt: skip
+                         links=links, on_startup=started.set)  # fmt: skip
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self._socket.listen(128)

@@ -5,6 +5,7 @@ rebinding)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,9 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import Store
-from statemachine.web import api, pages
+from statemachine.web import api, linked, pages
 from statemachine.web.auth import Authenticator, Signer, from_environment
 from statemachine.web.context import Inbox
+from statemachine.web.links import KEY_ENVIRONMENT, Links, link_key
 from statemachine.web.requests import Authorize, Catalog
 
 __all__ = ["LOOPBACK_NAMES", "create_app"]
@@ -75,6 +77,7 @@ def create_app(
     users: Authenticator | None = None,
     refusals: Iterable[Authorize] = (),
     signer: Signer | None = None,
+    links: Links | None = None,
     on_startup: Callable[[], None] | None = None,
 ) -> Starlette:
     """The inbox for the runs in `store`.
@@ -87,6 +90,8 @@ def create_app(
             decision (answered 403, and nothing is written).
         signer: the key of sessions and CSRF tokens (default: ``STATEMACHINE_SECRET``, or a
             random one).
+        links: decision links' key (default: ``STATEMACHINE_LINK_KEY``, if set; without
+            one, links are not served).
         on_startup: called once the application has started.
 
     Raises:
@@ -97,7 +102,11 @@ def create_app(
         tuple(refusals),
     )  # fmt: skip
     static = StaticFiles(directory=Path(__file__).parent / "static")
+    if links is None and os.environ.get(KEY_ENVIRONMENT):
+        links = Links(link_key())
     routes = [*api.routes(inbox), *pages.routes(inbox), Mount("/static", static)]
+    if links is not None:
+        routes += linked.routes(inbox, links)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -25,9 +25,9 @@ from statemachine.web.auth import User
 from statemachine.web.context import BODY_LIMIT, SESSION_COOKIE, Inbox, Problem, problem_of
 from statemachine.web.requests import Choice, Filters, apply, pending_page, run_view, viewer
 
-__all__ = ["routes"]
+__all__ = ["TEMPLATES", "form_of", "one", "routes", "text_of"]
 
-_TEMPLATES = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("statemachine.web", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
@@ -89,7 +89,7 @@ def _local(path: str | None) -> str:
     return "/"
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
+async def form_of(request: Request) -> dict[str, list[str]]:
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -102,7 +102,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
         raise Problem(400, "bad_request", "the form cannot be read") from None
 
 
-def _one(form: dict[str, list[str]], name: str) -> str | None:
+def one(form: dict[str, list[str]], name: str) -> str | None:
     found = form.get(name)
     return found[-1] if found else None
 
@@ -125,13 +125,13 @@ def _values(form: dict[str, list[str]], fields: list[dict[str, Any]] | None) -> 
     """The values of an input form, typed as its schema says (the store checks them)."""
     if not fields:
         try:
-            given: JSON = json.loads(_one(form, "values") or "{}")
+            given: JSON = json.loads(one(form, "values") or "{}")
             return given
         except ValueError:
             raise InvalidArgument("the values must be a JSON object") from None
     values: dict[str, JSON] = {}
     for field in fields:
-        raw = _one(form, f"field:{field['name']}")
+        raw = one(form, f"field:{field['name']}")
         if field["type"] == "bool":
             values[field["name"]] = raw == "true"
         elif raw:
@@ -143,7 +143,7 @@ def _values(form: dict[str, list[str]], fields: list[dict[str, Any]] | None) -> 
 
 def _choice(form: dict[str, list[str]], item: dict[str, Any]) -> Choice:
     """The decision a request page's form sent."""
-    name = _one(form, "decision") or ""
+    name = one(form, "decision") or ""
     if name not in Verdict.__members__:
         raise InvalidArgument(f"unknown decision {name[:40]!r}")
     verdict, value = Verdict(name), None
@@ -152,13 +152,13 @@ def _choice(form: dict[str, list[str]], item: dict[str, Any]) -> Choice:
     elif verdict is Verdict.select:
         value = form.get("route", [])
     elif verdict is Verdict.edit:
-        text = _one(form, "value") or ""
+        text = one(form, "value") or ""
         try:
-            value = text if _one(form, "format") == "text" else json.loads(text)
+            value = text if one(form, "format") == "text" else json.loads(text)
         except ValueError:
             raise InvalidArgument("the edited output must be JSON, as the output was") from None
-    feedback = (_one(form, "feedback") or "").strip() or None
-    return Choice(item["request_id"], verdict, feedback, value, _one(form, "decision_id") or None)
+    feedback = (one(form, "feedback") or "").strip() or None
+    return Choice(item["request_id"], verdict, feedback, value, one(form, "decision_id") or None)
 
 
 def routes(inbox: Inbox) -> list[Route]:
@@ -168,7 +168,7 @@ def routes(inbox: Inbox) -> list[Route]:
         request: Request, name: str, user: User | None, status: int = 200, **values: Any
     ) -> HTMLResponse:
         session = request.cookies.get(SESSION_COOKIE)
-        html = _TEMPLATES.get_template(name).render(
+        html = TEMPLATES.get_template(name).render(
             user=user, csrf=inbox.signer.csrf(session), signed_in=inbox.users.required,
             refresh=values.pop("refresh", None), **values,
         )  # fmt: skip
@@ -181,9 +181,9 @@ def routes(inbox: Inbox) -> list[Route]:
                 target = urlencode({"next": request.url.path})
                 return RedirectResponse(f"/login?{target}", 303)
             try:
-                form = await _form(request) if post else {}
+                form = await form_of(request) if post else {}
                 if post and not inbox.signer.csrf_ok(
-                    request.cookies.get(SESSION_COOKIE), _one(form, "csrf")
+                    request.cookies.get(SESSION_COOKIE), one(form, "csrf")
                 ):
                     raise Problem(
                         403,
@@ -274,11 +274,11 @@ def routes(inbox: Inbox) -> list[Route]:
         return render(request, "login.html", None, next=next_path, failed=False)
 
     async def login(request: Request) -> Response:
-        form = await _form(request)
-        next_path = _local(_one(form, "next"))
-        if not inbox.signer.csrf_ok(request.cookies.get(SESSION_COOKIE), _one(form, "csrf")):
+        form = await form_of(request)
+        next_path = _local(one(form, "next"))
+        if not inbox.signer.csrf_ok(request.cookies.get(SESSION_COOKIE), one(form, "csrf")):
             return render(request, "login.html", None, 403, next=next_path, failed=True)
-        user = inbox.users.authenticate(_one(form, "token"))
+        user = inbox.users.authenticate(one(form, "token"))
         if user is None or not inbox.users.required:
             return render(request, "login.html", None, 401, next=next_path, failed=True)
         response = RedirectResponse(next_path, 303)
