@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from statemachine import Store
+from statemachine import Store, Workflow
 
 from .web import TOKENS, VIEWER_TOKEN, Answer, WebServer, users
-from .web_flows import form, reviewed
+from .web_flows import confirmed, failing, form, reviewed, routed
 
 ALICE = next(iter(TOKENS))
 SCRIPT = "<script>alert('boom')</script>"
@@ -162,3 +162,34 @@ def test_without_tokens_only_loopback_names_are_answered(
     answer = guarded_server.request("GET", "/api/requests", token=ALICE,
                                     headers={"Host": "inbox.example"})  # fmt: skip
     assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    ("make", "control", "fields", "content"),
+    [
+        (routed, 'name="route" value="slow"', {"decision": "select", "route": "slow"}, "slow(x)"),
+        (confirmed, 'id="confirm"', {"decision": "confirm"}, "launch(x)"),
+        (failing, 'id="skip"', {"decision": "skip"}, "after(x)"),
+    ],
+)  # fmt: skip
+def test_each_kind_has_its_controls(
+    open_server: WebServer,
+    store: Store,
+    make: Callable[[Store], Workflow],
+    control: str,
+    fields: dict[str, str],
+    content: str,
+) -> None:
+    workflow = make(store)
+    run = workflow.run("x")
+    request_id = store.load(run.run_id).pending_gate.request.request_id  # type: ignore[union-attr]
+    path = f"/runs/{run.run_id}/requests/{request_id}"
+    page = open_server.request("GET", path)
+    assert page.status == 200, page.text
+    assert control in page.text
+    if make is failing:
+        assert "upstream said &lt;no&gt;" in page.text
+    sent = {**fields, "csrf": _hidden(page, "csrf"),
+            "decision_id": _hidden(page, "decision_id", fields["decision"])}  # fmt: skip
+    assert open_server.request("POST", path, form=sent).status == 303
+    assert workflow.continue_run(run.run_id).content == content

@@ -72,3 +72,15 @@ def confirmed(store: Store) -> Workflow:
         Step(name="launch", executor=tag("launch"), requires_confirmation=True,
              confirmation_message="Launch?"),
     ])  # fmt: skip
+
+
+def failing(store: Store) -> Workflow:
+    """A step that fails, and pauses for a human to run it again or skip it."""
+
+    def broken(step_input: StepInput) -> StepOutput:
+        raise ValueError("upstream said <no>")
+
+    return Workflow(name="failing", store=store, steps=[
+        Step(name="call", executor=broken, on_error="pause"),
+        Step(name="after", executor=tag("after")),
+    ])  # fmt: skip
