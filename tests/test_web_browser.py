@@ -68,8 +68,13 @@ def page(browser: Browser, inbox: WebServer) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 760})
     opened = context.new_page()
     opened.set_default_timeout(WAIT_MS)
+    problems: list[str] = []  # a script that fails, or a resource the policy refuses
+    opened.on("console", lambda message: problems.append(message.text)
+              if message.type == "error" else None)  # fmt: skip
+    opened.on("pageerror", lambda error: problems.append(str(error)))
     yield opened
     context.close()
+    assert problems == []
 
 
 def _sign_in(page: Page, inbox: WebServer) -> None:
@@ -111,6 +116,9 @@ def test_a_reviewer_rejects_sees_the_next_iteration_then_edits_and_approves(
     expect(output).to_contain_text("Revised: Say what changed")
     expect(page.locator(".diff .add")).to_have_text("Revised: Say what changed")
     expect(page.locator("ol.feedback li")).to_have_text(["Say what changed"])
+    # The run's place in its workflow, drawn by the packaged Mermaid: the review is current.
+    expect(page.locator("#diagram svg")).to_be_visible()
+    expect(page.locator("#diagram svg g.node.current")).to_contain_text("review")
     _screenshot(page, tmp_path, "request.png")
     page.locator("#edited").fill("The numbers are in, and better than hoped.")
     page.locator("#edit").click()

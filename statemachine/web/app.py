@@ -29,7 +29,9 @@ __all__ = ["LOOPBACK_NAMES", "create_app"]
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 _HEADERS = [
     (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+     # Mermaid styles the diagrams it draws with a <style> inside each SVG.
+     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     b"frame-ancestors 'none'; "
      b"form-action 'self'; base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),

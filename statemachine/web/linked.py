@@ -32,7 +32,8 @@ def routes(inbox: Inbox, links: Links) -> list[Route]:
     """The link pages' routes."""
 
     def page(status: int, **values: Any) -> HTMLResponse:
-        shown = {"problem": None, "decided": None, "item": None, "claims": None, **values}
+        shown = {"problem": None, "decided": None, "item": None, "claims": None,
+                 "diagram": None, **values}  # fmt: skip
         html = TEMPLATES.get_template("link.html").render(user=None, csrf="", signed_in=False,
                                                           refresh=None, **shown)  # fmt: skip
         return HTMLResponse(html, status)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from statemachine.core.decisions import Verdict
 from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.core.events import JSON
-from statemachine.core.record import RequestKind, RunStatus
+from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.store import check_run_id, new_id
 from statemachine.web.auth import User
 from statemachine.web.context import BODY_LIMIT, SESSION_COOKIE, Inbox, Problem, problem_of
@@ -170,7 +170,7 @@ def routes(inbox: Inbox) -> list[Route]:
         session = request.cookies.get(SESSION_COOKIE)
         html = TEMPLATES.get_template(name).render(
             user=user, csrf=inbox.signer.csrf(session), signed_in=inbox.users.required,
-            refresh=values.pop("refresh", None), **values,
+            refresh=values.pop("refresh", None), diagram=values.pop("diagram", None), **values,
         )  # fmt: skip
         return HTMLResponse(html, status)
 
@@ -224,10 +224,11 @@ def routes(inbox: Inbox) -> list[Route]:
         moving = found.status in (RunStatus.pending, RunStatus.running)
         result = view["result"] if found.status is RunStatus.completed else None
         return render(request, "run.html", user, run=view, refresh=2 if moving else None,
+                      diagram=inbox.catalog.diagram(found),
                       decided=request.query_params.get("decided"),
                       result_text=None if result is None else text_of(result))  # fmt: skip
 
-    async def pending_item(request: Request) -> dict[str, Any]:
+    async def pending_item(request: Request) -> tuple[dict[str, Any], RunRecord]:
         found = await inbox.store.aget(check_run_id(request.path_params["run_id"]))
         item = run_view(found, inbox.catalog)["pending"]
         if item is None or item["request_id"] != request.path_params["request_id"]:
@@ -238,10 +239,10 @@ def routes(inbox: Inbox) -> list[Route]:
                 "was cancelled.",
             )
         pending: dict[str, Any] = item
-        return pending
+        return pending, found
 
     async def request_page(request: Request, user: User, form: Any) -> Response:
-        item = await pending_item(request)
+        item, found = await pending_item(request)
         now = await inbox.store.anow()
         output = item["output"]
         diff = None
@@ -252,6 +253,7 @@ def routes(inbox: Inbox) -> list[Route]:
             output_is_text=isinstance(output, str), diff=diff,
             feedback=item["feedback"],
             decision_ids={verdict.value: new_id() for verdict in Verdict},
+            diagram=inbox.catalog.diagram(found),
         )  # fmt: skip
 
     async def decide(request: Request, user: User, form: dict[str, list[str]]) -> Response:

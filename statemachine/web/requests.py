@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from statemachine.core.decisions import DecisionResult, Verdict
-from statemachine.core.errors import InvalidArgument, StoreNotFound, shorten
+from statemachine.core.errors import InvalidArgument, StateMachineError, StoreNotFound, shorten
 from statemachine.core.events import JSON
 from statemachine.core.record import Gate, RequestKind, RunRecord, RunStatus
 from statemachine.core.refusals import DecisionRefused
@@ -24,6 +24,7 @@ from statemachine.runtime.requirements import message_of
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import Store, run_state
 from statemachine.tools.asked import decision, pending, when
+from statemachine.tools.flowchart import flowchart
 
 __all__ = [
     "ActorRefused",
@@ -77,6 +78,17 @@ class Catalog:
     def step_name(self, run: RunRecord, gate: Gate) -> str:
         workflow = self.workflows.get(run.workflow)
         return gate.name if workflow is None else workflow.definition.name_of(gate.name)
+
+    def diagram(self, run: RunRecord) -> str | None:
+        """The run's place in a Mermaid flowchart of its workflow, if the workflow is known
+        and the run still fits it."""
+        workflow = self.workflows.get(run.workflow)
+        if workflow is None:
+            return None
+        try:
+            return flowchart(workflow, run)
+        except StateMachineError:  # a run of an older definition: shown without its diagram
+            return None
 
     def message(self, run: RunRecord, gate: Gate) -> str | None:
         workflow = self.workflows.get(run.workflow)
