@@ -104,8 +104,12 @@ def test_bad_values_are_refused_with_what_is_wrong(open_server: WebServer, store
     assert store.load(run.run_id).answers == ()
     good = open_server.request("POST", path, form={**sent, "field:count": "2",
                                                    "field:colour": '"blue"'})  # fmt: skip
-    assert good.status == 303
-    assert store.load(run.run_id).answers[0].value == {"count": 2, "colour": "blue"}
+    assert good.headers["location"].endswith("?decided=applied")
+    again = open_server.request("POST", path, form={**sent, "field:count": "2",
+                                                    "field:colour": '"blue"'})  # fmt: skip
+    assert again.headers["location"].endswith("?decided=duplicate")  # the form sent twice
+    (answer,) = store.load(run.run_id).answers
+    assert answer.value == {"count": 2, "colour": "blue"}
 
 
 def test_signing_in_with_a_token(guarded_server: WebServer, store: Store) -> None:

@@ -19,8 +19,10 @@ from starlette.routing import Route
 from statemachine.core.decisions import Verdict
 from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.core.events import JSON
+from statemachine.core.machine import where_asked
 from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.store import check_run_id, new_id
+from statemachine.tools.asked import field as field_of
 from statemachine.web.auth import User
 from statemachine.web.context import BODY_LIMIT, SESSION_COOKIE, Inbox, Problem, problem_of
 from statemachine.web.requests import Choice, Filters, apply, pending_page, run_view, viewer
@@ -259,11 +261,13 @@ def routes(inbox: Inbox) -> list[Route]:
     async def decide(request: Request, user: User, form: dict[str, list[str]]) -> Response:
         run_id = check_run_id(request.path_params["run_id"])
         found = await inbox.store.aload(run_id)
-        gate = found.pending_gate
-        item = None if gate is None else run_view(found, inbox.catalog)["pending"]
-        if item is None or item["request_id"] != request.path_params["request_id"]:
-            # The page's request is gone; the store tells a duplicate from a stale decision.
-            item = {"request_id": request.path_params["request_id"], "fields": None}
+        # The form is read by the schema of the gate that asked, pending or not: a form sent
+        # twice is read the same way, and the store answers the second `duplicate`.
+        request_id = request.path_params["request_id"]
+        asked = where_asked(request_id)
+        gate = None if asked is None else found.gate(asked.gate)
+        schema = () if gate is None else gate.policy.user_input_schema
+        item = {"request_id": request_id, "fields": [field_of(each) for each in schema] or None}
         choice = _choice(form, item)
         refusals = inbox.refusals if user.may_decide else (viewer, *inbox.refusals)
         result = await apply(inbox.store, run_id, choice, user.name, refusals)
