@@ -19,9 +19,13 @@ ALLOWED = {
     "statemachine.runtime": {"statemachine.core", "statemachine.store"},
     "statemachine.tools": {"statemachine.core", "statemachine.testing"},  # the explorer
     "statemachine.testing": {"statemachine.core", "statemachine.store", "statemachine.runtime"},
+    "statemachine.web": {
+        "statemachine.core", "statemachine.store", "statemachine.runtime", "statemachine.tools",
+    },
     "statemachine.cli": {
         "statemachine.core", "statemachine.store", "statemachine.runtime", "statemachine.tools",
         "statemachine.testing", "stores",  # testing: `verify` checks histories
+        "statemachine.web",  # `serve`, imported when it runs
     },
     "stores": {"statemachine.core", "statemachine.store"},
 }  # fmt: skip
@@ -29,6 +33,8 @@ FOREIGN = {  # drivers and frameworks: only adapters and tools import them
     "statemachine.core": {"redis", "hypothesis", "starlette", "fastapi", "opentelemetry"},
     "statemachine.store": {"redis", "hypothesis", "transitions"},
     "statemachine.runtime": {"redis", "hypothesis", "transitions"},
+    "statemachine.tools": {"starlette", "uvicorn", "jinja2"},
+    "statemachine.web": {"redis", "hypothesis", "transitions", "stores"},
 }
 
 
@@ -86,6 +92,10 @@ def test_core_import_pulls_in_no_drivers_or_stores() -> None:
         "statemachine.runtime.driver",
         "statemachine.runtime.shells",
         "statemachine.runtime.stream",
+        "statemachine.web",
+        "starlette",
+        "uvicorn",
+        "jinja2",
         "asyncio",
     ):
         assert forbidden not in loaded, forbidden

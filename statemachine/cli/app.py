@@ -38,6 +38,7 @@ from statemachine.cli.commands import (
     decide,
 )
 from statemachine.cli.logs import add_log_options
+from statemachine.cli.serve import cmd_link, cmd_serve
 from statemachine.cli.show import cmd_show
 from statemachine.cli.verify import cmd_verify
 from statemachine.core.errors import (
@@ -204,6 +205,26 @@ def parser() -> argparse.ArgumentParser:
         help="run units as tasks of one event loop: for user code that mostly awaits",
     )
     add_log_options(worker)
+    serve = command("serve", cmd_serve, "serve the inbox and its HTTP API (the web extra)")
+    serve.add_argument(
+        "--app", action="append",
+        help="module:attribute holding workflow(s) whose steps to name (repeatable)",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_integer(0, 65535), default=8000, help="port (default 8000; 0: any free)"
+    )
+    link = command("link", cmd_link, "print a decision link for the run's pending request")
+    link.add_argument("run", help=f"{_RUN}, or a prefix that only it starts with")
+    link.add_argument(
+        "--decision", action="append", choices=["confirm", "reject"],
+        help="a decision the link allows (repeatable; default: both)",
+    )  # fmt: skip
+    link.add_argument("--to", default="link", help="who it is for: recorded as the decider")
+    link.add_argument(
+        "--hours", type=_integer(1, 8784), default=72, help="how long it lives (default 72)"
+    )
+    link.add_argument("--url", help="the inbox's address (default: $STATEMACHINE_URL, or local)")
     return top
 
 

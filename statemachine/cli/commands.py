@@ -11,7 +11,6 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from statemachine.cli.logs import configure_logging
@@ -21,6 +20,7 @@ from statemachine.core.record import RunRecord
 from statemachine.core.refusals import StaleRequest
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import RetryPolicy, Store, run_state
+from statemachine.tools.asked import when
 from statemachine.tools.diagram import mermaid
 from statemachine.tools.flowchart import flowchart
 
@@ -118,11 +118,6 @@ def find_run(store: Store, given: str) -> RunRecord:
     shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
     raise Failure(f"{given!r} is ambiguous: the ids of {len(found)} runs start with it: {shown}",
                   EXIT_USAGE)  # fmt: skip
-
-
-def when(moment: datetime | None) -> str | None:
-    """An ISO 8601 time to the second, or None (null in JSON, blank in a table) if absent."""
-    return None if moment is None else moment.isoformat(timespec="seconds")
 
 
 def summary(run: RunRecord) -> dict[str, Any]:

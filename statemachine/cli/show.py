@@ -11,18 +11,12 @@ import json
 from typing import Any
 
 from statemachine.cli.commands import find_run, opened, output, summary, table, when
-from statemachine.core.actions import (
-    RequestErrorReview,
-    RequestInput,
-    RequestReview,
-    RequestRoute,
-)
 from statemachine.core.codec import converter
 from statemachine.core.events import JSON
-from statemachine.core.machine import action_of, where_asked
 from statemachine.core.outbox import Notice
-from statemachine.core.policy import UserInputField
-from statemachine.core.record import Answer, Gate, RunRecord, RunStatus
+from statemachine.core.record import RunRecord, RunStatus
+from statemachine.tools.asked import decision as _decision
+from statemachine.tools.asked import pending as _pending
 
 __all__ = ["cmd_show"]
 
@@ -135,42 +129,6 @@ def _block(label: str, value: JSON, indent: str = "") -> list[str]:
     return [f"{indent}{label}:", *(f"{indent}  {line}" for line in lines)]
 
 
-def _pending(gate: Gate) -> dict[str, Any]:
-    """What the pending request asks, with what its kind needs: the fields of user input, the
-    routes to select from, the output under review, or the error to retry or skip."""
-    request = gate.request
-    assert request is not None
-    asked: dict[str, Any] = {
-        "request_id": request.request_id,
-        "kind": request.kind.value,
-        "step": gate.name,
-        "iteration": gate.iteration,
-        "message": request.message,
-        "asked_at": when(request.created_at),
-        "deadline": when(request.deadline),
-    }
-    action = action_of(gate)
-    if isinstance(action, RequestInput):
-        asked["fields"] = [_field(field) for field in action.fields]
-    elif isinstance(action, RequestRoute):
-        asked.update(choices=list(action.choices), multiple=action.multiple)
-    elif isinstance(action, RequestReview):
-        asked["output"] = action.output
-    elif isinstance(action, RequestErrorReview):
-        asked["error"] = action.error
-    return asked
-
-
-def _field(field: UserInputField) -> dict[str, Any]:
-    return {
-        "name": field.name,
-        "type": field.field_type,
-        "required": field.required,
-        "description": field.description,
-        "allowed_values": None if field.allowed_values is None else list(field.allowed_values),
-    }
-
-
 def _asking(pending: dict[str, Any]) -> list[str]:
     """The pending request, as text."""
     lines = [f"pending: {pending['kind']} of {pending['step']!r} (iteration "
@@ -193,22 +151,6 @@ def _asking(pending: dict[str, Any]) -> list[str]:
     if "error" in pending:
         lines += _block("failed with", pending["error"])
     return lines
-
-
-def _decision(answer: Answer) -> dict[str, Any]:
-    """An answered request: what, how, by whom, when, and what the decision carried."""
-    asked = where_asked(answer.request_id)
-    return {
-        "request_id": answer.request_id,
-        "kind": None if asked is None else asked.kind.value,
-        "step": None if asked is None else asked.gate,
-        "decision": answer.how,
-        "by": answer.by,
-        "via": "timeout" if answer.how == "timeout" else answer.via,
-        "at": when(answer.at or answer.deadline),
-        "decision_id": answer.decision_id,
-        "value": answer.value,
-    }
 
 
 def _told(decision: dict[str, Any]) -> list[str]:
