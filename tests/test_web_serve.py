@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -75,3 +76,39 @@ def test_serve_refuses_what_is_unsafe_or_malformed(
     assert said in err
     assert out == ""
     assert "Traceback" not in err
+
+
+def test_serve_exposes_metrics_in_prometheus_text_behind_the_token(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "runs")
+    paused = reviewed(store).run("text")
+    token = "a-token-for-the-metrics-test"
+    process = _serve("--store", f"file://{tmp_path}/runs", "--app", "tests.cli_app:handshakes",
+                     "--port", "0", "--log-format", "json", STATEMACHINE_TOKEN=token)  # fmt: skip
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().split()[1]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{address}metrics", timeout=30)
+        assert refused.value.code == 401
+        refused.value.close()
+        asked = urllib.request.Request(
+            f"{address}metrics", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(asked, timeout=30) as answer:
+            kind = answer.headers["Content-Type"]
+            text = answer.read().decode()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert kind.startswith("text/plain")
+    pending = [
+        line for line in text.splitlines() if line.startswith("statemachine_requests_pending")
+    ]
+    assert pending, text
+    assert 'workflow="drafts"' in pending[0]
+    assert pending[0].endswith(" 1.0")
+    assert paused.status.value == "paused"
+    assert process.returncode == 0, err

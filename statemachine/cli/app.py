@@ -211,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
         help="module:attribute holding workflow(s) whose steps to name (repeatable)",
     )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    add_log_options(serve)
     serve.add_argument(
         "--port", type=_integer(0, 65535), default=8000, help="port (default 8000; 0: any free)"
     )

@@ -7,6 +7,7 @@ import os
 import signal
 
 from statemachine.cli.commands import EXIT_USAGE, Failure, _load_app, find_run, opened, output
+from statemachine.cli.logs import configure_logging
 from statemachine.core.errors import InvalidArgument
 
 __all__ = ["cmd_link", "cmd_serve"]
@@ -30,7 +31,9 @@ def _web_extra(command: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _web_extra("serve")
+    configure_logging(args.log_level, args.log_format)
     from statemachine.web import server
+    from statemachine.web.app import prometheus_metrics
     from statemachine.web.auth import from_environment
 
     try:
@@ -43,7 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         with opened(args.store) as store:
             # uvicorn stops on SIGTERM, then raises it again: stopping is what was asked.
             signal.signal(signal.SIGTERM, lambda signum, frame: None)
-            server.serve(store, workflows, sock, users, ready=_ready)
+            metrics = prometheus_metrics(store)
+            server.serve(store, workflows, sock, users, ready=_ready, metrics=metrics)
     finally:
         sock.close()
     return 0

@@ -99,9 +99,15 @@ def routes(inbox: Inbox) -> list[Route]:
     async def schema(request: Request) -> Response:
         return JSONResponse(SCHEMA)
 
+    async def metrics(request: Request, actor: str, may_decide: bool) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     return [
         Route("/api/openapi.json", schema),
         Route("/api/requests", guarded(requests)),
         Route("/api/runs/{run_id}", guarded(run)),
         Route("/api/runs/{run_id}/decisions", guarded(decisions), methods=["POST"]),
+        *([Route("/metrics", guarded(metrics))] if inbox.metrics else []),
     ]

@@ -72,6 +72,22 @@ def _host(scope: Scope) -> str:
     return ""
 
 
+def prometheus_metrics(store: Store) -> bool:
+    """Measure the library's work (`statemachine.instrument`) and `store`'s waiting requests
+    into Prometheus' registry, for ``/metrics``; False when the ``otel`` extra or
+    ``opentelemetry-exporter-prometheus`` is missing (then nothing is measured)."""
+    try:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from opentelemetry.sdk.metrics import MeterProvider
+    except ImportError:
+        return False
+    from statemachine.store.telemetry import instrument, observe
+
+    instrument(MeterProvider(metric_readers=[PrometheusMetricReader()]))
+    observe(store)
+    return True
+
+
 def create_app(
     store: Store,
     workflows: Iterable[Workflow] = (),
@@ -81,6 +97,7 @@ def create_app(
     signer: Signer | None = None,
     links: Links | None = None,
     on_startup: Callable[[], None] | None = None,
+    metrics: bool = False,
 ) -> Starlette:
     """The inbox for the runs in `store`.
 
@@ -95,6 +112,8 @@ def create_app(
         links: decision links' key (default: ``STATEMACHINE_LINK_KEY``, if set; without
             one, links are not served).
         on_startup: called once the application has started.
+        metrics: serve ``/metrics`` in Prometheus' text format, behind the API's tokens (call
+            `prometheus_metrics(store)` first).
 
     Raises:
         InvalidArgument: the environment's users are malformed.
@@ -102,7 +121,7 @@ def create_app(
     catalog = Catalog(workflows)
     inbox = Inbox(
         store, catalog, users or from_environment(), signer or Signer(),
-        (hooked(catalog), *refusals),
+        (hooked(catalog), *refusals), metrics,
     )  # fmt: skip
     static = StaticFiles(directory=Path(__file__).parent / "static")
     if links is None and os.environ.get(KEY_ENVIRONMENT):

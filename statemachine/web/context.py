@@ -46,6 +46,8 @@ class Inbox:
     users: Authenticator
     signer: Signer
     refusals: tuple[Authorize, ...] = ()
+    metrics: bool = False
+    """Whether ``/metrics`` answers, in Prometheus' text format (see `prometheus_metrics`)."""
 
     def session_user(self, request: Request) -> User | None:
         """The user of the browser's session cookie (the local user when no token is

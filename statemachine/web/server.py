@@ -57,6 +57,7 @@ def serve(
     users: Authenticator,
     *,
     ready: Callable[[str], None] | None = None,
+    metrics: bool = False,
 ) -> None:
     """Serve the inbox on `sock` until SIGINT or SIGTERM; `ready` gets its address once it
     answers."""
@@ -67,7 +68,7 @@ def serve(
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/"
-    app = create_app(store, workflows, users=users,
+    app = create_app(store, workflows, users=users, metrics=metrics,
                      on_startup=None if ready is None else lambda: ready(address))  # fmt: skip
     config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
