@@ -235,3 +235,55 @@ def test_the_outbox_gives_up_keeps_its_bound_and_owes_each_notice_once() -> None
     assert len(many.outbox) == MAX_NOTICES
     assert Notice("mail", "s:review:1") not in many.outbox  # the settled one made way
     assert many.outbox[-1].request_id == f"s:review:{MAX_NOTICES + 6}"
+
+
+def test_a_reminder_comes_once_if_the_request_is_still_pending(store: Store) -> None:
+    from statemachine.testing import Harness
+
+    told = Told()
+    harness = Harness(memo(store, [told], remind_after=600), store)
+    harness.run("notes")
+    harness.advance(599)
+    assert [notice.event for notice in told.notices] == ["paused"]
+    harness.advance(2)
+    assert [notice.event for notice in told.notices] == ["paused", "reminder"]
+    harness.advance(3600)
+    assert len(told.notices) == 2  # once
+    harness.reject("again")  # the next request: its own pause, its own reminder
+    harness.confirm()  # decided before its reminder was due
+    harness.advance(601)
+    assert [notice.event for notice in told.notices] == ["paused", "reminder", "paused"]
+
+
+def test_an_escalation_lets_escalate_to_decide_and_is_recorded(store: Store) -> None:
+    from statemachine import ActorRefused, DefinitionError
+    from statemachine.testing import Harness
+
+    told = Told()
+    workflow = memo(store, [told], assignees=["alice"], escalate_after=3600,
+                    escalate_to=["boss"])  # fmt: skip
+    harness = Harness(workflow, store)
+    paused = harness.run("notes")
+    with pytest.raises(ActorRefused):
+        store.decide(paused.run_id, None, "confirm", by="boss", now=harness.clock())
+    harness.advance(3601)
+    escalated = [notice for notice in told.notices if notice.event == "escalated"]
+    assert [notice.assignees for notice in escalated] == [("alice", "boss")]
+    history = [entry.event for entry in store.load(paused.run_id).history if entry.name == ""]
+    assert "escalated" in history
+    store.decide(paused.run_id, None, "confirm", by="boss", now=harness.clock())
+    with pytest.raises(DefinitionError, match="go together"):
+        HumanReview(requires_confirmation=True, escalate_to=["boss"])
+
+
+def test_an_escalation_applies_with_no_hook_at_all(store: Store) -> None:
+    from statemachine.testing import Harness
+
+    workflow = memo(store, [], assignees=["alice"], escalate_after=60, escalate_to=["boss"])
+    harness = Harness(workflow, store)
+    paused = harness.run("notes")
+    assert workflow.notifies
+    harness.advance(61)
+    history = [entry.event for entry in store.load(paused.run_id).history if entry.name == ""]
+    assert history == ["escalated"]
+    assert store.decide(paused.run_id, None, "confirm", by="boss", now=harness.clock())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -238,7 +238,7 @@ def decide(
         raise _not_pending(run, request_id, None if pending is None else pending.request_id, now)
     if pending.deadline is not None and now > pending.deadline:
         raise DeadlinePassed(pending.request_id, pending.deadline, now)
-    if (refusal := actor_refusal(run, gate, verdict, by, groups)) is not None:
+    if (refusal := actor_refusal(run, gate, verdict, by, groups, now)) is not None:
         raise ActorRefused(pending.request_id, by, refusal)
     if (
         decided_at is not None
@@ -261,18 +261,38 @@ def decide(
 _APPROVALS = frozenset({Verdict.confirm, Verdict.edit})
 
 
+def assignees(gate: Gate, now: datetime) -> tuple[str, ...]:
+    """Who may decide the gate's request at `now`: its assignees, and once it is escalated
+    (`escalate_after` from when it was made), `escalate_to` too."""
+    policy, request = gate.policy, gate.request
+    if (
+        policy.escalate_after is not None
+        and request is not None
+        and request.created_at is not None
+        and now >= request.created_at + timedelta(seconds=policy.escalate_after)
+    ):
+        return (*policy.assignees, *policy.escalate_to)
+    return policy.assignees
+
+
 def actor_refusal(
-    run: RunRecord, gate: Gate, verdict: Verdict, by: str | None, groups: Collection[str]
+    run: RunRecord,
+    gate: Gate,
+    verdict: Verdict,
+    by: str | None,
+    groups: Collection[str],
+    now: datetime,
 ) -> str | None:
-    """Why `by` (in `groups`) may not make this decision on `gate`'s request, or None.
+    """Why `by` (in `groups`) may not make this decision on `gate`'s request at `now`, or None.
 
     A decision that names no actor comes from code the application trusts: it is not checked.
     """
     policy = gate.policy
     if by is None:
         return None
-    restricted = policy.assignees or policy.candidate_groups
-    if restricted and by not in policy.assignees and not set(groups) & set(policy.candidate_groups):
+    allowed = assignees(gate, now)
+    restricted = allowed or policy.candidate_groups
+    if restricted and by not in allowed and not set(groups) & set(policy.candidate_groups):
         return "not an assignee, nor in a candidate group"
     if policy.forbid_self_approval and verdict in _APPROVALS and by == run.user_id:
         return "the run's own starter may not approve it (forbid_self_approval)"

@@ -29,9 +29,10 @@ class Notice:
     """A notification to send, or sent, about a request of the run.
 
     Attributes:
-        hook: the name of the hook that sends it.
+        hook: the name of the hook that sends it; ``""`` for an escalation's own record, which
+            no hook sends (the sweep writes it in the history when it comes due).
         request_id: the request it is about.
-        event: ``paused``.
+        event: ``paused``, ``reminder`` or ``escalated``.
         due: when to try next; None once it is settled (delivered, or given up).
         attempts: deliveries tried so far.
         delivered_at: when a delivery succeeded.

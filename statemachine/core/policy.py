@@ -118,7 +118,7 @@ def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -
         or not 0 < value <= MAX_TIMEOUT_SECONDS
     ):
         raise DefinitionError(
-            "timeout must be a positive number of seconds, at most a century "
+            f"{attribute.name} must be a positive number of seconds, at most a century "
             f"({MAX_TIMEOUT_SECONDS:.0f}), or None, not {value!r}"
         )
 
@@ -264,8 +264,18 @@ class HumanReview:
     """Groups whose members may decide (the groups a decision's caller says its actor is in)."""
     forbid_self_approval: bool = attrs.field(default=False, validator=_flag)
     """The run's own starter (its `user_id`) may not confirm or edit its requests."""
+    remind_after: float | None = attrs.field(default=None, validator=_timeout)
+    """Seconds after a request is made at which the `on_pause` hooks are reminded of it, if it
+    is still pending."""
+    escalate_after: float | None = attrs.field(default=None, validator=_timeout)
+    """Seconds after a request is made from which `escalate_to` may decide it too; the hooks
+    are told, and the escalation is recorded in the run."""
+    escalate_to: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """Who may decide once the request is escalated."""
 
     def __attrs_post_init__(self) -> None:
+        if bool(self.escalate_to) != (self.escalate_after is not None):
+            raise DefinitionError("escalate_after and escalate_to go together")
         if self.requires_iteration_review and self.requires_output_review is not False:
             raise DefinitionError(
                 "requires_output_review and requires_iteration_review cannot both be set"

@@ -8,7 +8,7 @@ Stores and the workflow runtime build on these; they only add loading and compar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -287,12 +287,31 @@ def finish_step(
     )
 
 
-def notify(run: RunRecord, hooks: Iterable[str], request_id: str, at: datetime) -> RunRecord:
-    """The run owing a notice from each of `hooks` about request `request_id`, due at `at`:
-    added to the write that stores the pause (it raises the version already)."""
+def notify(
+    run: RunRecord,
+    hooks: Iterable[str],
+    request_id: str,
+    at: datetime,
+    *,
+    remind_after: float | None = None,
+    escalate_after: float | None = None,
+) -> RunRecord:
+    """The run owing notices about request `request_id`, made at `at`: to each of `hooks`, of
+    the pause (due at once), a reminder (`remind_after` later) and the escalation
+    (`escalate_after` later); and the escalation's own record (hook ``""``), which the sweep
+    writes in the history when it comes due. Added to the write that stores the pause (it
+    raises the version already): the timers are durable from the start."""
     owed = {(notice.hook, notice.request_id) for notice in run.outbox}
+    named = [hook for hook in hooks if (hook, request_id) not in owed]
+    timers: list[tuple[str, float, list[str]]] = [("paused", 0.0, named)]
+    if remind_after is not None:
+        timers.append(("reminder", remind_after, named))
+    if escalate_after is not None and ("", request_id) not in owed:
+        timers.append(("escalated", escalate_after, ["", *named]))
     new = tuple(
-        Notice(hook, request_id, due=at) for hook in hooks if (hook, request_id) not in owed
+        Notice(hook, request_id, event, due=at + timedelta(seconds=after))
+        for event, after, told in timers
+        for hook in told
     )
     if not new:
         return run
@@ -329,6 +348,9 @@ def sent(
     owed = run.outbox[index]
     done = owed.delivered(now) if error is None else owed.failed(error, now, final=give_up)
     outbox = (*run.outbox[:index], done, *run.outbox[index + 1 :])
-    event = "notified" if error is None else "notice-failed"
+    if owed.hook == "":  # the escalation's own record: a timer, no hook to call
+        event = "escalated" if error is None else "escalation-moot"
+    else:
+        event = "notified" if error is None else "notice-failed"
     entry = Transition(run.version + 1, now, "", event, run.status.value)
     return _record(run, [entry], now, outbox=outbox)

@@ -194,7 +194,8 @@ _GATE_V3: Final = (
 )  # fmt: skip
 _POLICY_V3: Final = (
     "requires_user_input", "user_input_message", "user_input_schema", "on_error", "max_retries",
-    "assignees", "candidate_groups", "forbid_self_approval",
+    "assignees", "candidate_groups", "forbid_self_approval", "remind_after", "escalate_after",
+    "escalate_to",
 )  # fmt: skip
 
 

@@ -241,7 +241,8 @@ class _Driver(Units):
                     return run
                 action = next_action
         if not isinstance(action, Finish):  # a pause
-            if self.hooks:
+            policy = self.definition.policies.get(key)
+            if self.hooks or (policy is not None and policy.escalate_after is not None):
                 run = self._owed(run, key)
             yield from self._commit(run)
             pending = run.gate(key)
@@ -253,12 +254,17 @@ class _Driver(Units):
         return run, action
 
     def _owed(self, run: RunRecord, key: str) -> RunRecord:
-        """The pause owing a notice to each hook for its step, stored with it."""
-        request = run.gate(key).request  # type: ignore[union-attr]
-        assert request is not None
+        """The pause owing its notices (to each hook for its step: the pause, a reminder, the
+        escalation) and its escalation's record, stored with it."""
+        gate = run.gate(key)
+        assert gate is not None
+        assert gate.request is not None
         name = self.definition.name_of(key)
         names = [hook for hook, steps in self.hooks if steps is None or {key, name} & steps]
-        return notify(run, names, request.request_id, request.created_at or run.updated_at)
+        return notify(
+            run, names, gate.request.request_id, gate.request.created_at or run.updated_at,
+            remind_after=gate.policy.remind_after, escalate_after=gate.policy.escalate_after,
+        )  # fmt: skip
 
     def _choice(self, run: RunRecord, key: str, node: Node) -> Generator[Effect, Any, Any]:
         """The branch or routes a container's code chooses as it starts (none when a human

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from statemachine.core.decisions import assignees
 from statemachine.core.errors import DefinitionError
 from statemachine.core.events import JSON
 from statemachine.core.outbox import Notice
@@ -31,6 +32,7 @@ __all__ = ["PauseNotice", "Webhook", "deliver", "deliver_due", "hook_name"]
 
 log = logging.getLogger("statemachine.hooks")
 SIGNATURE = "X-Statemachine-Signature"
+MOOT = "the request was answered before it was sent"
 
 
 @attrs.frozen
@@ -54,10 +56,13 @@ class PauseNotice:
     event: str
     idempotency_key: str
     output: JSON = None
+    assignees: tuple[str, ...] = ()
+    """Who may decide now (an escalation adds its `escalate_to`); empty: anyone."""
 
     def as_json(self) -> dict[str, JSON]:
         data = attrs.asdict(self)
         data["deadline"] = None if self.deadline is None else self.deadline.isoformat()
+        data["assignees"] = list(self.assignees)
         return data
 
 
@@ -129,7 +134,9 @@ def plan(hooks: dict[str, Callable[..., Any]]) -> tuple[tuple[str, frozenset[str
     return tuple((name, getattr(hook, "steps", None)) for name, hook in hooks.items())
 
 
-def _notice(run: RunRecord, notice: Notice, workflow: Workflow) -> PauseNotice | None:
+def _notice(
+    run: RunRecord, notice: Notice, workflow: Workflow, now: datetime
+) -> PauseNotice | None:
     """What the hook is told, or None when the request is no longer pending."""
     from statemachine.runtime.requirements import message_of
 
@@ -143,6 +150,7 @@ def _notice(run: RunRecord, notice: Notice, workflow: Workflow) -> PauseNotice |
         gate.request.kind.value, message_of(gate, definition.kind_name(gate.name),
                                             definition.name_of(gate.name)),
         gate.request.deadline, notice.event, notice.key(run.run_id), output,
+        assignees(gate, now),
     )  # fmt: skip
 
 
@@ -151,16 +159,17 @@ def due(run: RunRecord, now: datetime) -> list[Notice]:
 
 
 def deliver(workflow: Workflow, run: RunRecord) -> RunRecord:
-    """Send the run's due notices with `workflow`'s hooks and record each outcome; never
-    raises for a hook's failure. Returns the run as it then stands."""
+    """Send the run's due notices with `workflow`'s hooks and record each outcome (an
+    escalation's own record is written when due); never raises for a hook's failure. Returns
+    the run as it then stands."""
     store, now = workflow.store, workflow.now()
     for notice in due(run, now):
+        told = _notice(run, notice, workflow, now)
         hook = workflow.hooks.get(notice.hook)
-        if hook is None:
+        if hook is None and notice.hook:
             continue  # a hook this definition no longer has: a worker that has it sends it
-        told = _notice(run, notice, workflow)
-        error = "the request was answered before it was sent" if told is None else None
-        if told is not None:
+        error = None if told is not None else MOOT
+        if told is not None and hook is not None:
             try:
                 hook(told)
             except Exception as exc:  # a hook's failure is recorded, never raised
@@ -177,12 +186,12 @@ async def adeliver(workflow: Workflow, run: RunRecord) -> RunRecord:
 
     store, now = workflow.store, await workflow.anow()
     for notice in due(run, now):
+        told = _notice(run, notice, workflow, now)
         hook = workflow.hooks.get(notice.hook)
-        if hook is None:
+        if hook is None and notice.hook:
             continue
-        told = _notice(run, notice, workflow)
-        error = "the request was answered before it was sent" if told is None else None
-        if told is not None:
+        error = None if told is not None else MOOT
+        if told is not None and hook is not None:
             try:
                 if inspect.iscoroutinefunction(hook):
                     await hook(told)
@@ -213,7 +222,7 @@ def deliver_due(
 ) -> int:
     """Deliver the notices due in paused runs of `workflows` (a worker's sweep): how many
     runs had some. Reads at most `limit` paused runs of each kind."""
-    served = {workflow.name: workflow for workflow in workflows if workflow.hooks}
+    served = {workflow.name: workflow for workflow in workflows if workflow.notifies}
     if not served:
         return 0
     delivered = 0

@@ -36,7 +36,10 @@ def kind_of(node: Node, gated: bool = False) -> str:
     return type(node).__name__.lower()
 
 
-_WHO = frozenset({"assignees", "candidate_groups", "forbid_self_approval"})
+_WHO = frozenset({
+    "assignees", "candidate_groups", "forbid_self_approval", "remind_after", "escalate_after",
+    "escalate_to",
+})  # fmt: skip
 _POLICY_FIELDS = tuple(field.name for field in attrs.fields(HumanReview) if field.name not in _WHO)
 """What a policy's shape is made of: who may decide is not (changing it changes no run)."""
 _FIELD_FIELDS = tuple(field.name for field in attrs.fields(UserInputField))

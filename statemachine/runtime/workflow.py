@@ -113,6 +113,11 @@ class Workflow(AsyncMethods):
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
         self.definition = Definition.build(self.name, self.steps)
         self.gated = [key for key in self.definition.nodes if self.definition.gated(key)]
+        self.notifies = bool(self.hooks) or any(
+            policy is not None and policy.escalate_after is not None
+            for policy in self.definition.policies.values()
+        )
+        """Whether its runs owe notices or escalations: a worker's sweep looks for them."""
         """The keys of the steps a human can pause, or that keep a gate record."""
 
     def check_actor(self, actor: str | None, requirement: StepRequirement) -> None:

@@ -215,17 +215,26 @@ class Harness:
     # Time
 
     def advance(self, seconds: float) -> list[str]:
-        """Move the clock, fire what is due through the store's sweep, and let the run go
-        on from where a timeout left it. Returns the ids of the runs whose timeout fired."""
+        """Move the clock, fire what is due through the sweep a worker runs (timeouts,
+        reminders, escalations), and let the run go on from where a timeout left it. Returns
+        the ids of the runs whose timeout fired."""
+        from statemachine.runtime.hooks import deliver_due
+
         self.clock.advance(seconds)
         fired = self.store.expire_due(now=self.clock())
+        deliver_due([self.workflow], self.store, now=self.clock())  # reminders, escalations
         if self._run is not None:
             self._run = self.workflow.continue_run(self._run.run_id)
         return fired
 
     async def aadvance(self, seconds: float) -> list[str]:
+        import asyncio
+
+        from statemachine.runtime.hooks import deliver_due
+
         self.clock.advance(seconds)
         fired = await self.store.aexpire_due(now=self.clock())
+        await asyncio.to_thread(deliver_due, [self.workflow], self.store, 1000, self.clock())
         if self._run is not None:
             self._run = await self.workflow.acontinue_run(self._run.run_id)
         return fired

@@ -38,7 +38,10 @@ _TRIGGERS: dict[str, frozenset[Trigger]] = {
     "iteration_failed": frozenset({Trigger.iteration_failed_pause, Trigger.iteration_failed_skip}),
     "advance": frozenset({Trigger.advance}),
 }
-_RUN_EVENTS = frozenset({"cancel", "abandoned", "requeue", "failed", "notified", "notice-failed"})
+_RUN_EVENTS = frozenset({
+    "cancel", "abandoned", "requeue", "failed", "notified", "notice-failed", "escalated",
+    "escalation-moot",
+})  # fmt: skip
 _STEP_ENDS = frozenset({State.done.value, State.skipped.value, State.cancelled.value})
 
 
