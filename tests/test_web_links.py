@@ -144,3 +144,34 @@ def _link_command(server: WebServer, store: SqliteStore) -> None:
     )  # fmt: skip
     assert no_key.returncode == 2
     assert "STATEMACHINE_LINK_KEY" in no_key.stderr
+
+
+def test_a_webhook_carries_a_link_that_still_decides_after_its_delivery_is_recorded(
+    server: WebServer, store: Store
+) -> None:
+    """The notice's link is made before the delivery is recorded (a write of its own): the
+    request it names is still the pending one, so it decides."""
+    from statemachine import Workflow
+    from statemachine.runtime.hooks import PauseNotice, Webhook
+    from statemachine.web.links import decision_links
+
+    received: list[PauseNotice] = []
+
+    class Keep(Webhook):
+        def __call__(self, notice: PauseNotice) -> None:
+            received.append(notice)
+
+    hook = Keep("http://127.0.0.1:9/", links=decision_links(server.url, KEY))
+    drafts = reviewed(store)
+    linked = Workflow(drafts.name, drafts.steps, store, on_pause=[hook])
+    run = linked.run("text")
+    [notice] = received
+    url = notice.links["decide"]
+    assert url.startswith(server.url.rstrip("/") + "/links/")
+    stored = store.load(run.run_id)
+    assert stored.outbox[0].status == "delivered"  # recorded after the link was made
+    path = url.removeprefix(server.url.rstrip("/"))
+    assert server.request("GET", path).status == 200
+    decided = server.request("POST", path, form={"decision": "confirm"})
+    assert decided.status == 200, decided.text
+    assert [answer.how for answer in store.load(run.run_id).answers] == ["confirm"]

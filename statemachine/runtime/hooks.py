@@ -11,7 +11,7 @@ endpoint changes nothing else: the run has paused already, and waits for its dec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +58,14 @@ class PauseNotice:
     output: JSON = None
     assignees: tuple[str, ...] = ()
     """Who may decide now (an escalation adds its `escalate_to`); empty: anyone."""
+    links: Mapping[str, str] = attrs.field(factory=dict)
+    """Decision links, by name, when the hook makes them (a `Webhook` given ``links``)."""
 
     def as_json(self) -> dict[str, JSON]:
         data = attrs.asdict(self)
         data["deadline"] = None if self.deadline is None else self.deadline.isoformat()
         data["assignees"] = list(self.assignees)
+        data["links"] = dict(self.links)
         return data
 
 
@@ -74,6 +77,8 @@ class Webhook:
 
     Args:
         steps: only pauses of these steps (names or keys); None: every pause.
+        links: ``links(run) -> {name: url}``, decision links put in each notice (the inbox's
+            `statemachine.web.links.decision_links` makes signed, single-use ones).
     """
 
     def __init__(
@@ -84,12 +89,14 @@ class Webhook:
         name: str = "webhook",
         timeout: float = 5.0,
         steps: Collection[str] | None = None,
+        links: Callable[[RunRecord], Mapping[str, str]] | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise DefinitionError(f"Webhook: url must be http:// or https://, not {url!r}")
         self.url, self.name, self.timeout = url, name, timeout
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.steps = None if steps is None else frozenset(steps)
+        self.links = links
 
     def __repr__(self) -> str:
         return f"Webhook({self.url!r}, name={self.name!r})"
@@ -154,6 +161,18 @@ def _notice(
     )  # fmt: skip
 
 
+def _linked(hook: Any, told: PauseNotice, run: RunRecord) -> PauseNotice:
+    """The notice with the hook's decision links, if it makes some (none if that fails)."""
+    make = getattr(hook, "links", None)
+    if not callable(make):
+        return told
+    try:
+        return attrs.evolve(told, links=dict(make(run)))
+    except Exception as exc:  # a notice without links beats no notice
+        log.warning("hook %s: no decision links for run %s: %s", hook, run.run_id, exc)
+        return told
+
+
 def due(run: RunRecord, now: datetime) -> list[Notice]:
     return [notice for notice in run.outbox if notice.is_due(now)]
 
@@ -171,7 +190,7 @@ def deliver(workflow: Workflow, run: RunRecord) -> RunRecord:
         error = None if told is not None else MOOT
         if told is not None and hook is not None:
             try:
-                hook(told)
+                hook(_linked(hook, told, run))
             except Exception as exc:  # a hook's failure is recorded, never raised
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("hook %s failed for run %s: %s", notice.hook, run.run_id, error)
@@ -193,10 +212,11 @@ async def adeliver(workflow: Workflow, run: RunRecord) -> RunRecord:
         error = None if told is not None else MOOT
         if told is not None and hook is not None:
             try:
+                linked = _linked(hook, told, run)
                 if inspect.iscoroutinefunction(hook):
-                    await hook(told)
+                    await hook(linked)
                 else:
-                    await asyncio.to_thread(hook, told)
+                    await asyncio.to_thread(hook, linked)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("hook %s failed for run %s: %s", notice.hook, run.run_id, error)

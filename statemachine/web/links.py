@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Callable
 
 import attrs
 
@@ -25,7 +26,15 @@ from statemachine.core.decisions import Verdict
 from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.core.record import RunRecord
 
-__all__ = ["KEY_ENVIRONMENT", "Claims", "LinkExpired", "LinkInvalid", "Links", "link_key"]
+__all__ = [
+    "KEY_ENVIRONMENT",
+    "Claims",
+    "LinkExpired",
+    "LinkInvalid",
+    "Links",
+    "decision_links",
+    "link_key",
+]
 
 KEY_ENVIRONMENT = "STATEMACHINE_LINK_KEY"
 LINKED = (Verdict.confirm, Verdict.reject)
@@ -139,3 +148,24 @@ class Links:
         if claims.expires < (time.time() if now is None else now):
             raise LinkExpired("this link has expired")
         return claims
+
+
+def decision_links(
+    base_url: str, key: bytes | None = None, *, seconds: float = 3 * 86400
+) -> Callable[[RunRecord], dict[str, str]]:
+    """What a `Webhook` puts in its notices (``Webhook(url, links=decision_links(...))``): a
+    signed, single-use link to confirm or reject the pending request on the inbox at
+    `base_url` (key: `link_key()`, the ``STATEMACHINE_LINK_KEY`` the server reads too).
+    Requests a link cannot decide (input, routes, errors) get none."""
+    links = Links(key if key is not None else link_key())
+    base = base_url.rstrip("/")
+
+    def make(run: RunRecord) -> dict[str, str]:
+        gate = run.pending_gate
+        if gate is None or gate.request is None:
+            return {}
+        if gate.request.kind.value not in ("confirmation", "review"):
+            return {}
+        return {"decide": f"{base}/links/{links.make(run, seconds=seconds)}"}
+
+    return make
