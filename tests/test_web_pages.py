@@ -197,3 +197,29 @@ def test_each_kind_has_its_controls(
             "decision_id": _hidden(page, "decision_id", fields["decision"])}  # fmt: skip
     assert open_server.request("POST", path, form=sent).status == 303
     assert workflow.continue_run(run.run_id).content == content
+
+
+def test_the_run_page_shows_how_each_decision_came_and_each_notification(
+    make_store: Callable[..., Store],
+) -> None:
+    from statemachine import Workflow
+    from statemachine.runtime.hooks import PauseNotice
+
+    store = make_store("memory")
+
+    def tell(notice: PauseNotice) -> None:
+        raise ConnectionError("<b>down</b>")
+
+    drafts = reviewed(store)
+    told = Workflow(drafts.name, drafts.steps, store, on_pause=[tell])
+    run = told.run("text")
+    store.decide(run.run_id, None, "reject", "again", by="dana", via="api")
+    server = WebServer(store, [told])
+    try:
+        page = server.request("GET", f"/runs/{run.run_id}").text
+    finally:
+        server.stop()
+    assert "<td>dana</td><td>api</td>" in page
+    assert 'id="notices"' in page
+    assert "<td>tell</td><td>paused</td>" in page
+    assert "ConnectionError: &lt;b&gt;down&lt;/b&gt;" in page  # escaped

@@ -16,6 +16,7 @@ from statemachine.core.events import JSON
 from statemachine.core.outbox import Notice
 from statemachine.core.record import RunRecord, RunStatus
 from statemachine.tools.asked import decision as _decision
+from statemachine.tools.asked import notice as _notice
 from statemachine.tools.asked import pending as _pending
 
 __all__ = ["cmd_show"]
@@ -39,19 +40,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "result": result,
         "pending": pending,
         "decisions": decisions,
-        "notices": [
-            {
-                "hook": n.hook,
-                "request_id": n.request_id,
-                "event": n.event,
-                "status": n.status,
-                "attempts": n.attempts,
-                "error": n.error,
-                "delivered_at": when(n.delivered_at),
-                "due": when(n.due),
-            }
-            for n in run.outbox
-        ],
+        "notices": [_notice(each) for each in run.outbox],
         "record": converter().unstructure(run),
     }
     lines = [f"{key}: {value}" for key, value in head.items() if value not in (None, "")]

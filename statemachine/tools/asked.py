@@ -8,10 +8,11 @@ from typing import Any
 
 from statemachine.core.actions import RequestErrorReview, RequestInput, RequestReview, RequestRoute
 from statemachine.core.machine import action_of, where_asked
+from statemachine.core.outbox import Notice
 from statemachine.core.policy import UserInputField
 from statemachine.core.record import Answer, Gate
 
-__all__ = ["decision", "field", "pending", "when"]
+__all__ = ["decision", "field", "notice", "pending", "when"]
 
 
 def when(moment: datetime | None) -> str | None:
@@ -69,4 +70,19 @@ def decision(answer: Answer) -> dict[str, Any]:
         "at": when(answer.at or answer.deadline),
         "decision_id": answer.decision_id,
         "value": answer.value,
+    }
+
+
+def notice(each: Notice) -> dict[str, Any]:
+    """A notification the run owes or sent, as data: its hook (an escalation's own record has
+    none), event, request, and how its delivery stands."""
+    return {
+        "hook": each.hook or "(escalation)",
+        "event": each.event,
+        "request_id": each.request_id,
+        "status": each.status,
+        "attempts": each.attempts,
+        "error": each.error,
+        "delivered_at": when(each.delivered_at),
+        "due": when(each.due),
     }

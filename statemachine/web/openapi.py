@@ -96,8 +96,14 @@ _RUN = {
         "pending": {"oneOf": [_ref("PendingRequest"), {"type": "null"}]},
         "decisions": {"type": "array", "items": {"type": "object", "properties": {
             "request_id": {"type": "string"}, "kind": _TEXT, "step": _TEXT,
-            "decision": {"type": "string"}, "by": _TEXT, "at": _TIME,
+            "decision": {"type": "string"}, "by": _TEXT, "via": _TEXT, "at": _TIME,
             "decision_id": _TEXT, "value": _ANY}}},
+        "notices": {"type": "array", "items": {"type": "object", "properties": {
+            "hook": {"type": "string"}, "event": {"type": "string"},
+            "request_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["delivered", "pending", "failed"]},
+            "attempts": {"type": "integer"}, "error": _TEXT, "delivered_at": _TIME,
+            "due": _TIME}}},
         "gates": {"type": "array", "items": {"type": "object"}},
         "history": {"type": "array", "items": {"type": "object"}},
         "input": _ANY,

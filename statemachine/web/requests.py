@@ -23,7 +23,7 @@ from statemachine.core.refusals import ActorRefused
 from statemachine.runtime.requirements import message_of
 from statemachine.runtime.workflow import Workflow
 from statemachine.store import Store, run_state
-from statemachine.tools.asked import decision, pending, when
+from statemachine.tools.asked import decision, notice, pending, when
 from statemachine.tools.flowchart import flowchart
 
 __all__ = [
@@ -245,6 +245,7 @@ def run_view(run: RunRecord, catalog: Catalog) -> dict[str, Any]:
         if gate is None or gate.request is None
         else request_item(run, gate, catalog),
         "decisions": [decision(answer) for answer in run.answers],
+        "notices": [notice(each) for each in run.outbox],
         "history": [
             {
                 "version": each.version,
