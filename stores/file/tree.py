@@ -1,0 +1,130 @@
+"""The file store's indexes on disk: empty files whose names sort as their entries do.
+
+An entry ``(index, key)`` of run ``r`` is the empty file
+``.index/<index>/<k[0:4]>/<k[4:7]>/<k[7:10]>/<k>.<r>``, where ``k`` is the key in 14 hex
+digits (microseconds). Names of one directory sort as their keys do, so reading an index in
+order is reading a few small directories in order, and stopping when there is enough: a page
+or a claim reads what it returns, not the whole index. The three levels keep each directory
+small (a leaf spans 65 ms, its parent 4.5 minutes, the top level 13 days), and a directory
+left empty by a removal is removed with it, so that empty ranges cost nothing to pass over.
+
+Entries are made and removed without fsync: the repair (`repair`) rebuilds them from the
+snapshots, which are durable. Names that are not entries (put there by hand) are logged once
+and passed over.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from statemachine.store import LOG, is_run_id
+from statemachine.store.logs import log_once
+
+from .layout import Entry
+
+__all__ = ["Tree"]
+
+_LEVELS = ((0, 4), (4, 7), (7, 10))
+_HEX = frozenset("0123456789abcdef")
+_MODE = stat.S_IFREG | 0o644
+
+
+class Tree:
+    """The indexes of one store, under `root` (``<store>/.index``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root = str(root)
+
+    def _directory(self, entry: Entry) -> tuple[str, str]:
+        key = f"{entry.key:014x}"
+        parts = [self._root, entry.index, *(key[start:end] for start, end in _LEVELS)]
+        return os.path.join(*parts), key
+
+    def add(self, entry: Entry, run_id: str) -> None:
+        """Make the entry (if it exists already, nothing changes). Raises OSError."""
+        directory, key = self._directory(entry)
+        path = os.path.join(directory, f"{key}.{run_id}")
+        for _ in range(100):  # a directory emptied and removed by another writer meanwhile
+            try:
+                os.mknod(path, _MODE)
+                return
+            except FileExistsError:
+                return
+            except FileNotFoundError:
+                os.makedirs(directory, exist_ok=True)
+        raise OSError(errno.EAGAIN, f"cannot make the index entry {path}")
+
+    def remove(self, entry: Entry, run_id: str) -> None:
+        """Remove the entry, and the directories it leaves empty. Raises OSError."""
+        directory, key = self._directory(entry)
+        try:
+            os.unlink(os.path.join(directory, f"{key}.{run_id}"))
+        except FileNotFoundError:
+            return
+        for _ in _LEVELS:
+            try:
+                os.rmdir(directory)
+            except OSError:  # not empty (the common case), or gone
+                return
+            directory = os.path.dirname(directory)
+
+    def indexes(self, parent: str) -> list[str]:
+        """The names of the directories in ``.index/<parent>`` (the workflows of ``ready``)."""
+        try:
+            return sorted(os.listdir(os.path.join(self._root, parent)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def descending(self, index: str) -> Iterator[tuple[int, str]]:
+        """The (key, run id) entries of `index`, latest first."""
+        return self._walk(os.path.join(self._root, index), 0, True)
+
+    def ascending(self, index: str, below: int | None = None) -> Iterator[tuple[int, str]]:
+        """The (key, run id) entries of `index`, earliest first; only keys below `below`."""
+        for item in self._walk(os.path.join(self._root, index), 0, False):
+            if below is not None and item[0] >= below:
+                return
+            yield item
+
+    def _walk(self, directory: str, depth: int, latest_first: bool) -> Iterator[tuple[int, str]]:
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # emptied and removed meanwhile, or never made
+        names.sort(reverse=latest_first)
+        if depth < len(_LEVELS):
+            start, end = _LEVELS[depth]
+            for name in names:
+                if len(name) != end - start or not _HEX.issuperset(name):
+                    self._junk(directory, name)
+                    continue
+                yield from self._walk(os.path.join(directory, name), depth + 1, latest_first)
+            return
+        for name in names:
+            key, dot, run_id = name[:14], name[14:15], name[15:]
+            if dot != "." or not _HEX.issuperset(key) or not is_run_id(run_id):
+                self._junk(directory, name)
+                continue
+            yield int(key, 16), run_id
+
+    def _junk(self, directory: str, name: str) -> None:
+        log_once(LOG, f"{directory}/{name}", "file store index %s: passing over %r, which is "
+                 "not an index entry", directory, name[:80])  # fmt: skip
+
+    def everything(self) -> Iterator[tuple[Entry, str]]:
+        """Every entry of every index, for the repair."""
+        for top in ("state", "ready"):
+            for name in self.indexes(top):
+                kinds = self.indexes(f"{top}/{name}") if top == "ready" else [""]
+                for kind in kinds:
+                    index = f"{top}/{name}/{kind}" if kind else f"{top}/{name}"
+                    for key, run_id in self.ascending(index):
+                        yield Entry(index, key), run_id
+        for index in ("deadline", "dead"):
+            for key, run_id in self.ascending(index):
+                yield Entry(index, key), run_id
