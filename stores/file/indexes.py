@@ -15,16 +15,16 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from functools import partial
 from itertools import islice
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from statemachine.core.errors import CorruptRun, RunBusy, RunNotFound
-from statemachine.store import STATES, Lease, RunList, check_page, plans, served
+from statemachine.core.record import RunRecord
+from statemachine.store import STATES, Lease, RunList, Store, check_page, plans, served
 from statemachine.store.plans import NOW, Plan
 
-from .layout import Entry, micros, workflow_directory
-
-if TYPE_CHECKING:
-    from .store import FileStore
+from ..locks import RunLocks
+from .layout import Entry, Stored, micros, workflow_directory
+from .tree import Tree
 
 __all__ = ["Do", "Indexes"]
 
@@ -39,10 +39,18 @@ class Do(NamedTuple):
     changes: bool = False
 
 
-class Indexes:
+class Indexes(Store):
     """The index-backed plans of `FileStore`."""
 
-    def plan_page(self: FileStore, state: str | None, limit: int, offset: int) -> Plan[RunList]:
+    indexed: bool
+    _tree: Tree
+    _locks: RunLocks
+    _loaded: Callable[[str], tuple[RunRecord, Stored]]
+    _stored: Callable[[str], Stored]
+    unlist: Callable[[str, frozenset[Entry]], None]
+    exists: Callable[[], None]
+
+    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
         """Runs, most recently changed first: the head of each state's index, merged."""
         if not self.indexed:
             return (yield from plans.page(state, limit, offset))
@@ -50,7 +58,7 @@ class Indexes:
         indexes = [f"state/{each}" for each in (STATES if state is None else (state,))]
         return (yield Do(partial(self._window, indexes, limit, offset)))  # type: ignore[no-any-return]
 
-    def plan_dead(self: FileStore, limit: int, offset: int) -> Plan[RunList]:
+    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
         """Dead-lettered runs, most recently changed first, from the dead index."""
         if not self.indexed:
             return plans.dead((yield from plans.page("failed", 1000, 0)), limit, offset)
@@ -58,7 +66,7 @@ class Indexes:
         return (yield Do(partial(self._window, ["dead"], limit, offset)))  # type: ignore[no-any-return]
 
     def plan_claim(
-        self: FileStore, now: datetime | None, workflows: Collection[str] | None
+        self, now: datetime | None, workflows: Collection[str] | None
     ) -> Plan[Lease | None]:
         """Take the lease of the longest-waiting runnable run of `workflows`, or None: the
         heads of their ready indexes, tried in order; runs held by others are passed over,
@@ -69,7 +77,7 @@ class Indexes:
         at = now if now is not None else (yield NOW)
         return (yield Do(partial(self._claim, names, micros(at)), changes=True))  # type: ignore[no-any-return]
 
-    def plan_expire_due(self: FileStore, now: datetime | None) -> Plan[list[str]]:
+    def plan_expire_due(self, now: datetime | None) -> Plan[list[str]]:
         """Apply every due timeout, found through the deadline index in batches; an entry
         that was not due after all is removed if its snapshot no longer lists it."""
         if not self.indexed:
@@ -91,7 +99,7 @@ class Indexes:
 
     # What the plans do in one call each (in a thread under asyncio)
 
-    def _window(self: FileStore, indexes: list[str], limit: int, offset: int) -> RunList:
+    def _window(self, indexes: list[str], limit: int, offset: int) -> RunList:
         """Entries `offset` to `offset + limit` of the merged `indexes`, latest first."""
         self.exists()
         streams = [_tagged(index, self._tree.descending(index)) for index in indexes]
@@ -123,12 +131,12 @@ class Indexes:
                 break
         return runs
 
-    def _due(self: FileStore, at: int, count: int) -> list[tuple[int, str]]:
+    def _due(self, at: int, count: int) -> list[tuple[int, str]]:
         """The first `count` entries of the deadline index before `at`, earliest first."""
         self.exists()
         return list(islice(self._tree.ascending("deadline", below=at), count))
 
-    def _claim(self: FileStore, names: frozenset[str] | None, at: int) -> Lease | None:
+    def _claim(self, names: frozenset[str] | None, at: int) -> Lease | None:
         self.exists()
         directories = (
             self._tree.indexes("ready")
@@ -155,7 +163,7 @@ class Indexes:
                 return None
             count *= 4
 
-    def _take(self: FileStore, entry: Entry, run_id: str) -> Lease | None:
+    def _take(self, entry: Entry, run_id: str) -> Lease | None:
         """The run's lease if it is free and its snapshot still lists `entry` (it is still
         runnable), else None; a run that cannot be read is passed over (logged once)."""
         try:
@@ -179,7 +187,7 @@ class Indexes:
         self._drop(entry, run_id)
         return None
 
-    def _drop(self: FileStore, entry: Entry, run_id: str) -> None:
+    def _drop(self, entry: Entry, run_id: str) -> None:
         """Remove `entry` if, under the run's write lock, its snapshot does not list it (a
         snapshot that cannot be read keeps its entries: they are all that lists it)."""
         with self._locks.locked(run_id, "write"):

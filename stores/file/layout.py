@@ -41,7 +41,7 @@ _INDEX = re.compile(r"state/[a-z_]+|ready/[A-Za-z0-9_~-]+/(now|later)|deadline|d
 class Entry(NamedTuple):
     """One index entry of a run: the index (a directory under ``.index``) and its sort key."""
 
-    index: str
+    path: str
     key: int
 
 
@@ -56,6 +56,11 @@ class Stored(NamedTuple):
 def micros(moment: datetime) -> int:
     """A time as an index key: microseconds since 1970 UTC, within what 14 hex digits hold."""
     return min(max((moment - _EPOCH) // _MICROSECOND, 0), _KEY_MAX)
+
+
+def moment(key: int) -> datetime:
+    """The time an index key stands for."""
+    return _EPOCH + key * _MICROSECOND
 
 
 def workflow_directory(name: str) -> str:
@@ -90,7 +95,7 @@ def entries_of(run: RunRecord, written: int) -> frozenset[Entry]:
 def encode(data: bytes, version: int, written: int, entries: frozenset[Entry]) -> bytes:
     """The file for the wire document `data` (as `encode_run` made it), with its header."""
     body = data[1:]  # the document without its opening brace, which the header's line opens
-    listed = " ".join(f"{entry.index}@{entry.key:014x}" for entry in sorted(entries))
+    listed = " ".join(f"{entry.path}@{entry.key:014x}" for entry in sorted(entries))
     header = f"version={version} written={written:014x} crc32={zlib.crc32(body):08x} {listed}"
     return b"".join((_PREFIX, header.encode(), _END, body))
 

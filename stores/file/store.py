@@ -30,7 +30,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ _STALE_TEMP_SECONDS = 3600
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO must not hang a reader
 
 
-class FileStore(Indexes, Store):
+class FileStore(Indexes):
     """Runs as JSON files in the directory `path`.
 
     Args:
@@ -225,7 +225,7 @@ class FileStore(Indexes, Store):
             except CorruptRun as exc:
                 self.skipped(run_id, exc)
                 continue
-            yield run, datetime.fromtimestamp(stored.written / 1e6, UTC)
+            yield run, layout.moment(stored.written)
 
     # Writing
 
@@ -363,7 +363,6 @@ class FileStore(Indexes, Store):
                 log_once(LOG, f"{self.path}:{name}", "file store %s: ignoring %r, which %s",
                          self.path, name, problem)  # fmt: skip
         return ids
-
 
     # Carrying out plans: the indexes' calls, on this thread or in a thread
 

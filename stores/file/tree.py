@@ -42,7 +42,7 @@ class Tree:
 
     def _directory(self, entry: Entry) -> tuple[str, str]:
         key = f"{entry.key:014x}"
-        parts = [self._root, entry.index, *(key[start:end] for start, end in _LEVELS)]
+        parts = [self._root, entry.path, *(key[start:end] for start, end in _LEVELS)]
         return os.path.join(*parts), key
 
     def add(self, entry: Entry, run_id: str) -> None:
