@@ -100,7 +100,7 @@ class FileStore(Indexes):
         self.durable = durable
         self.max_run_bytes = max_run_bytes
         self._locks = RunLocks(self.path / ".locks", self._missing)
-        self._tree = Tree(self.path / ".index")
+        self._tree = Tree(self.path / ".index", self._locks.directory)
         self.indexed = True  # False if the indexes could not be checked: listings read runs
         if create:
             self._make_directory()
