@@ -15,11 +15,13 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from functools import partial
 from itertools import islice
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from statemachine.core.errors import CorruptRun, RunBusy, RunNotFound
+from statemachine.core.errors import CorruptRun, RunBusy, RunNotFound, StoreError
 from statemachine.core.record import RunRecord
-from statemachine.store import STATES, Lease, RunList, Store, check_page, plans, served
+from statemachine.store import LOG, STATES, Lease, RunList, Store, check_page, plans, served
+from statemachine.store.logs import log_once
 from statemachine.store.plans import NOW, Plan
 
 from ..locks import RunLocks
@@ -42,6 +44,7 @@ class Do(NamedTuple):
 class Indexes(Store):
     """The index-backed plans of `FileStore`."""
 
+    path: Path
     indexed: bool
     _tree: Tree
     _locks: RunLocks
@@ -190,15 +193,19 @@ class Indexes(Store):
     def _drop(self, entry: Entry, run_id: str) -> None:
         """Remove `entry` if, under the run's write lock, its snapshot does not list it (a
         snapshot that cannot be read keeps its entries: they are all that lists it)."""
-        with self._locks.locked(run_id, "write"):
-            try:
-                if entry in self._stored(run_id).entries:
+        try:
+            with self._locks.locked(run_id, "write"):
+                try:
+                    if entry in self._stored(run_id).entries:
+                        return
+                except RunNotFound:
+                    pass
+                except CorruptRun:
                     return
-            except RunNotFound:
-                pass
-            except CorruptRun:
-                return
-            self.unlist(run_id, frozenset((entry,)))
+                self.unlist(run_id, frozenset((entry,)))
+        except StoreError as exc:  # a read-only copy of a store: the entry stays, passed over
+            log_once(LOG, f"{self.path}:drop", "file store %s: leaving a stale index entry "
+                     "(%s)", self.path, exc)  # fmt: skip
 
 
 def _tagged(index: str, entries: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str, str]]:

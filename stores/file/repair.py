@@ -1,4 +1,5 @@
-"""Rebuilding the file store's indexes from its snapshots, and knowing when to.
+"""Rebuilding the file store's indexes from its snapshots, and knowing when to; removing the
+temporary files of writers that died.
 
 Index entries are never synced to disk (`tree`): a writer that dies leaves a superset of its
 snapshot's entries, which readers sort out, but a machine that goes down (power, a kernel
@@ -16,9 +17,12 @@ entries it has, so that listings go on reporting it as unreadable.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import time
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from statemachine.core.codec import encode_run
@@ -32,9 +36,11 @@ from .layout import Entry
 if TYPE_CHECKING:
     from .store import FileStore
 
-__all__ = ["Reindexed", "check", "mark", "reindex"]
+__all__ = ["TEMP_SUFFIX", "Reindexed", "check", "mark", "reindex", "remove_stale_temp_files"]
 
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
+TEMP_SUFFIX = ".tmp"
+_STALE_TEMP_SECONDS = 3600
 
 
 class Reindexed(NamedTuple):
@@ -45,6 +51,27 @@ class Reindexed(NamedTuple):
     removed: int
     migrated: int
     unreadable: int
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Delete temp files left in `path` by writers that died mid-write (never a live
+    writer's: the name carries its pid).
+
+    On a read-only filesystem nothing can be deleted (nor written): that is said once.
+    """
+    for temp in path.glob(f".*{TEMP_SUFFIX}"):
+        parts = temp.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        try:
+            old = time.time() - temp.stat().st_mtime > _STALE_TEMP_SECONDS
+            if old or pid is None or not _alive(pid):
+                temp.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log_once(LOG, f"{path}:temp", "file store %s: leaving stale temporary files (%s)",
+                     path, exc)  # fmt: skip
+            return
 
 
 def _boot() -> str:
@@ -145,3 +172,13 @@ def reindex(store: FileStore, *, migrate: bool = False) -> Reindexed:
         store.sync_directory()  # once for every rename: each file's data was synced before
     mark(store)
     return Reindexed(len(run_ids), added, removed, migrated, unreadable)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True

@@ -28,7 +28,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -65,8 +64,7 @@ from .tree import Tree
 __all__ = ["FileStore"]
 
 _SUFFIX = ".json"
-_TEMP_SUFFIX = ".tmp"
-_STALE_TEMP_SECONDS = 3600
+_TEMP_SUFFIX = repair.TEMP_SUFFIX
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO must not hang a reader
 
 
@@ -105,7 +103,7 @@ class FileStore(Indexes):
         if create:
             self._make_directory()
         if self.path.is_dir():
-            self._remove_stale_temp_files()
+            repair.remove_stale_temp_files(self.path)
             self.indexed = repair.check(self)
 
     def __repr__(self) -> str:
@@ -136,25 +134,6 @@ class FileStore(Indexes):
 
     def _snapshot(self, run_id: str) -> Path:
         return self.path / f"{check_run_id(run_id)}{_SUFFIX}"
-
-    def _remove_stale_temp_files(self) -> None:
-        """Delete temp files left by writers that died mid-write (never a live writer's).
-
-        On a read-only filesystem nothing can be deleted (nor written): that is said once.
-        """
-        for temp in self.path.glob(f".*{_TEMP_SUFFIX}"):
-            parts = temp.name.split(".")
-            pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
-            try:
-                old = time.time() - temp.stat().st_mtime > _STALE_TEMP_SECONDS
-                if old or pid is None or not _alive(pid):
-                    temp.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                log_once(LOG, f"{self.path}:temp", "file store %s: leaving stale temporary files "
-                         "(%s)", self.path, exc)  # fmt: skip
-                return
 
     # Reading
 
@@ -241,6 +220,7 @@ class FileStore(Indexes):
                 self._tree.add(entry, run.run_id)
             self._replace(final, blob, run.run_id)
         except OSError as exc:
+            self.unlist(run.run_id, entries - old)  # ahead of a snapshot never written
             raise StoreError(f"cannot write {final}: {exc}") from exc
         self.unlist(run.run_id, old - entries)
 
@@ -384,13 +364,3 @@ def _worked_out(run: RunRecord, status: os.stat_result) -> Stored:
     """What the header of a file without one would say: written when it was modified."""
     written = status.st_mtime_ns // 1000
     return Stored(run.version, written, layout.entries_of(run, written))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True

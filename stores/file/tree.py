@@ -6,9 +6,12 @@ digits (microseconds). Names of one directory sort as their keys do, so reading 
 order is reading a few small directories in order, and stopping when there is enough: a page
 or a claim reads what it returns, not the whole index. The three levels keep each directory
 small: a leaf spans 17 seconds (so it holds what was written in 17 seconds, for keys that
-are times of writes: at most a few thousand entries, at the rate durable writes go), the
-levels above it 72 minutes and 13 days; none but the first has more than 256 entries, and a
-store written at one run a second has a directory for every 17 runs, not one for each.
+are times of writes), the levels above it 72 minutes and 13 days; none but the first has more
+than 256 entries, and a store written at one run a second has a directory for every 17 runs,
+not one for each. The ready indexes, read by every claim, have a fourth level: leaves of one
+second, so that a backlog of runnable runs written in a burst costs a claim little (listing
+a directory costs about 0.35 µs an entry); their entries go as runs are claimed, so the
+directories they need stay few.
 Writers leave directories they empty (a run moving back and forth between two states would
 make and remove them at every write); readers remove the empty ones they meet, so that each
 costs one pass at most.
@@ -34,7 +37,14 @@ from .layout import Entry
 
 __all__ = ["Tree"]
 
-_LEVELS = ((0, 4), (4, 6), (6, 8))
+_LEVELS = ((0, 4), (4, 6), (6, 8))  # leaves of 17 s
+_READY_LEVELS = (*_LEVELS, (8, 9))  # leaves of 1 s, for the indexes every claim reads
+
+
+def _levels(index: str) -> tuple[tuple[int, int], ...]:
+    return _READY_LEVELS if index.startswith("ready/") else _LEVELS
+
+
 _HEX = frozenset("0123456789abcdef")
 _MODE = stat.S_IFREG | 0o644
 
@@ -57,7 +67,8 @@ class Tree:
 
     def _directory(self, entry: Entry) -> tuple[str, str]:
         key = f"{entry.key:014x}"
-        parts = [self._root, entry.path, *(key[start:end] for start, end in _LEVELS)]
+        levels = _levels(entry.path)
+        parts = [self._root, entry.path, *(key[start:end] for start, end in levels)]
         return os.path.join(*parts), key
 
     def add(self, entry: Entry, run_id: str) -> None:
@@ -102,16 +113,18 @@ class Tree:
 
     def descending(self, index: str) -> Iterator[tuple[int, str]]:
         """The (key, run id) entries of `index`, latest first."""
-        return self._walk(os.path.join(self._root, index), 0, True)
+        return self._walk(os.path.join(self._root, index), _levels(index), 0, True)
 
     def ascending(self, index: str, below: int | None = None) -> Iterator[tuple[int, str]]:
         """The (key, run id) entries of `index`, earliest first; only keys below `below`."""
-        for item in self._walk(os.path.join(self._root, index), 0, False):
+        for item in self._walk(os.path.join(self._root, index), _levels(index), 0, False):
             if below is not None and item[0] >= below:
                 return
             yield item
 
-    def _walk(self, directory: str, depth: int, latest_first: bool) -> Iterator[tuple[int, str]]:
+    def _walk(
+        self, directory: str, levels: tuple[tuple[int, int], ...], depth: int, latest_first: bool
+    ) -> Iterator[tuple[int, str]]:
         try:
             names = os.listdir(directory)
         except (FileNotFoundError, NotADirectoryError):
@@ -120,13 +133,15 @@ class Tree:
             _remove_empty(directory)
             return
         names.sort(reverse=latest_first)
-        if depth < len(_LEVELS):
-            start, end = _LEVELS[depth]
+        if depth < len(levels):
+            start, end = levels[depth]
             for name in names:
                 if len(name) != end - start or not _HEX.issuperset(name):
                     self._junk(directory, name)
                     continue
-                yield from self._walk(os.path.join(directory, name), depth + 1, latest_first)
+                yield from self._walk(
+                    os.path.join(directory, name), levels, depth + 1, latest_first
+                )
             return
         for name in names:
             key, dot, run_id = name[:14], name[14:15], name[15:]
