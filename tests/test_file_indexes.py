@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from statemachine import RunNotFound, RunRecord, RunStatus
+from statemachine.cli.app import main
+from statemachine.cli.commands import EXIT_USAGE
 from statemachine.core.codec import encode_run
 from statemachine.store import STATES, plans, ready_delay
 from statemachine.testing import EPOCH
@@ -282,3 +285,29 @@ def test_doctor_on_a_store_without_file_indexes_says_there_is_nothing_to_do(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "nothing to reindex" in done.stdout
+    assert main(["doctor", "--store", f"file://{tmp_path}"]) == EXIT_USAGE  # says what to do
+
+
+def test_a_store_whose_indexes_cannot_be_checked_reads_every_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the indexes cannot be checked or rebuilt (here `.index` is a file), the store
+    says so once, lists, claims and sweeps by reading every run, as before indexes, and
+    writes without them; once they can be, the next open rebuilds them."""
+    store = FileStore(tmp_path / "runs", create=True)
+    for number, shape in enumerate(SHAPES):
+        write(store, f"r{number}", shape, EPOCH + timedelta(seconds=number), "w")
+    expected = [run.run_id for run in store.page(limit=100)]
+    shutil.rmtree(store.path / ".index")
+    (store.path / ".index").write_text("not a directory")
+    reopened = FileStore(store.path)
+    assert not reopened.indexed
+    assert "cannot check its indexes" in caplog.text
+    assert [run.run_id for run in reopened.page(limit=100)] == expected
+    assert claims(reopened, EPOCH + timedelta(days=1)) == ["r0", "r3"]
+    assert reopened.expire_due(EPOCH + timedelta(days=1)) == ["r2"]
+    (store.path / ".index").unlink()
+    repaired = FileStore(store.path)
+    assert repaired.indexed
+    assert raw(repaired) == listed(repaired)
+    assert_agree(repaired, EPOCH + timedelta(days=1))

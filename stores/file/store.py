@@ -215,6 +215,8 @@ class FileStore(Indexes):
         entries = layout.entries_of(run, written)
         blob = layout.encode(data, run.version, written, entries)
         final = self._snapshot(run.run_id)
+        if not self.indexed:  # they could not be checked: the next open rebuilds them
+            old = entries = frozenset()
         try:
             for entry in entries - old:
                 self._tree.add(entry, run.run_id)
