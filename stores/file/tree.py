@@ -47,6 +47,7 @@ def _levels(index: str) -> tuple[tuple[int, int], ...]:
 
 _HEX = frozenset("0123456789abcdef")
 _MODE = stat.S_IFREG | 0o644
+_NO_LINKS = frozenset((errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP))
 
 
 def _remove_empty(directory: str) -> None:
@@ -89,6 +90,10 @@ class Tree:
                     if os.path.lexists(anchor):
                         raise  # the directory is missing: made below
                     os.mknod(path, _MODE)
+                except OSError as exc:
+                    if exc.errno not in _NO_LINKS:
+                        raise
+                    os.mknod(path, _MODE)  # a file system without hard links (or out of them)
                 return
             except FileExistsError:
                 return
