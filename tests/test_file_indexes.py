@@ -74,20 +74,22 @@ def listed(store: FileStore) -> set[tuple[Entry, str]]:
             for entry in store._stored(run_id).entries}  # fmt: skip
 
 
-def claims(store: FileStore, at: datetime) -> list[str]:
+def claims(store: FileStore, at: datetime, workflows: list[str] | None = None) -> list[str]:
     """The runs claims take, in order, holding each until all are taken."""
     leases = []
-    while (lease := store.claim(at)) is not None:
+    while (lease := store.claim(at, workflows=workflows)) is not None:
         leases.append(lease)
     for lease in leases:
         store.release(lease)
     return [lease.run_id for lease in leases]
 
 
-def scanned_claims(store: FileStore, at: datetime) -> list[str]:
+def scanned_claims(store: FileStore, at: datetime, workflows: list[str] | None = None) -> list[str]:
     """The same, worked out from every snapshot, as a store without indexes does."""
     waiting = []
     for run, written in store.scan():
+        if workflows is not None and run.workflow not in workflows:
+            continue
         delay = ready_delay(run)
         if delay is not None:
             due = written + timedelta(seconds=delay)
@@ -130,6 +132,8 @@ def assert_agree(store: FileStore, at: datetime) -> None:
         r.run_id for r in plans.dead(failed, 1000, 0)
     ]
     assert claims(store, at) == scanned_claims(store, at)
+    for workflow in WORKFLOWS:
+        assert claims(store, at, [workflow]) == scanned_claims(store, at, [workflow])
     assert due(store, at) == scanned_due(store, at)
 
 
