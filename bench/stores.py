@@ -1,12 +1,13 @@
 """Commit latency of each store next to its physical floor, measured in the same run.
 
-    python bench/stores.py [--batch 200] [--rounds 25]
+    python bench/stores.py [--batch 200] [--rounds 25] [--only file]
 
 - Redis: `RedisStore.commit` (one EVALSHA: compare-and-set, operation id, snapshot and
   indexes) against a `PING` round trip on the same connection pool, to a redis-server this
   script starts on a free loopback port (AOF on, `appendfsync everysec`).
-- File: `FileStore.commit` (lock, version check, durable atomic write) against a bare durable
-  write of the same bytes: temp file, fsync, rename, fsync of the directory.
+- File: `FileStore.commit` (lock, version check from the header, durable atomic write, index
+  entries moved) against a bare durable write of the same bytes: temp file, fsync, rename,
+  fsync of the directory. ``--only file`` times this one alone.
 - SQLite: `SqliteStore.commit` (one `BEGIN IMMEDIATE` transaction: the version checked in the
   `UPDATE`, the snapshot and every indexed column written) against a bare SQLite commit of the
   same bytes, with the same settings (WAL, `synchronous=FULL`): one `UPDATE` of a one-row
@@ -133,8 +134,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=200, help="Redis operations per batch")
     parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--only", choices=["file"], help="time only this store's commit")
     args = parser.parse_args()
     size = len(dumps(sample("x")).encode())
+    if args.only == "file":
+        with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
+            base = Path(scratch)
+            file = paired(
+                committer(FileStore(base / "runs"), "f"),
+                lambda count: durable_write_us(base, size, count),
+                args.batch // 4,
+                args.rounds,
+            )
+        print(f"python {sys.version.split()[0]}, {args.rounds} rounds, snapshot {size} bytes")
+        print(
+            "| operation | median | floor | median | ratio | batches |\n|---|---|---|---|---|---|"
+        )
+        print(row("file commit", file, "bare durable write"))
+        return
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         base = Path(scratch)
         server = RedisServer(base / "redis").start()

@@ -65,7 +65,8 @@ def _path(url: str, example: str, known: set[str]) -> tuple[str, dict[str, str],
 
 def _file(url: str) -> Store:
     path, options, create = _path(url, "file:///var/lib/runs", set())
-    return FileStore(path, create=create, **_limit(options))
+    settings: dict[str, Any] = _limit(options)
+    return FileStore(path, create=create, **settings)
 
 
 def _sqlite(url: str) -> Store:

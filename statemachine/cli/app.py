@@ -37,6 +37,7 @@ from statemachine.cli.commands import (
     cmd_worker,
     decide,
 )
+from statemachine.cli.doctor import cmd_doctor
 from statemachine.cli.logs import add_log_options
 from statemachine.cli.serve import cmd_link, cmd_serve
 from statemachine.cli.show import cmd_show
@@ -190,6 +191,13 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
     verify.add_argument("run", nargs="?", help=f"{_RUN} (or a unique prefix) to check")
     verify.add_argument("--all", action="store_true", help="check every run of the workflows")
+    doctor = command("doctor", cmd_doctor, "repair a store: rebuild a file store's indexes")
+    doctor.add_argument(
+        "--reindex", action="store_true", help="make the indexes agree with the stored runs"
+    )
+    doctor.add_argument(
+        "--migrate", action="store_true", help="also rewrite runs stored in an older layout"
+    )
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
     worker.add_argument(
