@@ -238,3 +238,24 @@ def test_an_idle_worker_still_picks_up_new_work(
         stop.set()
         thread.join(timeout=10)
     assert worker.counts["units"] == 2
+
+
+def test_a_run_started_with_run_is_not_taken_by_a_worker_meanwhile(
+    make_store: Callable[..., Store],
+) -> None:
+    """`run` creates the run, then holds it to execute it: a worker polling the same store
+    must not claim it in between (the creator would get RunBusy)."""
+    store = make_store("file")
+    gated = Workflow("gated", [Step(name="send", executor=lambda si: "sent",
+                                    requires_confirmation=True)], store)  # fmt: skip
+    stop = threading.Event()
+    worker = Worker([gated], store, poll_seconds=0.001, idle_seconds=0.001)
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        outputs = [gated.run(f"message {n}") for n in range(100)]
+    finally:
+        stop.set()
+        thread.join(30)
+    assert {output.status.value for output in outputs} == {"paused"}
+    assert worker.counts["units"] == 0  # nothing was left for the worker to do

@@ -49,7 +49,7 @@ class AsyncMethods(ABC):
     @abstractmethod
     def _new_run(
         self, input: JSON, run_id: str | None, session_id: str | None, user_id: str | None,
-        now: datetime,
+        now: datetime, *, starting: bool = False,
     ) -> RunRecord: ...  # fmt: skip
 
     @abstractmethod
@@ -68,6 +68,13 @@ class AsyncMethods(ABC):
     ) -> str:
         """`submit`, with the store's I/O awaited."""
         record = self._new_run(input, run_id, session_id, user_id, await self.anow())
+        await self.store.acreate(record)
+        return record.run_id
+
+    async def _astart(self, input: JSON, ids: dict[str, Any]) -> str:
+        """A new run its creator executes at once (see `Workflow._new_run`)."""
+        record = self._new_run(input, ids.get("run_id"), ids.get("session_id"),
+                               ids.get("user_id"), await self.anow(), starting=True)  # fmt: skip
         await self.store.acreate(record)
         return record.run_id
 
@@ -105,7 +112,7 @@ class AsyncMethods(ABC):
         return self._arun(input, ids)
 
     async def _arun(self, input: JSON, ids: dict[str, str | None]) -> RunOutput:
-        run_id = await self.asubmit(input, **ids)
+        run_id = await self._astart(input, ids)
         from statemachine.runtime.shells import afinish  # loaded on first use, as in `_plan`
 
         return RunOutput(await afinish(self._aexecute(run_id, None, False)), self._workflow())
@@ -113,7 +120,7 @@ class AsyncMethods(ABC):
     async def _astream_new(
         self, input: JSON, stream_events: bool, ids: dict[str, str | None]
     ) -> AsyncGenerator[WorkflowEvent, None]:
-        run_id = await self.asubmit(input, **ids)
+        run_id = await self._astart(input, ids)
         async with aclosing(_events(self._aexecute(run_id, None, stream_events))) as events:
             async for event in events:
                 yield event

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import attrs
+
 from statemachine.core.actions import (
     Action,
     Finish,
@@ -88,6 +90,8 @@ def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan
         if stored != seen.version:
             raise VersionConflict(seen.run_id, seen.version, stored)
         run = seen
+    if run.retry_at is not None and not run.attempts and run.status is RunStatus.pending:
+        run = attrs.evolve(run, retry_at=None)  # a new run's hold-off for its creator is over
     expired = expire(run, (yield NOW)) if can_expire(run) else None
     if expired is not None:
         yield Commit(expired, run.version)

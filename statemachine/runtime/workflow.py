@@ -12,7 +12,7 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from statemachine.core.errors import DefinitionError, InvalidArgument
@@ -47,6 +47,11 @@ def check_id(name: str, value: object) -> str | None:
     if type(value) is not str or not 0 < len(value) <= 200 or not value.isprintable():
         raise InvalidArgument(f"{name} must be a printable string of 1 to 200 characters")
     return value
+
+
+STARTING_SECONDS = 30.0
+"""How long workers leave a run that `run` just created to its creator, which executes it at
+once: without it a worker could claim the run between its creation and its creator's hold."""
 
 
 class Workflow(AsyncMethods):
@@ -190,11 +195,14 @@ class Workflow(AsyncMethods):
 
     def _new_run(
         self, input: JSON, run_id: str | None, session_id: str | None, user_id: str | None,
-        now: datetime,
+        now: datetime, *, starting: bool = False,
     ) -> RunRecord:  # fmt: skip
+        """A new run; `starting`: its creator executes it at once (`run`), so workers leave it
+        alone for `STARTING_SECONDS` (taken over after that if the creator died first)."""
         if problem := json_problem(input, "the workflow input"):
             raise InvalidArgument(problem)
         return RunRecord(
+            retry_at=now + timedelta(seconds=STARTING_SECONDS) if starting else None,
             run_id=check_run_id(run_id if run_id is not None else new_id()),
             workflow=self.name,
             fingerprint=self.fingerprint,
@@ -272,8 +280,9 @@ class Workflow(AsyncMethods):
         """
         from statemachine.runtime.shells import finish  # the executing half: see _plan
 
-        run_id = self.submit(input, run_id=run_id, session_id=session_id, user_id=user_id)
-        events = self._execute(run_id, None, stream_events)
+        record = self._new_run(input, run_id, session_id, user_id, self.now(), starting=True)
+        self.store.create(record)
+        events = self._execute(record.run_id, None, stream_events)
         return events if stream else RunOutput(finish(events), self)
 
     # Continuing runs

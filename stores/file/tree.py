@@ -98,7 +98,9 @@ class Tree:
             except FileExistsError:
                 return
             except FileNotFoundError:
-                os.makedirs(directory, exist_ok=True)
+                # A reader may remove a parent found empty while this makes its child: again.
+                with contextlib.suppress(FileNotFoundError):
+                    os.makedirs(directory, exist_ok=True)
         raise OSError(errno.EAGAIN, f"cannot make the index entry {path}")
 
     def remove(self, entry: Entry, run_id: str) -> None:
