@@ -142,12 +142,14 @@ class AsyncMethods(ABC):
 
         return RunOutput(await afinish(self._aexecute(run_id, seen, False)), self._workflow())
 
-    async def arun_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
+    async def arun_unit(
+        self, lease: Lease, retry: RetryPolicy | None = None, *, give_back: bool = False
+    ) -> RunRecord:
         """`run_unit`, with the store's I/O and ``async def`` user code awaited."""
         plan = self._plan(lease.run_id, None, False, 1, retry)
         from statemachine.runtime.shells import aexecute, afinish
 
-        return await afinish(aexecute(self._workflow(), plan, lease))
+        return await afinish(aexecute(self._workflow(), plan, lease, give_back=give_back))
 
     async def aget_run(self, run_id: str) -> RunOutput:
         """`get_run`, awaited."""
@@ -176,10 +178,10 @@ class AsyncMethods(ABC):
     def _aexecute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> AsyncGenerator[WorkflowEvent | Done, None]:
-        from statemachine.runtime.shells import aexecute
+        from statemachine.runtime.shells import Take, aexecute
 
         plan = self._plan(run_id, seen, stream_events, None, None)
-        return aexecute(self._workflow(), plan, self.store.ahold(run_id))
+        return aexecute(self._workflow(), plan, Take(run_id))
 
 
 def target(run: RunOutput | str) -> tuple[str, RunRecord | None]:

@@ -147,7 +147,7 @@ class _Driver(Units):
                 yield Emit(StepContinuedEvent(run.run_id, leaf(last.name), how))
         while True:
             if run.status.is_finished:
-                yield from self._commit(run)
+                yield from self._commit(run, last=True)
                 ended = (
                     WorkflowCancelledEvent
                     if run.status is RunStatus.cancelled
@@ -237,7 +237,7 @@ class _Driver(Units):
                     return run
                 action = next_action
         if not isinstance(action, Finish):  # a pause
-            yield from self._commit(run)
+            yield from self._commit(run, last=True)
             pending = run.gate(key)
             assert pending is not None
             for event in paused_events(run, pending, action, node):

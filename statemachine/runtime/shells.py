@@ -5,12 +5,14 @@ Both hold the run's execution lease while the driver works, and let it go before
 out the event that ends a stream (a pause, the end, a failure): a caller who stops reading
 there leaves nothing held. A caller who stops reading earlier, or cancels the task, leaves
 the run at its last commit: the shell releases the lease as it unwinds, and commits nothing.
+A lease the shell takes itself (`Take`) comes with the read every execution starts with, and
+goes back with its last commit, where the store can do either in the same request.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -29,9 +31,18 @@ from statemachine.store.values import Lease
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
 
-__all__ = ["Done", "aexecute", "execute"]
+__all__ = ["Done", "Take", "aexecute", "execute"]
 
 _ENDS = (StepPausedEvent, WorkflowCompletedEvent, WorkflowFailedEvent)
+
+
+@attrs.frozen
+class Take:
+    """The run's lease, to take with the read an execution starts with (one request, where
+    the store can: `Store.acquire_reading`), keep while it runs, and give back with its last
+    commit."""
+
+    run_id: str
 
 
 @attrs.frozen
@@ -53,22 +64,32 @@ _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
 
 
 def execute(
-    workflow: Workflow,
-    plan: Plan,
-    lease: Lease | AbstractContextManager[Lease],
+    workflow: Workflow, plan: Plan, lease: Lease | Take, *, give_back: bool = False
 ) -> Generator[WorkflowEvent, None, RunRecord]:
-    """Carry out `plan`, holding `lease` (a lease held already, or a hold to take); yields
-    the events it emits and returns the run as committed."""
+    """Carry out `plan` holding `lease` (a lease held already, or one to `Take`); yields the
+    events it emits and returns the run as committed. The lease taken, or with `give_back`
+    the one given, goes back with the last commit where the store can (`commit_last`)."""
+    store = workflow.store
     last: WorkflowEvent | None = None
     answers = _ANSWERS
-    with _held(lease) as held:
-        value: Any = None
+    value: Any = None
+    if isinstance(lease, Take):
+        first = plan.send(None)
+        held, value = store.acquire_reading(lease.run_id, version_only=_reads(first))
+        holding: AbstractContextManager[Lease] = store.working(held)
+        give_back = True
+    else:
+        held, holding = lease, nullcontext(lease)
+    with holding:
         while True:
             try:
                 effect = plan.send(value)
             except StopIteration as stop:
                 run: RunRecord = stop.value
                 break
+            if give_back and type(effect) is Commit and effect.last:
+                value = store.commit_last(effect.run, effect.expected, lease=held)
+                continue
             answer = answers.get(type(effect))
             if answer is not None:
                 value = answer(workflow, held, effect)
@@ -86,15 +107,20 @@ def execute(
 
 
 async def aexecute(
-    workflow: Workflow,
-    plan: Plan,
-    lease: Lease | AbstractAsyncContextManager[Lease],
+    workflow: Workflow, plan: Plan, lease: Lease | Take, *, give_back: bool = False
 ) -> AsyncGenerator[WorkflowEvent | Done, None]:
     """`execute` with every effect awaited; the last item yielded is `Done(run)`."""
     store = workflow.store
     last: WorkflowEvent | None = None
-    async with _aheld(lease) as held:
-        value: Any = None
+    value: Any = None
+    if isinstance(lease, Take):
+        first = plan.send(None)
+        held, value = await store.aacquire_reading(lease.run_id, version_only=_reads(first))
+        holding: AbstractAsyncContextManager[Lease] = store.aworking(held)
+        give_back = True
+    else:
+        held, holding = lease, nullcontext(lease)
+    async with holding:
         while True:
             try:
                 effect = plan.send(value)
@@ -112,7 +138,11 @@ async def aexecute(
             elif kind is Now:
                 value = await workflow.anow()
             elif kind is Commit:  # begun, a write ends before a cancellation is taken
-                await store.settled(store.acommit(effect.run, effect.expected, lease=held))  # type: ignore[union-attr]
+                if give_back and effect.last:  # type: ignore[union-attr]
+                    write = store.acommit_last(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+                else:
+                    write = store.acommit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+                await store.settled(write)
             elif kind is Call:
                 value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
             elif kind is Ask:
@@ -126,6 +156,12 @@ async def aexecute(
     if last is not None:
         yield last
     yield Done(run)
+
+
+def _reads(first: object) -> bool:
+    """Whether the read an execution starts with is of the version only (else the run)."""
+    assert type(first) is Load or type(first) is Version, "an execution starts with a read"
+    return type(first) is Version
 
 
 def finish(events: Generator[WorkflowEvent, None, RunRecord]) -> RunRecord:
@@ -144,35 +180,3 @@ async def afinish(events: AsyncGenerator[WorkflowEvent | Done, None]) -> RunReco
             if isinstance(item, Done):
                 return item.run
     raise AssertionError("an execution ends with Done")  # pragma: no cover
-
-
-class _held:
-    """A lease held already, or a hold to take, as one context manager."""
-
-    def __init__(self, lease: Lease | AbstractContextManager[Lease]) -> None:
-        self.lease = lease
-
-    def __enter__(self) -> Lease:
-        if isinstance(self.lease, Lease):
-            return self.lease
-        return self.lease.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if not isinstance(self.lease, Lease):
-            self.lease.__exit__(*exc)  # type: ignore[arg-type]
-
-
-class _aheld:
-    """`_held`, for asynchronous holds."""
-
-    def __init__(self, lease: Lease | AbstractAsyncContextManager[Lease]) -> None:
-        self.lease = lease
-
-    async def __aenter__(self) -> Lease:
-        if isinstance(self.lease, Lease):
-            return self.lease
-        return await self.lease.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if not isinstance(self.lease, Lease):
-            await self.lease.__aexit__(*exc)  # type: ignore[arg-type]

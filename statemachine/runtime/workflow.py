@@ -272,12 +272,15 @@ class Workflow(AsyncMethods):
         events = self._execute(run_id, seen, stream_events)
         return events if stream else RunOutput(finish(events), self)
 
-    def run_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
+    def run_unit(
+        self, lease: Lease, retry: RetryPolicy | None = None, *, give_back: bool = False
+    ) -> RunRecord:
         """Execute one unit of the leased run's work (a plain step, or one loop iteration),
         commit it fenced by the lease, and return the run as committed. What a worker does.
 
         The run is left `pending` if more work follows, so that any worker can take the next
-        unit. A failing unit is retried after `retry`'s backoff, or dead-lettered once its
+        unit. With `give_back`, the lease may go back with the unit's commit (a worker's,
+        which releases it next anyway: then at no cost). A failing unit is retried after `retry`'s backoff, or dead-lettered once its
         attempts are used up (without `retry`: left for a person to retry).
 
         Raises:
@@ -288,7 +291,8 @@ class Workflow(AsyncMethods):
         """
         from statemachine.runtime.shells import execute, finish
 
-        return finish(execute(self, self._plan(lease.run_id, None, False, 1, retry), lease))
+        plan = self._plan(lease.run_id, None, False, 1, retry)
+        return finish(execute(self, plan, lease, give_back=give_back))
 
     # Reading and cancelling runs
 
@@ -336,10 +340,10 @@ class Workflow(AsyncMethods):
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
-        from statemachine.runtime.shells import execute
+        from statemachine.runtime.shells import Take, execute
 
         plan = self._plan(run_id, seen, stream_events, None, None)
-        return execute(self, plan, self.store.hold(run_id))
+        return execute(self, plan, Take(run_id))
 
 
 def _overdue(run: RunRecord) -> bool:

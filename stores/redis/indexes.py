@@ -117,7 +117,7 @@ class Indexes(Records):
             for _, run_id, workflow in (yield from self._ready(indexes, score)):
                 token = new_id()
                 keys = yield from self._plan_keys(run_id, workflow)
-                outcome, fence = yield from self._plan_lease(keys, run_id, token, "claim")
+                outcome, fence, _ = yield from self._plan_lease(keys, run_id, token, "claim")
                 if outcome == "ok":
                     return Lease(run_id, token, fence)
                 dangling = dangling or outcome == "missing"
@@ -159,8 +159,9 @@ class Indexes(Records):
             for run_id in (yield from self._valid(key, [text(member) for member in found])):
                 try:
                     keys = yield from self._plan_keys(run_id, None)
-                    released = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
-                    if text(released) != "released":
+                    reply = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
+                    self._timed(reply, 1)
+                    if text(reply[0]) != "released":
                         continue
                     yield from plans.update(
                         run_id,

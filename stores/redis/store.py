@@ -37,6 +37,7 @@ from statemachine.store.values import (
 )
 
 from .client import AsyncClient, Client, Cmd, Pipe, Script
+from .clock import ServerClock
 from .indexes import Indexes
 from .keys import RunKeys
 from .settings import RedisConfigWarning, check_eviction_policy, settle
@@ -139,6 +140,8 @@ class RedisStore(Indexes, Store):
         # window after a first attempt failed (by the socket timeout, 10 s unless set).
         self._remember_ops = str(int(self.retry_seconds) + 600)
         self._run_keys: dict[str, RunKeys] = {}
+        self._clock = ServerClock()
+        self._let_go: dict[str, None] = {}
         self.client.call(lambda: check_eviction_policy(driver, self.allow_eviction, where))
         requested = partitions if partitions is not None else options.get("partitions")
         default = 16 if self._cluster else 1
@@ -208,10 +211,36 @@ class RedisStore(Indexes, Store):
         return await self._arun(self._plan_version(run_id))
 
     def acquire(self, run_id: str) -> Lease:
-        return self._run(self._plan_acquire(run_id))
+        return self._run(self._plan_acquire(run_id))[0]
 
     async def aacquire(self, run_id: str) -> Lease:
-        return await self._arun(self._plan_acquire(run_id))
+        return (await self._arun(self._plan_acquire(run_id)))[0]
+
+    def acquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        """The lease and the run (or its version), taken and read in one script."""
+        return self._run(self._plan_take(check_run_id(run_id), version_only))
+
+    async def aacquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        from statemachine.store.finishing import cancelled_after, finish
+
+        taking = self._arun(self._plan_take(check_run_id(run_id), version_only))
+        (lease, read), cancelled = await finish(taking)
+        if cancelled:
+            await cancelled_after(self.alet_go(lease))
+        return lease, read
+
+    def commit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        """The commit that ends a unit of work, giving its lease back in the same script."""
+        check_commit(run, expected_version)
+        self._run(self._plan_put(run, "commit", expected_version, lease, None, release=True))
+
+    async def acommit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        check_commit(run, expected_version)
+        await self._arun(self._plan_put(run, "commit", expected_version, lease, None, True))
 
     def release(self, lease: Lease) -> None:
         self._run(self._plan_release(lease))
