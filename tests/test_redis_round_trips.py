@@ -45,8 +45,11 @@ def reviewed(store: RedisStore) -> Workflow:
         name="counted",
         store=store,
         steps=[
-            Step(name="draft", executor=lambda si: f"draft of {si.input}",
-                 requires_output_review=True),  # fmt: skip
+            Step(
+                name="draft",
+                executor=lambda si: f"draft of {si.input}",
+                requires_output_review=True,
+            ),
             Step(name="publish", executor=lambda si: f"published {si.previous_step_content}"),
         ],
     )

@@ -88,7 +88,8 @@ def execute(
                 run: RunRecord = stop.value
                 break
             if give_back and type(effect) is Commit and effect.last:
-                value = store.commit_last(effect.run, effect.expected, lease=held)
+                store.commit_last(effect.run, effect.expected, lease=held)
+                value = None
                 continue
             answer = answers.get(type(effect))
             if answer is not None:

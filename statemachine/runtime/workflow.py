@@ -279,9 +279,10 @@ class Workflow(AsyncMethods):
         commit it fenced by the lease, and return the run as committed. What a worker does.
 
         The run is left `pending` if more work follows, so that any worker can take the next
-        unit. With `give_back`, the lease may go back with the unit's commit (a worker's,
-        which releases it next anyway: then at no cost). A failing unit is retried after `retry`'s backoff, or dead-lettered once its
-        attempts are used up (without `retry`: left for a person to retry).
+        unit. A failing unit is retried after `retry`'s backoff, or dead-lettered once its
+        attempts are used up (without `retry`: left for a person to retry). With `give_back`,
+        the lease may go back with the unit's commit (a worker's, which releases it next
+        anyway: then at no cost).
 
         Raises:
             LeaseLost: the lease ran out before the commit; nothing was written.

@@ -33,8 +33,7 @@ class ServerClock:
 
     def saw(self, seconds: object, micros: object) -> datetime:
         """Note the server's ``TIME`` from a reply; answer it as a time."""
-        server = int(str(seconds, "ascii") if isinstance(seconds, bytes) else str(seconds))
-        server_time = server + int(str(micros, "ascii") if isinstance(micros, bytes) else str(micros)) / 1e6
+        server_time = _int(seconds) + _int(micros) / 1e6
         self._anchor = (server_time, time.monotonic())
         return self._answer(server_time)
 
@@ -55,3 +54,7 @@ class ServerClock:
                 seconds = self._last
             self._last = seconds
         return datetime.fromtimestamp(seconds, UTC)
+
+
+def _int(value: object) -> int:
+    return int(value.decode() if isinstance(value, bytes) else str(value))

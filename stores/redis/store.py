@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from statemachine.core.errors import InvalidArgument, StoreError
+from statemachine.core.errors import InvalidArgument
 from statemachine.core.record import RunRecord
 from statemachine.store.protocol import Store
 from statemachine.store.values import (
@@ -36,6 +35,7 @@ from statemachine.store.values import (
     check_seconds,
 )
 
+from .beats import AsyncHeartbeat, Heartbeat
 from .client import AsyncClient, Client, Cmd, Pipe, Script
 from .clock import ServerClock
 from .indexes import Indexes
@@ -142,6 +142,12 @@ class RedisStore(Indexes, Store):
         self._run_keys: dict[str, RunKeys] = {}
         self._clock = ServerClock()
         self._let_go: dict[str, None] = {}
+        self._heartbeat = Heartbeat(
+            self.lease_seconds / 3, lambda lease: self._run(self._renewed(lease))
+        )
+        self._aheartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncHeartbeat] = (
+            weakref.WeakKeyDictionary()
+        )
         self.client.call(lambda: check_eviction_policy(driver, self.allow_eviction, where))
         requested = partitions if partitions is not None else options.get("partitions")
         default = 16 if self._cluster else 1
@@ -270,48 +276,33 @@ class RedisStore(Indexes, Store):
 
     @contextmanager
     def working(self, lease: Lease) -> Iterator[Lease]:
-        """Renew the lease every third of its length in a background thread while the body
-        runs, then release it. If a renewal finds the lease lost, commits with it are refused
-        from then on (`LeaseLost`)."""
-        stop = threading.Event()
-
-        def heartbeat() -> None:
-            while not stop.wait(self.lease_seconds / 3):
-                try:
-                    if not self._run(self._renewed(lease)):
-                        return
-                except StoreError:
-                    continue  # try again at the next beat; the fence protects the data
-
-        beat = threading.Thread(target=heartbeat, name=f"lease-{lease.run_id}", daemon=True)
-        beat.start()
+        """Renew the lease every third of its length while the body runs (one heartbeat
+        thread renews every lease this store holds), then release it. If a renewal finds the
+        lease lost, commits with it are refused from then on (`LeaseLost`)."""
+        self._heartbeat.add(lease)
         try:
             yield lease
         finally:
-            stop.set()
-            beat.join()
+            self._heartbeat.remove(lease)
             self.release(lease)
 
     @asynccontextmanager
     async def aworking(self, lease: Lease) -> AsyncIterator[Lease]:
-        """`working`, with the heartbeat a task of the running event loop."""
-
-        async def heartbeat() -> None:
-            while True:
-                await asyncio.sleep(self.lease_seconds / 3)
-                try:
-                    if not await self._arun(self._renewed(lease)):
-                        return
-                except StoreError:
-                    continue
-
-        beat = asyncio.create_task(heartbeat())
+        """`working`, with the heartbeat a task of the running event loop (one for every
+        lease held through this store on that loop)."""
+        loop = asyncio.get_running_loop()
+        beats = self._aheartbeats.get(loop)
+        if beats is None:
+            renew = lambda held: self._arun(self._renewed(held))  # noqa: E731
+            beats = self._aheartbeats[loop] = AsyncHeartbeat(self.lease_seconds / 3, renew)
+        beats.add(lease)
         try:
             yield lease
         finally:
-            beat.cancel()
+            beat = beats.remove(lease)
             try:
-                await self.settled(asyncio.gather(beat, return_exceptions=True))
+                if beat is not None:
+                    await self.settled(asyncio.gather(beat, return_exceptions=True))
             finally:  # cancelled while the heartbeat stopped: the lease is still given back
                 await self.alet_go(lease)
 
