@@ -1,0 +1,137 @@
+"""Worker throughput with 1 and 2 worker processes, on Redis and on SQLite.
+
+    python bench/scaling.py [--runs 400] [--rounds 5] [--stores redis,sqlite]
+
+Each run is three plain steps, so three units of work: a worker claims the run, executes one
+step, commits it and hands the run over, three times. A batch stores `--runs` runnable runs,
+starts 1 or 2 worker processes (1 thread each), waits until each has imported everything and
+opened the store (it says "ready"), then tells them all to go and times until no run is left
+pending. Batches of 1 and 2 processes alternate, each on a fresh prefix (Redis) or database
+file (SQLite); the ratio is the median of the per-round ratios, with the lowest and highest.
+The redis-server is started by this script (AOF on, ``appendfsync everysec``); the SQLite
+database is on the working directory's disk (WAL, ``synchronous=FULL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from statemachine import Step, Workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+workflow = Workflow(
+    name="scaling",
+    steps=[
+        Step(name="one", executor=lambda si: f"one {si.input}"),
+        Step(name="two", executor=lambda si: f"two {si.previous_step_content}"),
+        Step(name="three", executor=lambda si: f"three {si.previous_step_content}"),
+    ],
+)
+
+
+def work(url: str) -> None:
+    """A worker process: open the store, say ready, wait for go, work until stdin closes."""
+    from statemachine import Worker
+    from stores import open_store
+
+    store = open_store(url)
+    worker = Worker([workflow], store, poll_seconds=0.002, idle_seconds=0.01)
+    stop = threading.Event()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    worker.run(stop)
+
+
+def rate(url: str, runs: int, processes: int) -> float:
+    """Finished runs per second with `processes` worker processes."""
+    from stores import open_store
+
+    store = open_store(url)
+    bound = workflow.bind(store)
+    for n in range(runs):
+        bound.submit(n)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "work", url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        for each in workers:
+            assert each.stdout is not None and each.stdout.readline().strip() == "ready"
+        start = time.perf_counter()
+        for each in workers:
+            assert each.stdin is not None
+            each.stdin.write("go\n")
+            each.stdin.flush()
+        while store.page("pending", limit=1):  # one index read: cheap beside the work
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        assert len(store.page("completed", limit=runs)) == runs
+        return runs / elapsed
+    finally:
+        for each in workers:
+            assert each.stdin is not None
+            each.stdin.close()
+            each.wait(timeout=60)
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--stores", default="redis,sqlite")
+    args = parser.parse_args()
+    from tests.servers import RedisServer
+
+    print(f"python {sys.version.split()[0]}, {args.runs} runs of 3 units, {args.rounds} rounds")
+    print("| store | 1 process | 2 processes | ratio (median) | ratio (lowest-highest) |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
+        base = Path(scratch)
+        server = RedisServer(base / "redis").start()
+        try:
+            for kind in args.stores.split(","):
+                pairs = []
+                for n in range(args.rounds):
+                    pair = []
+                    for processes in (1, 2):
+                        if kind == "redis":
+                            url = f"{server.url}?prefix=s{n}-{processes}"
+                        else:
+                            url = f"sqlite://{base}/runs-{n}-{processes}.db"
+                        pair.append(rate(url, args.runs, processes))
+                    pairs.append(pair)
+                ratios = [two / one for one, two in pairs]
+                one = statistics.median(p[0] for p in pairs)
+                two = statistics.median(p[1] for p in pairs)
+                print(
+                    f"| {kind} | {one:,.0f} runs/s | {two:,.0f} runs/s | "
+                    f"{statistics.median(ratios):.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x |",
+                    flush=True,
+                )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["work"]:
+        work(sys.argv[2])
+    else:
+        main()
