@@ -49,7 +49,12 @@ def work(url: str) -> None:
     stop = threading.Event()
     print("ready", flush=True)
     sys.stdin.readline()
-    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+
+    def stop_at_eof() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=stop_at_eof, daemon=True).start()
     worker.run(stop)
 
 
@@ -73,7 +78,8 @@ def rate(url: str, runs: int, processes: int) -> float:
     ]
     try:
         for each in workers:
-            assert each.stdout is not None and each.stdout.readline().strip() == "ready"
+            assert each.stdout is not None
+            assert each.stdout.readline().strip() == "ready"
         start = time.perf_counter()
         for each in workers:
             assert each.stdin is not None

@@ -1,4 +1,6 @@
-"""How many times a run talks to Redis: counted by the server itself.
+"""How many times a run talks to Redis (counted by the server itself), and what made it
+fewer: the server's clock read from replies, one heartbeat for every lease held, the lease
+taken with the first read and given back with the last commit.
 
 A run paused for review once and then completed is started, paused, decided and continued
 against a redis-server of its own, and the server's ``INFO commandstats`` (reset with
@@ -11,12 +13,20 @@ one, so the figure is an upper bound).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
+import pytest
 import redis
 
-from statemachine import Step, Workflow
+from statemachine import ConflictError, RunBusy, RunRecord, Step, Workflow
+from statemachine.testing.contract import sample_run as new_run
+from statemachine.testing.contract import touched
 from stores import RedisStore
 
 from .servers import RedisServer
@@ -87,3 +97,72 @@ def test_a_run_paused_for_review_once_then_completed_takes_at_most_12_round_trip
         store.close()
     finally:
         server.stop()
+
+
+def test_the_clock_is_the_servers_reckoned_from_the_last_reply(redis_server: RedisServer) -> None:
+    """After a write, `now()` asks nothing of the server, and still answers the server's time
+    (within the trip of a reply), never going back."""
+    store = RedisStore(redis_server.url, prefix=f"t{uuid4().hex[:10]}")
+    store.create(new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None))
+    admin = redis_server.client()
+    before = admin.info("commandstats").get("cmdstat_time", {}).get("calls", 0)
+    times = [store.now() for _ in range(50)]
+    after = admin.info("commandstats").get("cmdstat_time", {}).get("calls", 0)
+    seconds, micros = admin.time()
+    server = datetime.fromtimestamp(seconds + micros / 1e6, UTC)
+    assert after == before  # not one TIME sent for 50 readings
+    assert times == sorted(times)
+    assert abs((server - times[-1]).total_seconds()) < 0.5
+    store.close()
+
+
+def test_one_heartbeat_thread_renews_every_lease_the_store_holds(
+    redis_server: RedisServer,
+) -> None:
+    """Five runs held at once through one store: one heartbeat thread, and every lease renewed
+    past its first expiry (waited for by the server's clock, bounded)."""
+    store = RedisStore(redis_server.url, prefix=f"t{uuid4().hex[:10]}", lease_seconds=0.6)
+    for n in range(5):
+        store.create(new_run(f"r{n}", datetime(2030, 1, 1, tzinfo=UTC), False, None))
+    with ExitStack() as held:
+        leases = [held.enter_context(store.hold(f"r{n}")) for n in range(5)]
+        keys = [store._keys(lease.run_id).run for lease in leases]
+        admin = redis_server.client()
+        first = max(int(admin.hget(key, "lease_until") or 0) for key in keys)
+        end = time.monotonic() + 30
+        while admin.time()[0] * 1000 <= first + 300:  # outlive every first lease
+            assert time.monotonic() < end, "the leases were never renewed"
+            time.sleep(0.02)  # polls the server's clock, bounded by `end`
+        beats = [t for t in threading.enumerate() if t.name == f"leases-{store.prefix}"]
+        assert len(beats) == 1
+        for lease, key in zip(leases, keys, strict=True):
+            assert int(admin.hget(key, "lease_until") or 0) > first
+            run = store.load(lease.run_id)
+            store.commit(touched(run, run.updated_at), run.version, lease=lease)
+    assert all(admin.hget(key, "owner") == b"" for key in keys)
+    store.close()
+
+
+def test_a_last_commit_refused_keeps_the_lease_until_it_is_released(
+    redis_server: RedisServer,
+) -> None:
+    """A last commit that conflicts gives nothing back: the lease stays held (no one else can
+    take the run) until the holder releases it."""
+    store = RedisStore(redis_server.url, prefix=f"t{uuid4().hex[:10]}")
+    store.create(new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None))
+    lease, run = store.acquire_reading("r")
+    assert isinstance(run, RunRecord)
+    store.commit(touched(run, run.updated_at), run.version)  # someone else wrote meanwhile
+    with pytest.raises(ConflictError):
+        store.commit_last(touched(run, run.updated_at), run.version, lease=lease)
+    with pytest.raises(RunBusy):
+        store.acquire("r")
+    store.release(lease)
+    store.release(store.acquire("r"))
+    lease, version = store.acquire_reading("r", version_only=True)
+    assert version == run.version + 1
+    stored = store.load("r")
+    store.commit_last(touched(stored, stored.updated_at), version, lease=lease)
+    store.release(lease)  # given back already: nothing sent, nothing held
+    store.release(store.acquire("r"))
+    store.close()

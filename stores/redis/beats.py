@@ -26,8 +26,9 @@ _IDLE_BEATS = 3
 class Heartbeat:
     """One thread renewing every registered lease with `renew` every `interval` seconds."""
 
-    def __init__(self, interval: float, renew: Callable[[Lease], bool]) -> None:
+    def __init__(self, interval: float, renew: Callable[[Lease], bool], name: str) -> None:
         self.interval = interval
+        self.name = name
         self._renew = renew
         self._lock = threading.Lock()
         self._leases: dict[str, Lease] = {}
@@ -38,7 +39,7 @@ class Heartbeat:
             self._leases[lease.token] = lease
             # Not alive: none yet, or this process was forked from one that had it.
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._beat, name="leases", daemon=True)
+                self._thread = threading.Thread(target=self._beat, name=self.name, daemon=True)
                 self._thread.start()
 
     def remove(self, lease: Lease) -> None:

@@ -143,7 +143,9 @@ class RedisStore(Indexes, Store):
         self._clock = ServerClock()
         self._let_go: dict[str, None] = {}
         self._heartbeat = Heartbeat(
-            self.lease_seconds / 3, lambda lease: self._run(self._renewed(lease))
+            self.lease_seconds / 3,
+            lambda lease: self._run(self._renewed(lease)),
+            f"leases-{self.prefix}",
         )
         self._aheartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncHeartbeat] = (
             weakref.WeakKeyDictionary()
