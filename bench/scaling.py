@@ -15,6 +15,7 @@ database is on the working directory's disk (WAL, ``synchronous=FULL``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -58,8 +59,15 @@ def work(url: str) -> None:
     worker.run(stop)
 
 
-def rate(url: str, runs: int, processes: int) -> float:
-    """Finished runs per second with `processes` worker processes."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rate(url: str, runs: int, processes: int, server: int | None) -> tuple[float, float, float]:
+    """Finished runs per second with `processes` worker processes, and the CPU time per run
+    (ms) of the workers and of the redis-server (pid `server`, if any)."""
     from stores import open_store
 
     store = open_store(url)
@@ -81,6 +89,8 @@ def rate(url: str, runs: int, processes: int) -> float:
             assert each.stdout is not None
             assert each.stdout.readline().strip() == "ready"
         start = time.perf_counter()
+        served = cpu_seconds(server) if server is not None else 0.0
+        worked = sum(cpu_seconds(each.pid) for each in workers)
         for each in workers:
             assert each.stdin is not None
             each.stdin.write("go\n")
@@ -88,8 +98,10 @@ def rate(url: str, runs: int, processes: int) -> float:
         while store.page("pending", limit=1):  # one index read: cheap beside the work
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
+        worked = sum(cpu_seconds(each.pid) for each in workers) - worked
+        served = (cpu_seconds(server) if server is not None else 0.0) - served
         assert len(store.page("completed", limit=runs)) == runs
-        return runs / elapsed
+        return runs / elapsed, worked / runs * 1000, served / runs * 1000
     finally:
         for each in workers:
             assert each.stdin is not None
@@ -107,14 +119,18 @@ def main() -> None:
     from tests.servers import RedisServer
 
     print(f"python {sys.version.split()[0]}, {args.runs} runs of 3 units, {args.rounds} rounds")
-    print("| store | 1 process | 2 processes | ratio (median) | ratio (lowest-highest) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| store | 1 process | 2 processes | ratio (median) | ratio (lowest-highest) "
+        "| CPU ms per run, workers (1 / 2 processes) | CPU ms per run, redis-server |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         base = Path(scratch)
         server = RedisServer(base / "redis").start()
         try:
             for kind in args.stores.split(","):
                 pairs = []
+                pid = server.process.pid if server.process and kind == "redis" else None
                 for n in range(args.rounds):
                     pair = []
                     for processes in (1, 2):
@@ -122,14 +138,16 @@ def main() -> None:
                             url = f"{server.url}?prefix=s{n}-{processes}"
                         else:
                             url = f"sqlite://{base}/runs-{n}-{processes}.db"
-                        pair.append(rate(url, args.runs, processes))
+                        pair.append(rate(url, args.runs, processes, pid))
                     pairs.append(pair)
-                ratios = [two / one for one, two in pairs]
-                one = statistics.median(p[0] for p in pairs)
-                two = statistics.median(p[1] for p in pairs)
+                ratios = [two[0] / one[0] for one, two in pairs]
+                one, two = (statistics.median(p[k][0] for p in pairs) for k in (0, 1))
+                cpu1, cpu2 = (statistics.median(p[k][1] for p in pairs) for k in (0, 1))
+                redis = "" if pid is None else f"{statistics.median(p[0][2] for p in pairs):.2f}"
                 print(
                     f"| {kind} | {one:,.0f} runs/s | {two:,.0f} runs/s | "
-                    f"{statistics.median(ratios):.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x |",
+                    f"{statistics.median(ratios):.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x "
+                    f"| {cpu1:.2f} / {cpu2:.2f} | {redis} |",
                     flush=True,
                 )
         finally:

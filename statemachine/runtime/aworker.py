@@ -144,7 +144,9 @@ class AsyncWorker:
         if kind is Load:
             return await self.store.aload(effect.run_id)
         if kind is Execute:
-            return await effect.workflow.arun_unit(effect.lease, self.retry, give_back=True)
+            return await effect.workflow.arun_unit(
+                effect.lease, self.retry, give_back=True, run=effect.run
+            )
         if kind is Letter:
             return await self.store.adead_letter(effect.lease, effect.reason)
         assert kind is Fail

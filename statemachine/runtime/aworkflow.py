@@ -55,7 +55,7 @@ class AsyncMethods(ABC):
     @abstractmethod
     def _plan(
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
-        retry: RetryPolicy | None,
+        retry: RetryPolicy | None, fresh: bool = False,
     ) -> Plan: ...  # fmt: skip
 
     async def asubmit(
@@ -143,10 +143,15 @@ class AsyncMethods(ABC):
         return RunOutput(await afinish(self._aexecute(run_id, seen, False)), self._workflow())
 
     async def arun_unit(
-        self, lease: Lease, retry: RetryPolicy | None = None, *, give_back: bool = False
+        self,
+        lease: Lease,
+        retry: RetryPolicy | None = None,
+        *,
+        give_back: bool = False,
+        run: RunRecord | None = None,
     ) -> RunRecord:
         """`run_unit`, with the store's I/O and ``async def`` user code awaited."""
-        plan = self._plan(lease.run_id, None, False, 1, retry)
+        plan = self._plan(lease.run_id, run, False, 1, retry, fresh=run is not None)
         from statemachine.runtime.shells import aexecute, afinish
 
         return await afinish(aexecute(self._workflow(), plan, lease, give_back=give_back))

@@ -73,16 +73,21 @@ from statemachine.store.values import RetryPolicy
 __all__ = ["drive", "paused_events", "prepare"]
 
 
-def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan:
+def prepare(
+    definition: Definition, run_id: str, seen: RunRecord | None, fresh: bool = False
+) -> Plan:
     """The run to execute: the caller's, if no one changed it since (every write raises the
     version, so the same version is the same run), else the stored one; with an overdue
-    timeout applied first, since no read shows a pause past its deadline.
+    timeout applied first, since no read shows a pause past its deadline. A `fresh` run (read
+    just now, under the lease) is not checked again: the first commit's compare-and-set is.
 
     Raises:
         ConflictError: the run changed since the caller's view was read.
     """
     if seen is None:
         run: RunRecord = yield Load(run_id)
+    elif fresh:
+        run = seen
     else:
         stored = yield Version(run_id)
         if stored != seen.version:
@@ -135,8 +140,8 @@ def _field(field: UserInputField) -> dict[str, JSON]:
 class _Driver(Units):
     """One execution of a run: the walk through its steps."""
 
-    def run(self, run_id: str, seen: RunRecord | None) -> Plan:
-        run = yield from prepare(self.definition, run_id, seen)
+    def run(self, run_id: str, seen: RunRecord | None, fresh: bool = False) -> Plan:
+        run = yield from prepare(self.definition, run_id, seen, fresh)
         self.committed = run.version
         if self.events:
             yield Emit(WorkflowStartedEvent(run.run_id, self.definition.name, run.cursor))
@@ -328,6 +333,7 @@ def drive(
     events: bool = False,
     units: int | None = None,
     retry: RetryPolicy | None = None,
+    fresh: bool = False,
 ) -> Plan:
     """Execute the run from where it stands (see `prepare`) until it pauses, ends, fails, or
     (with `units`) has run that many units of user code and is handed over. Returns the run
@@ -340,5 +346,6 @@ def drive(
         units: stop after this many units of user code (a worker's one), leaving the run
             pending for any worker.
         retry: how a failure is retried (None: by a person, with `continue_run`).
+        fresh: `seen` was read just now, under the lease: it is not read again.
     """
-    return _Driver(definition, events, units, retry).run(run_id, seen)
+    return _Driver(definition, events, units, retry).run(run_id, seen, fresh)

@@ -52,10 +52,12 @@ class Load:
 
 @attrs.frozen
 class Execute:
-    """One unit of the run's work by `workflow`, committed fenced by the lease."""
+    """One unit of the run's work by `workflow`, committed fenced by the lease, from the run
+    as just loaded."""
 
     workflow: Workflow
     lease: Lease
+    run: RunRecord
 
 
 @attrs.frozen
@@ -215,7 +217,7 @@ def unit(
                    run.run_id)  # fmt: skip
         return
     try:
-        after: RunRecord = yield Execute(workflow, lease)
+        after: RunRecord = yield Execute(workflow, lease, run)
     except LeaseLost:
         tally.count("fenced")  # it stalled past its lease: another worker has it
         return

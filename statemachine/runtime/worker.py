@@ -152,7 +152,9 @@ class Worker:
         if kind is Load:
             return self.store.load(effect.run_id)
         if kind is Execute:
-            return effect.workflow.run_unit(effect.lease, self.retry, give_back=True)
+            return effect.workflow.run_unit(
+                effect.lease, self.retry, give_back=True, run=effect.run
+            )
         if kind is Letter:
             return self.store.dead_letter(effect.lease, effect.reason)
         assert kind is Fail

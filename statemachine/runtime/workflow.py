@@ -273,7 +273,12 @@ class Workflow(AsyncMethods):
         return events if stream else RunOutput(finish(events), self)
 
     def run_unit(
-        self, lease: Lease, retry: RetryPolicy | None = None, *, give_back: bool = False
+        self,
+        lease: Lease,
+        retry: RetryPolicy | None = None,
+        *,
+        give_back: bool = False,
+        run: RunRecord | None = None,
     ) -> RunRecord:
         """Execute one unit of the leased run's work (a plain step, or one loop iteration),
         commit it fenced by the lease, and return the run as committed. What a worker does.
@@ -282,7 +287,9 @@ class Workflow(AsyncMethods):
         unit. A failing unit is retried after `retry`'s backoff, or dead-lettered once its
         attempts are used up (without `retry`: left for a person to retry). With `give_back`,
         the lease may go back with the unit's commit (a worker's, which releases it next
-        anyway: then at no cost).
+        anyway: then at no cost). `run`: the run as read just now under the lease (a
+        worker's), executed without reading it again; the commit's compare-and-set still
+        refuses it if it changed meanwhile (`ConflictError`).
 
         Raises:
             LeaseLost: the lease ran out before the commit; nothing was written.
@@ -292,7 +299,7 @@ class Workflow(AsyncMethods):
         """
         from statemachine.runtime.shells import execute, finish
 
-        plan = self._plan(lease.run_id, None, False, 1, retry)
+        plan = self._plan(lease.run_id, run, False, 1, retry, fresh=run is not None)
         return finish(execute(self, plan, lease, give_back=give_back))
 
     # Reading and cancelling runs
@@ -330,13 +337,15 @@ class Workflow(AsyncMethods):
 
     def _plan(
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
-        retry: RetryPolicy | None,
+        retry: RetryPolicy | None, fresh: bool = False,
     ) -> Plan:  # fmt: skip
         # The executing half (driver, shells, events) loads on first use: a process that only
         # reads runs or records decisions never needs it.
         from statemachine.runtime.driver import drive
 
-        return drive(self.definition, run_id, seen, events=events, units=units, retry=retry)
+        return drive(
+            self.definition, run_id, seen, events=events, units=units, retry=retry, fresh=fresh
+        )
 
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
