@@ -12,6 +12,7 @@ from statemachine.core.errors import (
     CorruptRun,
     InvalidArgument,
     LeaseLost,
+    ReplicationUncertain,
     RunBusy,
     RunExists,
     RunNotFound,
@@ -52,6 +53,8 @@ class Records:
     _run_keys: dict[str, RunKeys]
     _clock: ServerClock
     _let_go: dict[str, None]  # tokens of leases a commit gave back: their release is free
+    wait_replicas: int
+    wait_timeout_ms: int
 
     def _plan_check_epoch(self) -> Plan[None]:
         if self.allow_eviction:
@@ -147,7 +150,11 @@ class Records:
             args.append(run.workflow)
         # A retry after a lost reply carries the same operation id, and answers "duplicate".
         write = keys.writing(operation or new_id())
-        reply = yield Script("write", write, args, keys.run, run_id)
+        waiting = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
+        reply = yield Script("write", write, args, keys.run, run_id, waiting)
+        acknowledged = self.wait_replicas
+        if waiting is not None:
+            reply, acknowledged = reply
         if isinstance(reply, list):
             self._timed(reply, 1)
             reply = reply[0]
@@ -155,6 +162,10 @@ class Records:
         if outcome == "ok" or outcome == "duplicate":
             if release and lease is not None:
                 self._gave_back(lease)
+            if acknowledged < self.wait_replicas:
+                raise ReplicationUncertain(
+                    run_id, self.wait_replicas, acknowledged, self.wait_timeout_ms
+                )
             return outcome
         if outcome == "exists":
             raise RunExists(run_id)

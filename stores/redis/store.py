@@ -40,7 +40,7 @@ from .client import AsyncClient, Client, Cmd, Pipe, Script
 from .clock import ServerClock
 from .indexes import Indexes
 from .keys import RunKeys
-from .settings import RedisConfigWarning, check_eviction_policy, settle
+from .settings import RedisConfigWarning, check_eviction_policy, replication, settle
 from .url import Target, build, target_of
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ class RedisStore(Indexes, Store):
     Args:
         target: a URL (``redis://[user:password@]host:port/db``, ``rediss://`` for TLS; query
             options ``prefix``, ``partitions``, ``cluster=1``, ``lease_seconds``,
-            ``retry_seconds``, ``allow_eviction=1``, ``max_run_bytes``, and any of
+            ``retry_seconds``, ``allow_eviction=1``, ``max_run_bytes``, ``wait_replicas``,
+            ``wait_timeout_ms``, and any of
             redis-py's, such as ``ssl_ca_certs``), or an existing ``redis.Redis`` /
             ``redis.cluster.RedisCluster`` client (then the asyncio API runs its calls in
             threads, having no asyncio client of its own).
@@ -77,6 +78,9 @@ class RedisStore(Indexes, Store):
         allow_eviction: open a server whose ``maxmemory-policy`` may evict runs
             (``allkeys-*``). Refused otherwise: such a server loses runs silently.
         max_run_bytes: the largest encoded run a commit writes (None: no limit).
+        wait_replicas: after each change, wait (``WAIT``) until that many replicas have it,
+            or raise `ReplicationUncertain` (default 0: none; not on a Cluster).
+        wait_timeout_ms: how long to wait for them (default 1000).
 
     Raises:
         InvalidArgument: a bad URL, prefix or option.
@@ -94,6 +98,8 @@ class RedisStore(Indexes, Store):
         retry_seconds: float | None = None,
         allow_eviction: bool | None = None,
         max_run_bytes: int | None = Store.max_run_bytes,
+        wait_replicas: int | None = None,
+        wait_timeout_ms: int | None = None,
     ) -> None:
         import redis  # the driver is imported only when a Redis store is built
         import redis.cluster
@@ -131,6 +137,9 @@ class RedisStore(Indexes, Store):
         if allow_eviction is None:
             allow_eviction = options.get("allow_eviction", "").lower() in _TRUE
         self.allow_eviction = bool(allow_eviction)
+        self.wait_replicas, self.wait_timeout_ms = replication(
+            wait_replicas, wait_timeout_ms, options, self._cluster
+        )
         self.client = Client(driver, where, self.retry_seconds)
         self._where = where
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
