@@ -142,7 +142,7 @@ class AsyncWorker:
     async def _effect(self, effect: Any) -> Any:
         kind = type(effect)
         if kind is Load:
-            return await self.store.aload(effect.run_id)
+            return await self.store.aload_claimed(effect.lease)
         if kind is Execute:
             return await effect.workflow.arun_unit(
                 effect.lease, self.retry, give_back=True, run=effect.run

@@ -45,9 +45,9 @@ log = logging.getLogger("statemachine.worker")
 
 @attrs.frozen
 class Load:
-    """The claimed run, as stored."""
+    """The claimed run, as stored (or as read by the claim, `Store.load_claimed`)."""
 
-    run_id: str
+    lease: Lease
 
 
 @attrs.frozen
@@ -205,7 +205,7 @@ def unit(
 ) -> Generator[WorkEffect, Any, None]:
     """The plan for one claimed run (see the module docstring)."""
     try:
-        run: RunRecord = yield Load(lease.run_id)
+        run: RunRecord = yield Load(lease)
     except RunNotFound:
         return
     except CorruptRun as exc:

@@ -18,7 +18,8 @@ defaults; everything else a store does (`operations`) is built on them, once, fo
   is logged once and skipped).
 - `acquire_reading(run_id)` and `commit_last(run, expected, lease)`, which an execution
   starts and ends with, may take the lease and read the run in one request, and give the
-  lease back in the last write (default: `acquire` then `load`; `commit`).
+  lease back in the last write (default: `acquire` then `load`; `commit`); `load_claimed`
+  may answer with the run read by the claim that took the lease (default: `load`).
 - `now()` is the store's clock (default: this host's). Whatever the store orders by (when a
   run becomes runnable, leases) is anchored on it, never on the clock of the process that
   wrote. `close()` lets go of what the store holds open (default: nothing).
@@ -113,6 +114,11 @@ class Store(Operations):
         except BaseException:
             self.release(lease)
             raise
+
+    def load_claimed(self, lease: Lease) -> RunRecord:
+        """The run whose lease `claim` just gave: a store may have read it with the claim
+        itself. The default loads it."""
+        return self.load(lease.run_id)
 
     def commit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
         """`commit` fenced by `lease`, as the last write of the holder's work: a store may give
@@ -219,6 +225,9 @@ class Store(Operations):
         except BaseException:
             await self.alet_go(lease)
             raise
+
+    async def aload_claimed(self, lease: Lease) -> RunRecord:
+        return await self.aload(lease.run_id)
 
     async def acommit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
         await self.acommit(run, expected_version, lease=lease)

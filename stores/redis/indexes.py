@@ -117,8 +117,12 @@ class Indexes(Records):
             for _, run_id, workflow in (yield from self._ready(indexes, score)):
                 token = new_id()
                 keys = yield from self._plan_keys(run_id, workflow)
-                outcome, fence, _ = yield from self._plan_lease(keys, run_id, token, "claim")
+                outcome, fence, snapshot = yield from self._plan_lease(
+                    keys, run_id, token, "claim", "snapshot"
+                )
                 if outcome == "ok":
+                    if snapshot is not None:  # for `load_claimed`, which comes next
+                        self._keep_claimed(token, snapshot)
                     return Lease(run_id, token, fence)
                 dangling = dangling or outcome == "missing"
             if not dangling:

@@ -32,6 +32,7 @@ __all__ = ["Records", "score_of"]
 
 _STATES = frozenset(STATES)
 _CACHED = 10_000
+_CLAIMED = 64
 
 
 def score_of(moment: datetime) -> str:
@@ -53,6 +54,7 @@ class Records:
     _run_keys: dict[str, RunKeys]
     _clock: ServerClock
     _let_go: dict[str, None]  # tokens of leases a commit gave back: their release is free
+    _claimed: dict[str, bytes]  # snapshots read by claims, by lease token, until loaded
     wait_replicas: int
     wait_timeout_ms: int
 
@@ -252,6 +254,18 @@ class Records:
         reply = yield Script("release", keys.lease, [lease.run_id, lease.token], keys.run)
         self._timed(reply, 1)
         return text(reply[0])
+
+    def _keep_claimed(self, token: str, snapshot: bytes) -> None:
+        if len(self._claimed) >= _CLAIMED:  # claimed, never loaded: forget the oldest
+            self._claimed.pop(next(iter(self._claimed)), None)
+        self._claimed[token] = snapshot
+
+    def _plan_load_claimed(self, lease: Lease) -> Plan[RunRecord]:
+        """The run as its claim read it (once), else as stored."""
+        snapshot = self._claimed.pop(lease.token, None)
+        if snapshot is None:
+            return (yield from self._plan_load(lease.run_id))
+        return (yield from self._plan_decode(lease.run_id, snapshot))
 
     def _gave_back(self, lease: Lease) -> None:
         if len(self._let_go) >= _CACHED:  # released by hand instead: forget the oldest

@@ -151,6 +151,7 @@ class RedisStore(Indexes, Store):
         self._run_keys: dict[str, RunKeys] = {}
         self._clock = ServerClock()
         self._let_go: dict[str, None] = {}
+        self._claimed: dict[str, bytes] = {}
         self._heartbeat = Heartbeat(
             self.lease_seconds / 3,
             lambda lease: self._run(self._renewed(lease)),
@@ -249,6 +250,13 @@ class RedisStore(Indexes, Store):
         if cancelled:
             await cancelled_after(self.alet_go(lease))
         return lease, read
+
+    def load_claimed(self, lease: Lease) -> RunRecord:
+        """The run as the claim that took `lease` read it, with the lease taken."""
+        return self._run(self._plan_load_claimed(lease))
+
+    async def aload_claimed(self, lease: Lease) -> RunRecord:
+        return await self._arun(self._plan_load_claimed(lease))
 
     def commit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
         """The commit that ends a unit of work, giving its lease back in the same script."""
