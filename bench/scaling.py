@@ -10,6 +10,11 @@ pending. Batches of 1 and 2 processes alternate, each on a fresh prefix (Redis) 
 file (SQLite); the ratio is the median of the per-round ratios, with the lowest and highest.
 The redis-server is started by this script (AOF on, ``appendfsync everysec``); the SQLite
 database is on the working directory's disk (WAL, ``synchronous=FULL``).
+
+The control: what the machine itself gives two processes at the moment, measured in the same
+rounds: a pure-Python loop, once in one process and then the same loop in each of two
+processes at once (1 is one core's worth, 2.00x is two whole cores). On a machine shared with
+other work, no workload scales past it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,30 @@ def work(url: str) -> None:
 
     threading.Thread(target=stop_at_eof, daemon=True).start()
     worker.run(stop)
+
+
+def burn(count: int) -> float:
+    """Seconds of a pure-Python loop of `count` steps."""
+    start = time.perf_counter()
+    total = 0
+    for n in range(count):
+        total += n * n
+    return time.perf_counter() - start
+
+
+def control(count: int = 3_000_000) -> float:
+    """Throughput of two processes running the loop at once, against one running it."""
+    from multiprocessing import Pool
+
+    with Pool(2) as pool:
+        pool.map(burn, [1000, 1000])  # started and warm
+        start = time.perf_counter()
+        pool.map(burn, [count])
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        pool.map(burn, [count, count], chunksize=1)
+        two = time.perf_counter() - start
+    return 2 * one / two
 
 
 def cpu_seconds(pid: int) -> float:
@@ -121,15 +150,17 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {args.runs} runs of 3 units, {args.rounds} rounds")
     print(
         "| store | 1 process | 2 processes | ratio (median) | ratio (lowest-highest) "
-        "| CPU ms per run, workers (1 / 2 processes) | CPU ms per run, redis-server |"
+        "| CPU ms per run, workers (1 / 2 processes) | CPU ms per run, redis-server "
+        "| control: the machine's 2 processes |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         base = Path(scratch)
         server = RedisServer(base / "redis").start()
         try:
             for kind in args.stores.split(","):
                 pairs = []
+                controls = []
                 pid = server.process.pid if server.process and kind == "redis" else None
                 for n in range(args.rounds):
                     pair = []
@@ -140,6 +171,7 @@ def main() -> None:
                             url = f"sqlite://{base}/runs-{n}-{processes}.db"
                         pair.append(rate(url, args.runs, processes, pid))
                     pairs.append(pair)
+                    controls.append(control())
                 ratios = [two[0] / one[0] for one, two in pairs]
                 one, two = (statistics.median(p[k][0] for p in pairs) for k in (0, 1))
                 cpu1, cpu2 = (statistics.median(p[k][1] for p in pairs) for k in (0, 1))
@@ -147,7 +179,8 @@ def main() -> None:
                 print(
                     f"| {kind} | {one:,.0f} runs/s | {two:,.0f} runs/s | "
                     f"{statistics.median(ratios):.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x "
-                    f"| {cpu1:.2f} / {cpu2:.2f} | {redis} |",
+                    f"| {cpu1:.2f} / {cpu2:.2f} | {redis} | {statistics.median(controls):.2f}x "
+                    f"({min(controls):.2f}x-{max(controls):.2f}x) |",
                     flush=True,
                 )
         finally:
