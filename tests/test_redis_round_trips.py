@@ -99,6 +99,37 @@ def test_a_run_paused_for_review_once_then_completed_takes_at_most_12_round_trip
         server.stop()
 
 
+def test_the_same_run_awaited_takes_as_few_round_trips(tmp_path: Path) -> None:
+    """The asyncio API takes and gives back the lease the same way, and reads the same clock."""
+    import asyncio
+
+    server = RedisServer(
+        tmp_path / "redis", ["slowlog-log-slower-than 0", "slowlog-max-len 100000"]
+    ).start()
+    try:
+        store = RedisStore(server.url, prefix="counted")
+        workflow = reviewed(store)
+        admin = server.client()
+
+        async def main() -> None:
+            async with store:
+                await workflow.arun("warm-up")
+                admin.config_resetstat()
+                admin.slowlog_reset()
+                paused = await workflow.arun("a paragraph")
+                await paused.steps_requiring_output_review[0].aconfirm()
+                done = await workflow.acontinue_run(paused)
+                assert done.content == "published draft of a paragraph"
+
+        asyncio.run(main())
+        sent = sent_by_clients(admin)
+        assert sum(sent.values()) <= MOST, dict(sent)
+        assert admin.zcard("counted:{p0}:leases") == 0
+        store.close()
+    finally:
+        server.stop()
+
+
 def test_the_clock_is_the_servers_reckoned_from_the_last_reply(redis_server: RedisServer) -> None:
     """After a write, `now()` asks nothing of the server, and still answers the server's time
     (within the trip of a reply), never going back."""
