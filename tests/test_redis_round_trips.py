@@ -24,7 +24,15 @@ from uuid import uuid4
 import pytest
 import redis
 
-from statemachine import ConflictError, RunBusy, RunRecord, Step, Workflow
+from statemachine import (
+    ConflictError,
+    CorruptRun,
+    RetryPolicy,
+    RunBusy,
+    RunRecord,
+    Step,
+    Workflow,
+)
 from statemachine.testing.contract import sample_run as new_run
 from statemachine.testing.contract import touched
 from stores import RedisStore
@@ -196,4 +204,42 @@ def test_a_last_commit_refused_keeps_the_lease_until_it_is_released(
     store.commit_last(touched(stored, stored.updated_at), version, lease=lease)
     store.release(lease)  # given back already: nothing sent, nothing held
     store.release(store.acquire("r"))
+    store.close()
+
+
+def test_a_sweep_reads_every_partition_in_one_round_trip(tmp_path: Path) -> None:
+    """With 8 partitions, a sweep that finds nothing due asks the server twice: the
+    deadlines of every partition with the store's epoch, then the expired leases of every
+    partition; the dead letters are one read too."""
+    server = RedisServer(
+        tmp_path / "redis", ["slowlog-log-slower-than 0", "slowlog-max-len 100000"]
+    ).start()
+    try:
+        store = RedisStore(server.url, prefix="swept", partitions=8)
+        store.create(new_run("r", datetime(2030, 1, 1, tzinfo=UTC), False, None))
+        admin = server.client()
+        admin.config_resetstat()
+        admin.slowlog_reset()
+        assert store.expire_due() == []
+        assert store.reap(RetryPolicy()) == []
+        assert store.dead() == []
+        sent = sent_by_clients(admin)
+        # 2 pipelines of 8 or 9 commands, and one of 8: every partition read, in 3 trips.
+        assert sent == Counter({"zrangebyscore": 16, "hget": 1, "zrevrange": 8}), dict(sent)
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_an_index_of_the_wrong_type_read_in_a_pipeline_is_corrupt_run(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisStore(redis_server.url, prefix=f"t{uuid4().hex[:10]}", partitions=2)
+    admin = redis_server.client()
+    admin.set(f"{store.prefix}:{{p1}}:deadlines", "junk")
+    admin.set(f"{store.prefix}:{{p0}}:dead", "junk")
+    with pytest.raises(CorruptRun):
+        store.expire_due()
+    with pytest.raises(CorruptRun):
+        store.dead()
     store.close()
