@@ -4,7 +4,9 @@ out, synchronously or awaited."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
+from typing import Any
 
 from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
@@ -257,7 +259,7 @@ class Records:
 
     def _keep_claimed(self, token: str, snapshot: bytes) -> None:
         if len(self._claimed) >= _CLAIMED:  # claimed, never loaded: forget the oldest
-            self._claimed.pop(next(iter(self._claimed)), None)
+            _forget_oldest(self._claimed)
         self._claimed[token] = snapshot
 
     def _plan_load_claimed(self, lease: Lease) -> Plan[RunRecord]:
@@ -269,10 +271,16 @@ class Records:
 
     def _gave_back(self, lease: Lease) -> None:
         if len(self._let_go) >= _CACHED:  # released by hand instead: forget the oldest
-            self._let_go.pop(next(iter(self._let_go)), None)
+            _forget_oldest(self._let_go)
         self._let_go[lease.token] = None
 
     def _renewed(self, lease: Lease) -> Plan[bool]:
         keys = yield from self._plan_keys(lease.run_id, None)
         outcome, _, _ = yield from self._plan_lease(keys, lease.run_id, lease.token, "renew")
         return outcome == "ok"
+
+
+def _forget_oldest(kept: dict[str, Any]) -> None:
+    # Another thread may change the dict meanwhile: then there is nothing to do here.
+    with contextlib.suppress(RuntimeError, StopIteration):
+        kept.pop(next(iter(kept)), None)
