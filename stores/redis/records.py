@@ -244,7 +244,7 @@ class Records:
             if not version.isdigit():
                 raise CorruptRun(self._run_key(run_id), f"its version is {version[:40]!r}", run_id)
             return lease, int(version)
-        except BaseException:
+        except Exception:  # not GeneratorExit: a plan closed unfinished yields nothing more
             yield from self._plan_release(lease)
             raise
 
