@@ -26,6 +26,7 @@ __all__ = [
     "LeaseLost",
     "MalformedRecord",
     "PathDiverged",
+    "ReplicationUncertain",
     "RunBusy",
     "RunExists",
     "RunNotFound",
@@ -234,6 +235,29 @@ class LeaseLost(ConflictError):
 
 class StoreUnavailable(StoreError):
     """The store could not be reached, even after retrying where retrying is safe."""
+
+
+class ReplicationUncertain(StoreUnavailable):
+    """A change was made, but fewer replicas than asked for acknowledged it in time (a Redis
+    store opened with ``wait_replicas``): if the server fails over now, the change may be lost.
+    It is not undone; reading the run again tells whether it stands, and retrying the same
+    call is safe (a write already applied is refused, or answered as a duplicate).
+
+    Attributes:
+        run_id: the run changed.
+        wanted: the replicas asked for.
+        acknowledged: the replicas that acknowledged it in time.
+    """
+
+    def __init__(self, run_id: str, wanted: int, acknowledged: int, timeout_ms: int) -> None:
+        self.run_id = run_id
+        self.wanted = wanted
+        self.acknowledged = acknowledged
+        super().__init__(
+            f"the change to run {shorten(run_id)} may not be replicated: {acknowledged} of "
+            f"{wanted} replicas acknowledged it within {timeout_ms} ms, so a failover now could "
+            "lose it"
+        )
 
 
 class StoreNotFound(StoreError):

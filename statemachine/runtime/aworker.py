@@ -145,9 +145,11 @@ class AsyncWorker:
     async def _effect(self, effect: Any) -> Any:
         kind = type(effect)
         if kind is Load:
-            return await self.store.aload(effect.run_id)
+            return await self.store.aload_claimed(effect.lease)
         if kind is Execute:
-            return await effect.workflow.arun_unit(effect.lease, self.retry)
+            return await effect.workflow.arun_unit(
+                effect.lease, self.retry, give_back=True, run=effect.run
+            )
         if kind is Letter:
             return await self.store.adead_letter(effect.lease, effect.reason)
         assert kind is Fail

@@ -55,7 +55,7 @@ class AsyncMethods(ABC):
     @abstractmethod
     def _plan(
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
-        retry: RetryPolicy | None,
+        retry: RetryPolicy | None, fresh: bool = False,
     ) -> Plan: ...  # fmt: skip
 
     async def asubmit(
@@ -149,12 +149,19 @@ class AsyncMethods(ABC):
 
         return RunOutput(await afinish(self._aexecute(run_id, seen, False)), self._workflow())
 
-    async def arun_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
+    async def arun_unit(
+        self,
+        lease: Lease,
+        retry: RetryPolicy | None = None,
+        *,
+        give_back: bool = False,
+        run: RunRecord | None = None,
+    ) -> RunRecord:
         """`run_unit`, with the store's I/O and ``async def`` user code awaited."""
-        plan = self._plan(lease.run_id, None, False, 1, retry)
+        plan = self._plan(lease.run_id, run, False, 1, retry, fresh=run is not None)
         from statemachine.runtime.shells import aexecute, afinish
 
-        return await afinish(aexecute(self._workflow(), plan, lease))
+        return await afinish(aexecute(self._workflow(), plan, lease, give_back=give_back))
 
     async def aget_run(self, run_id: str) -> RunOutput:
         """`get_run`, awaited."""
@@ -183,11 +190,11 @@ class AsyncMethods(ABC):
     def _aexecute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> AsyncGenerator[WorkflowEvent | Done, None]:
-        from statemachine.runtime.shells import aexecute
+        from statemachine.runtime.shells import Take, aexecute
 
         plan = self._plan(run_id, seen, stream_events, None, None)
         workflow = self._workflow()
-        executed = aexecute(workflow, plan, self.store.ahold(run_id))
+        executed = aexecute(workflow, plan, Take(run_id))
         return _delivering(workflow, executed) if workflow.hooks else executed
 
 

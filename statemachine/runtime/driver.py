@@ -75,16 +75,21 @@ from statemachine.store.values import RetryPolicy
 __all__ = ["drive", "paused_events", "prepare"]
 
 
-def prepare(definition: Definition, run_id: str, seen: RunRecord | None) -> Plan:
+def prepare(
+    definition: Definition, run_id: str, seen: RunRecord | None, fresh: bool = False
+) -> Plan:
     """The run to execute: the caller's, if no one changed it since (every write raises the
     version, so the same version is the same run), else the stored one; with an overdue
-    timeout applied first, since no read shows a pause past its deadline.
+    timeout applied first, since no read shows a pause past its deadline. A `fresh` run (read
+    just now, under the lease) is not checked again: the first commit's compare-and-set is.
 
     Raises:
         ConflictError: the run changed since the caller's view was read.
     """
     if seen is None:
         run: RunRecord = yield Load(run_id)
+    elif fresh:
+        run = seen
     else:
         stored = yield Version(run_id)
         if stored != seen.version:
@@ -139,8 +144,8 @@ def _field(field: UserInputField) -> dict[str, JSON]:
 class _Driver(Units):
     """One execution of a run: the walk through its steps."""
 
-    def run(self, run_id: str, seen: RunRecord | None) -> Plan:
-        run = yield from prepare(self.definition, run_id, seen)
+    def run(self, run_id: str, seen: RunRecord | None, fresh: bool = False) -> Plan:
+        run = yield from prepare(self.definition, run_id, seen, fresh)
         self.committed = run.version
         if self.events:
             yield Emit(WorkflowStartedEvent(run.run_id, self.definition.name, run.cursor))
@@ -151,7 +156,7 @@ class _Driver(Units):
                 yield Emit(StepContinuedEvent(run.run_id, leaf(last.name), how))
         while True:
             if run.status.is_finished:
-                yield from self._commit(run)
+                yield from self._commit(run, last=True)
                 ended = (
                     WorkflowCancelledEvent
                     if run.status is RunStatus.cancelled
@@ -248,7 +253,7 @@ class _Driver(Units):
             policy = self.definition.policies.get(key)
             if self.hooks or (policy is not None and policy.escalate_after is not None):
                 run = self._owed(run, key)
-            yield from self._commit(run)
+            yield from self._commit(run, last=True)
             pending = run.gate(key)
             assert pending is not None
             for event in paused_events(run, pending, action, node):
@@ -353,6 +358,7 @@ def drive(
     units: int | None = None,
     retry: RetryPolicy | None = None,
     hooks: tuple[tuple[str, frozenset[str] | None], ...] = (),
+    fresh: bool = False,
 ) -> Plan:
     """Execute the run from where it stands (see `prepare`) until it pauses, ends, fails, or
     (with `units`) has run that many units of user code and is handed over. Returns the run
@@ -367,5 +373,6 @@ def drive(
         retry: how a failure is retried (None: by a person, with `continue_run`).
         hooks: the `on_pause` hooks (name, the steps it is for or None for all): a pause is
             stored owing each a notice.
+        fresh: `seen` was read just now, under the lease: it is not read again.
     """
-    return _Driver(definition, events, units, retry, hooks).run(run_id, seen)
+    return _Driver(definition, events, units, retry, hooks).run(run_id, seen, fresh)

@@ -47,10 +47,13 @@ class Version(NamedTuple):
 
 
 class Commit(NamedTuple):
-    """Store `run` if the stored one is still at `expected` (fenced by the shell's lease)."""
+    """Store `run` if the stored one is still at `expected` (fenced by the shell's lease).
+    `last`: the execution's last write (a pause, the end, a failure, a hand-over), with
+    which a store may give the lease back."""
 
     run: RunRecord
     expected: int
+    last: bool = False
 
 
 class Call(NamedTuple):

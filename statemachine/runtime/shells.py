@@ -5,11 +5,13 @@ Both hold the run's execution lease while the driver works, and let it go before
 out the event that ends a stream (a pause, the end, a failure): a caller who stops reading
 there leaves nothing held. A caller who stops reading earlier, or cancels the task, leaves
 the run at its last commit: the shell releases the lease as it unwinds, and commits nothing.
+A lease the shell takes itself (`Take`) comes with the read every execution starts with, and
+goes back with its last commit, where the store can do either in the same request.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +33,18 @@ if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
     from statemachine.store.protocol import Store
 
-__all__ = ["Done", "aexecute", "execute"]
+__all__ = ["Done", "Take", "aexecute", "execute"]
 
 _ENDS = (StepPausedEvent, WorkflowCompletedEvent, WorkflowFailedEvent)
+
+
+@attrs.frozen
+class Take:
+    """The run's lease, to take with the read an execution starts with (one request, where
+    the store can: `Store.acquire_reading`), keep while it runs, and give back with its last
+    commit."""
+
+    run_id: str
 
 
 @attrs.frozen
@@ -45,7 +56,7 @@ class Done:
 
 _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
     Now: lambda workflow, _, effect: workflow.now(),
-    Commit: lambda workflow, lease, e: _commit(workflow.store, e, lease),
+    Commit: lambda workflow, lease, e: _counted(workflow.store, workflow.store.commit, e, lease),
     Call: lambda workflow, _, e: call(e.step, e.step_input),
     Ask: lambda workflow, _, e: ask(e.function, e.args, e.name),
     Fork: lambda workflow, _, e: fork(e.branches),
@@ -54,12 +65,14 @@ _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
 }
 
 
-def _commit(store: Store, effect: Commit, lease: Lease) -> None:
+def _counted(store: Store, commit: Callable[..., None], effect: Commit, lease: Lease) -> None:
+    """`commit` (the store's `commit` or `commit_last`) of the effect's run, counted when
+    metrics are on."""
     metered = active()
     if metered is None:
-        return store.commit(effect.run, effect.expected, lease=lease)
+        return commit(effect.run, effect.expected, lease=lease)
     try:
-        store.commit(effect.run, effect.expected, lease=lease)
+        commit(effect.run, effect.expected, lease=lease)
     except Exception as exc:
         metered.committed(store, exc)
         raise
@@ -67,13 +80,13 @@ def _commit(store: Store, effect: Commit, lease: Lease) -> None:
     return None
 
 
-async def _acommit(store: Store, effect: Commit, lease: Lease) -> None:
+async def _acounted(store: Store, write: Awaitable[None]) -> None:
+    """`_counted`, awaited: `write` is the store's awaited commit, settled."""
     metered = active()
-    written = store.settled(store.acommit(effect.run, effect.expected, lease=lease))
     if metered is None:
-        return await written
+        return await store.settled(write)
     try:
-        await written
+        await store.settled(write)
     except Exception as exc:
         metered.committed(store, exc)
         raise
@@ -98,16 +111,23 @@ def _ended(span: Any, run: RunRecord) -> None:
 
 
 def execute(
-    workflow: Workflow,
-    plan: Plan,
-    lease: Lease | AbstractContextManager[Lease],
+    workflow: Workflow, plan: Plan, lease: Lease | Take, *, give_back: bool = False
 ) -> Generator[WorkflowEvent, None, RunRecord]:
-    """Carry out `plan`, holding `lease` (a lease held already, or a hold to take); yields
-    the events it emits and returns the run as committed."""
+    """Carry out `plan` holding `lease` (a lease held already, or one to `Take`); yields the
+    events it emits and returns the run as committed. The lease taken, or with `give_back`
+    the one given, goes back with the last commit where the store can (`commit_last`)."""
+    store = workflow.store
     last: WorkflowEvent | None = None
     answers = _ANSWERS
-    with _held(lease) as held, _traced(workflow, held) as span:
-        value: Any = None
+    value: Any = None
+    if isinstance(lease, Take):
+        first = plan.send(None)
+        held, value = store.acquire_reading(lease.run_id, version_only=_reads(first))
+        holding: AbstractContextManager[Lease] = store.working(held)
+        give_back = True
+    else:
+        held, holding = lease, nullcontext(lease)
+    with holding, _traced(workflow, held) as span:
         while True:
             try:
                 effect = plan.send(value)
@@ -115,6 +135,10 @@ def execute(
                 run: RunRecord = stop.value
                 _ended(span, run)
                 break
+            if give_back and type(effect) is Commit and effect.last:
+                _counted(store, store.commit_last, effect, held)
+                value = None
+                continue
             answer = answers.get(type(effect))
             if answer is not None:
                 value = answer(workflow, held, effect)
@@ -132,16 +156,21 @@ def execute(
 
 
 async def aexecute(
-    workflow: Workflow,
-    plan: Plan,
-    lease: Lease | AbstractAsyncContextManager[Lease],
+    workflow: Workflow, plan: Plan, lease: Lease | Take, *, give_back: bool = False
 ) -> AsyncGenerator[WorkflowEvent | Done, None]:
     """`execute` with every effect awaited; the last item yielded is `Done(run)`."""
     store = workflow.store
     last: WorkflowEvent | None = None
-    async with _aheld(lease) as held:
+    value: Any = None
+    if isinstance(lease, Take):
+        first = plan.send(None)
+        held, value = await store.aacquire_reading(lease.run_id, version_only=_reads(first))
+        holding: AbstractAsyncContextManager[Lease] = store.aworking(held)
+        give_back = True
+    else:
+        held, holding = lease, nullcontext(lease)
+    async with holding:
         with _traced(workflow, held) as span:
-            value: Any = None
             while True:
                 try:
                     effect = plan.send(value)
@@ -160,7 +189,11 @@ async def aexecute(
                 elif kind is Now:
                     value = await workflow.anow()
                 elif kind is Commit:  # begun, a write ends before a cancellation is taken
-                    await _acommit(store, effect, held)  # type: ignore[arg-type]
+                    if give_back and effect.last:  # type: ignore[union-attr]
+                        write = store.acommit_last(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+                    else:
+                        write = store.acommit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
+                    await _acounted(store, write)
                 elif kind is Call:
                     value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
                 elif kind is Ask:
@@ -174,6 +207,12 @@ async def aexecute(
     if last is not None:
         yield last
     yield Done(run)
+
+
+def _reads(first: object) -> bool:
+    """Whether the read an execution starts with is of the version only (else the run)."""
+    assert type(first) is Load or type(first) is Version, "an execution starts with a read"
+    return type(first) is Version
 
 
 def finish(events: Generator[WorkflowEvent, None, RunRecord]) -> RunRecord:
@@ -192,35 +231,3 @@ async def afinish(events: AsyncGenerator[WorkflowEvent | Done, None]) -> RunReco
             if isinstance(item, Done):
                 return item.run
     raise AssertionError("an execution ends with Done")  # pragma: no cover
-
-
-class _held:
-    """A lease held already, or a hold to take, as one context manager."""
-
-    def __init__(self, lease: Lease | AbstractContextManager[Lease]) -> None:
-        self.lease = lease
-
-    def __enter__(self) -> Lease:
-        if isinstance(self.lease, Lease):
-            return self.lease
-        return self.lease.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if not isinstance(self.lease, Lease):
-            self.lease.__exit__(*exc)  # type: ignore[arg-type]
-
-
-class _aheld:
-    """`_held`, for asynchronous holds."""
-
-    def __init__(self, lease: Lease | AbstractAsyncContextManager[Lease]) -> None:
-        self.lease = lease
-
-    async def __aenter__(self) -> Lease:
-        if isinstance(self.lease, Lease):
-            return self.lease
-        return await self.lease.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if not isinstance(self.lease, Lease):
-            await self.lease.__aexit__(*exc)  # type: ignore[arg-type]

@@ -90,15 +90,15 @@ class Units:
         self.worked += 1
         return True
 
-    def _commit(self, run: RunRecord) -> Generator[Effect, Any, None]:
+    def _commit(self, run: RunRecord, last: bool = False) -> Generator[Effect, Any, None]:
         if run.version != self.committed:
-            yield Commit(run, self.committed)
+            yield Commit(run, self.committed, last)
             self.committed = run.version
 
     def _hand_over(self, run: RunRecord) -> Plan:
         """Leave the run pending for whichever worker is free to take the next unit."""
         run = attrs.evolve(run, status=RunStatus.pending)
-        yield Commit(run, self.committed)
+        yield Commit(run, self.committed, last=True)
         return run
 
     def _caught(self, run: RunRecord, key: str, failure: Failed) -> Plan:
@@ -121,7 +121,7 @@ class Units:
             run, failure.step_name, failure.error, now, retry_at=retry_at,
             traceback=failure.traceback,
         )  # fmt: skip
-        yield from self._commit(run)
+        yield from self._commit(run, last=True)
         yield Emit(WorkflowFailedEvent(run.run_id, failure.step_name, failure.error))
         return run
 

@@ -46,17 +46,19 @@ log = logging.getLogger("statemachine.worker")
 
 @attrs.frozen
 class Load:
-    """The claimed run, as stored."""
+    """The claimed run, as stored (or as read by the claim, `Store.load_claimed`)."""
 
-    run_id: str
+    lease: Lease
 
 
 @attrs.frozen
 class Execute:
-    """One unit of the run's work by `workflow`, committed fenced by the lease."""
+    """One unit of the run's work by `workflow`, committed fenced by the lease, from the run
+    as just loaded."""
 
     workflow: Workflow
     lease: Lease
+    run: RunRecord
 
 
 @attrs.frozen
@@ -210,7 +212,7 @@ def unit(
 ) -> Generator[WorkEffect, Any, None]:
     """The plan for one claimed run (see the module docstring)."""
     try:
-        run: RunRecord = yield Load(lease.run_id)
+        run: RunRecord = yield Load(lease)
     except RunNotFound:
         return
     except CorruptRun as exc:
@@ -222,7 +224,7 @@ def unit(
                    run.run_id)  # fmt: skip
         return
     try:
-        after: RunRecord = yield Execute(workflow, lease)
+        after: RunRecord = yield Execute(workflow, lease, run)
     except LeaseLost:
         tally.count("fenced")  # it stalled past its lease: another worker has it
         return

@@ -157,9 +157,11 @@ class Worker:
     def _effect(self, effect: Any) -> Any:
         kind = type(effect)
         if kind is Load:
-            return self.store.load(effect.run_id)
+            return self.store.load_claimed(effect.lease)
         if kind is Execute:
-            return effect.workflow.run_unit(effect.lease, self.retry)
+            return effect.workflow.run_unit(
+                effect.lease, self.retry, give_back=True, run=effect.run
+            )
         if kind is Letter:
             return self.store.dead_letter(effect.lease, effect.reason)
         assert kind is Fail

@@ -324,13 +324,24 @@ class Workflow(AsyncMethods):
         events = self._execute(run_id, seen, stream_events)
         return events if stream else RunOutput(finish(events), self)
 
-    def run_unit(self, lease: Lease, retry: RetryPolicy | None = None) -> RunRecord:
+    def run_unit(
+        self,
+        lease: Lease,
+        retry: RetryPolicy | None = None,
+        *,
+        give_back: bool = False,
+        run: RunRecord | None = None,
+    ) -> RunRecord:
         """Execute one unit of the leased run's work (a plain step, or one loop iteration),
         commit it fenced by the lease, and return the run as committed. What a worker does.
 
         The run is left `pending` if more work follows, so that any worker can take the next
         unit. A failing unit is retried after `retry`'s backoff, or dead-lettered once its
-        attempts are used up (without `retry`: left for a person to retry).
+        attempts are used up (without `retry`: left for a person to retry). With `give_back`,
+        the lease may go back with the unit's commit (a worker's, which releases it next
+        anyway: then at no cost). `run`: the run as read just now under the lease (a
+        worker's), executed without reading it again; the commit's compare-and-set still
+        refuses it if it changed meanwhile (`ConflictError`).
 
         Raises:
             LeaseLost: the lease ran out before the commit; nothing was written.
@@ -340,7 +351,8 @@ class Workflow(AsyncMethods):
         """
         from statemachine.runtime.shells import execute, finish
 
-        return finish(execute(self, self._plan(lease.run_id, None, False, 1, retry), lease))
+        plan = self._plan(lease.run_id, run, False, 1, retry, fresh=run is not None)
+        return finish(execute(self, plan, lease, give_back=give_back))
 
     # Reading and cancelling runs
 
@@ -377,7 +389,7 @@ class Workflow(AsyncMethods):
 
     def _plan(
         self, run_id: str, seen: RunRecord | None, events: bool, units: int | None,
-        retry: RetryPolicy | None,
+        retry: RetryPolicy | None, fresh: bool = False,
     ) -> Plan:  # fmt: skip
         # The executing half (driver, shells, events) loads on first use: a process that only
         # reads runs or records decisions never needs it.
@@ -385,16 +397,16 @@ class Workflow(AsyncMethods):
 
         return drive(
             self.definition, run_id, seen, events=events, units=units, retry=retry,
-            hooks=plan(self.hooks),
+            hooks=plan(self.hooks), fresh=fresh,
         )  # fmt: skip
 
     def _execute(
         self, run_id: str, seen: RunRecord | None, stream_events: bool
     ) -> Generator[WorkflowEvent, None, RunRecord]:
-        from statemachine.runtime.shells import execute
+        from statemachine.runtime.shells import Take, execute
 
-        executed = execute(self, self._plan(run_id, seen, stream_events, None, None),
-                           self.store.hold(run_id))  # fmt: skip
+        plan = self._plan(run_id, seen, stream_events, None, None)
+        executed = execute(self, plan, Take(run_id))
         return self._delivering(executed) if self.hooks else executed
 
     def _delivering(

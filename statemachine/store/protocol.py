@@ -16,6 +16,10 @@ defaults; everything else a store does (`operations`) is built on them, once, fo
   fences the commits made with it: once lost they raise `LeaseLost` instead of writing.
 - `run_ids()` lists the stored runs' ids: never an entry that is not a valid run id (such junk
   is logged once and skipped).
+- `acquire_reading(run_id)` and `commit_last(run, expected, lease)`, which an execution
+  starts and ends with, may take the lease and read the run in one request, and give the
+  lease back in the last write (default: `acquire` then `load`; `commit`); `load_claimed`
+  may answer with the run read by the claim that took the lease (default: `load`).
 - `now()` is the store's clock (default: this host's). Whatever the store orders by (when a
   run becomes runnable, leases) is anchored on it, never on the clock of the process that
   wrote. `close()` lets go of what the store holds open (default: nothing).
@@ -98,6 +102,29 @@ class Store(Operations):
     @abstractmethod
     def run_ids(self) -> list[str]:
         """The ids of every stored run, in no particular order."""
+
+    def acquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        """`acquire`, then `load` (or `version`) with the lease held: how an execution starts.
+        A store may do both in one request. Raises as they do, holding nothing."""
+        lease = self.acquire(run_id)
+        try:
+            return lease, self.version(run_id) if version_only else self.load(run_id)
+        except BaseException:
+            self.release(lease)
+            raise
+
+    def load_claimed(self, lease: Lease) -> RunRecord:
+        """The run whose lease `claim` just gave: a store may have read it with the claim
+        itself. The default loads it."""
+        return self.load(lease.run_id)
+
+    def commit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        """`commit` fenced by `lease`, as the last write of the holder's work: a store may give
+        the lease back in the same write. The holder releases it after all the same (then at
+        no cost). The default commits."""
+        self.commit(run, expected_version, lease=lease)
 
     def now(self) -> datetime:
         """The store's clock: timezone-aware, UTC. The default is this host's clock."""
@@ -186,6 +213,25 @@ class Store(Operations):
     async def arelease(self, lease: Lease) -> None:
         await _in_thread(self.release, lease)
 
+    async def aacquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        """`acquire_reading`, awaited: a task cancelled meanwhile waits for the taking to end,
+        and gives the lease back."""
+        lease = await self._ataken(self.aacquire(run_id))
+        try:
+            read = self.aversion(run_id) if version_only else self.aload(run_id)
+            return lease, await read
+        except BaseException:
+            await self.alet_go(lease)
+            raise
+
+    async def aload_claimed(self, lease: Lease) -> RunRecord:
+        return await self.aload(lease.run_id)
+
+    async def acommit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        await self.acommit(run, expected_version, lease=lease)
+
     async def arun_ids(self) -> list[str]:
         return await _in_thread(self.run_ids)
 
@@ -218,17 +264,21 @@ class Store(Operations):
     async def ahold(self, run_id: str) -> AsyncIterator[Lease]:
         """`hold`, awaited. A task cancelled while the lease is being taken waits for the
         taking to end and gives the lease back, so that nothing stays held."""
-        taking = self.aacquire(check_run_id(run_id))
-        if not self.awaits_io:
-            lease = await taking
-        else:
-            from statemachine.store.finishing import cancelled_after, finish
-
-            lease, cancelled = await finish(taking)
-            if cancelled:
-                await cancelled_after(self.alet_go(lease))
+        lease = await self._ataken(self.aacquire(check_run_id(run_id)))
         async with self.aworking(lease) as held:
             yield held
+
+    async def _ataken(self, taking: Awaitable[Lease]) -> Lease:
+        """A lease being taken, awaited to its end; if this task was cancelled meanwhile, the
+        lease is given back and the cancellation taken."""
+        if not self.awaits_io:
+            return await taking
+        from statemachine.store.finishing import cancelled_after, finish
+
+        lease, cancelled = await finish(taking)
+        if cancelled:
+            await cancelled_after(self.alet_go(lease))
+        return lease
 
     async def alet_go(self, lease: Lease) -> None:
         """Release `lease`, to the end even if this task is cancelled meanwhile."""

@@ -40,13 +40,16 @@ class Pipe(NamedTuple):
 
 
 class Script(NamedTuple):
-    """One of the store's Lua scripts (`SCRIPTS`), with its keys and arguments."""
+    """One of the store's Lua scripts (`SCRIPTS`), with its keys and arguments. With `wait`
+    (replicas, milliseconds), sent with a ``WAIT`` on the same connection, in the same round
+    trip: answers (the script's reply, the replicas that acknowledged)."""
 
     name: str
     keys: Sequence[str | bytes]
     args: Sequence[str | bytes]
     where: str = ""
     run_id: str | None = None
+    wait: tuple[int, int] | None = None
 
 
 @cache
@@ -133,10 +136,27 @@ class Client:
         # EVALSHA directly (redis-py's Script.__call__ makes a slow check for pipelines), and
         # the script loaded again if the server lost it (SCRIPT FLUSH, a restart).
         found = self._scripts[effect.name]
+        if effect.wait is not None:
+            return self._waited(effect, found)
         try:
             return self.driver.evalsha(found.sha, len(effect.keys), *effect.keys, *effect.args)
         except self._errors.errors.NoScriptError:
             return found(keys=effect.keys, args=effect.args)
+
+    def _waited(self, effect: Script, found: Any) -> tuple[Any, int]:
+        # WAIT counts the replicas that have this connection's writes: one pipeline, so one
+        # connection and one round trip.
+        assert effect.wait is not None
+        for _ in range(2):
+            pipe = self.driver.pipeline(transaction=False)
+            pipe.evalsha(found.sha, len(effect.keys), *effect.keys, *effect.args)
+            pipe.execute_command("WAIT", *effect.wait)
+            try:
+                reply, acknowledged = pipe.execute()
+                return reply, int(acknowledged)
+            except self._errors.errors.NoScriptError:
+                self.driver.script_load(found.script)
+        raise StoreError(f"Redis at {self._errors.where} lost the store's scripts twice")
 
     def _pipe(self, effect: Pipe) -> list[Any]:
         pipe = self.driver.pipeline(transaction=False)
@@ -184,12 +204,27 @@ class AsyncClient:
 
     async def _run(self, effect: Script) -> Any:
         found = self._scripts[effect.name]
+        if effect.wait is not None:
+            return await self._waited(effect, found)
         try:
             return await self.driver.evalsha(
                 found.sha, len(effect.keys), *effect.keys, *effect.args
             )
         except self._errors.errors.NoScriptError:
             return await found(keys=effect.keys, args=effect.args)
+
+    async def _waited(self, effect: Script, found: Any) -> tuple[Any, int]:
+        assert effect.wait is not None
+        for _ in range(2):
+            pipe = self.driver.pipeline(transaction=False)
+            pipe.evalsha(found.sha, len(effect.keys), *effect.keys, *effect.args)
+            pipe.execute_command("WAIT", *effect.wait)
+            try:
+                reply, acknowledged = await pipe.execute()
+                return reply, int(acknowledged)
+            except self._errors.errors.NoScriptError:
+                await self.driver.script_load(found.script)
+        raise StoreError(f"Redis at {self._errors.where} lost the store's scripts twice")
 
     async def _pipe(self, effect: Pipe) -> list[Any]:
         pipe = self.driver.pipeline(transaction=False)

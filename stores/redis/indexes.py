@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from statemachine.core.errors import CorruptRun, RunNotFound
+from statemachine.core.errors import CorruptRun, RunNotFound, StoreError, StoreReset
 from statemachine.core.runs import abandoned
 from statemachine.store import plans
 from statemachine.store.logs import log_once
@@ -54,6 +54,18 @@ class Indexes(Records):
             log_once(LOG, f"{key}:{member}", "removing %r from %s: not a run id", member[:80], key)
             yield Cmd("zrem", (key, member), key)
         return valid
+
+    def _first_of_each(self, commands: list[tuple[str, tuple[Any, ...]]]) -> Plan[list[Any]]:
+        """Read one range of each partition's index in one pipelined round trip (the index's
+        key first among each command's arguments); an index of the wrong type is
+        `CorruptRun`, as it is when read on its own."""
+        found: list[Any] = yield Pipe(tuple(commands))
+        for (_, args), reply in zip(commands, found, strict=True):
+            if isinstance(reply, Exception):
+                if "WRONGTYPE" in str(reply):
+                    raise CorruptRun(args[0], "a key of the wrong type")
+                raise StoreError(f"Redis at {self._where} refused: {str(reply)[:200]}")
+        return found
 
     def _unlink(self, run_id: str, index: str, member: str) -> Plan[None]:
         """Remove `member` from `index` if the run it names is gone (checked in the script)."""
@@ -105,7 +117,9 @@ class Indexes(Records):
         tags = self._tags()
         random.shuffle(tags)  # workers spread over partitions instead of all queuing on one
         if names is None:
-            found = yield Pipe(tuple(("smembers", (f"{tag}:workflows",)) for tag in tags))
+            found = yield from self._first_of_each(
+                [("smembers", (f"{tag}:workflows",)) for tag in tags]
+            )
             per_tag = [sorted(text(name) for name in members) for members in found]
         else:
             per_tag = [sorted(names)] * len(tags)
@@ -117,8 +131,12 @@ class Indexes(Records):
             for _, run_id, workflow in (yield from self._ready(indexes, score)):
                 token = new_id()
                 keys = yield from self._plan_keys(run_id, workflow)
-                outcome, fence = yield from self._plan_lease(keys, run_id, token, "claim")
+                outcome, fence, snapshot = yield from self._plan_lease(
+                    keys, run_id, token, "claim", "snapshot"
+                )
                 if outcome == "ok":
+                    if snapshot is not None:  # for `load_claimed`, which comes next
+                        self._keep_claimed(token, snapshot)
                     return Lease(run_id, token, fence)
                 dangling = dangling or outcome == "missing"
             if not dangling:
@@ -137,7 +155,7 @@ class Indexes(Records):
             ("zrangebyscore", (ready_key(tag, workflow), "-inf", score, 0, 8, True))
             for tag, workflow in indexes
         )
-        found = yield Pipe(commands)
+        found = yield from self._first_of_each(list(commands))
         candidates = []
         for (tag, workflow), reply in zip(indexes, found, strict=True):
             key = ready_key(tag, workflow)
@@ -153,14 +171,20 @@ class Indexes(Records):
         at = now if now is not None else server
         expired_before = str(int(server.timestamp() * 1000))
         reaped: list[str] = []
-        for tag in self._tags():
+        tags = self._tags()
+        firsts = yield from self._first_of_each(
+            [("zrangebyscore", (f"{tag}:leases", "-inf", expired_before, 0, 100)) for tag in tags]
+        )
+        for tag, found in zip(tags, firsts, strict=True):
             key = f"{tag}:leases"
-            found = yield Cmd("zrangebyscore", (key, "-inf", expired_before, 0, 100), key)
+            if not found:
+                continue
             for run_id in (yield from self._valid(key, [text(member) for member in found])):
                 try:
                     keys = yield from self._plan_keys(run_id, None)
-                    released = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
-                    if text(released) != "released":
+                    reply = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
+                    self._timed(reply, 1)
+                    if text(reply[0]) != "released":
                         continue
                     yield from plans.update(
                         run_id,
@@ -180,17 +204,28 @@ class Indexes(Records):
         return reaped
 
     def plan_expire_due(self, now: datetime | None) -> Plan[list[str]]:
-        """Apply every due timeout, found through the deadline index in batches of 100."""
-        yield from self._plan_check_epoch()  # every worker sweeps about once a second
+        """Apply every due timeout, found through the deadline index in batches of 100 (the
+        first batch of every partition read in one round trip)."""
         at = now if now is not None else (yield from self._plan_now())
         fired: list[str] = []
-        for tag in self._tags():
+        tags = self._tags()
+        meta = f"{self.prefix}:meta"
+        firsts = yield from self._first_of_each(
+            [("zrangebyscore", (f"{tag}:deadlines", "-inf", score_of(at), 0, 100)) for tag in tags]
+            + [("hget", (meta, "epoch"))]
+        )
+        epoch = firsts.pop()  # every worker sweeps about once a second: a reset is noticed
+        if not self.allow_eviction and (epoch is None or text(epoch) != self.epoch):
+            raise StoreReset(self._where, self.epoch, None if epoch is None else text(epoch))
+        for tag, first in zip(tags, firsts, strict=True):
             key = f"{tag}:deadlines"
             seen: set[str] = set()
+            due = first
             while True:
-                due = yield Cmd(
-                    "zrangebyscore", (key, "-inf", score_of(at), 0, 100 + len(seen)), key
-                )
+                if due is None:
+                    due = yield Cmd(
+                        "zrangebyscore", (key, "-inf", score_of(at), 0, 100 + len(seen)), key
+                    )
                 members = yield from self._valid(key, [text(member) for member in due])
                 batch = [member for member in members if member not in seen]
                 if not batch:
@@ -199,6 +234,7 @@ class Indexes(Records):
                     seen.add(run_id)
                     if (yield from plans.expire_one(run_id, at)):
                         fired.append(run_id)
+                due = None
         return fired
 
     def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
@@ -234,9 +270,12 @@ class Indexes(Records):
     def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
         """Dead-lettered runs, most recently failed first, from the dead index."""
         scored: list[tuple[float, str, str]] = []
-        for tag in self._tags():
+        tags = self._tags()
+        every = yield from self._first_of_each(
+            [("zrevrange", (f"{tag}:dead", 0, offset + limit - 1, True)) for tag in tags]
+        )
+        for tag, found in zip(tags, every, strict=True):
             key = f"{tag}:dead"
-            found = yield Cmd("zrevrange", (key, 0, offset + limit - 1, True), key)
             members = yield from self._valid(key, [text(member) for member, _ in found])
             scores = {text(member): score for member, score in found}
             scored += [(scores[run_id], run_id, key) for run_id in members]

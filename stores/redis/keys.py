@@ -69,7 +69,7 @@ class RunKeys(NamedTuple):
 
     def writing(self, operation: str) -> list[bytes]:
         """The write script's keys, for a write with this operation id."""
-        return [*self.write, f"{self.tag}:op:{operation}".encode()]
+        return [*self.write, f"{self.tag}:op:{operation}".encode(), self.lease[1].encode()]
 
 
 def text(value: object) -> str:

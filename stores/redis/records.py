@@ -4,7 +4,9 @@ out, synchronously or awaited."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import contextlib
+from datetime import datetime
+from typing import Any
 
 from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
@@ -12,6 +14,7 @@ from statemachine.core.errors import (
     CorruptRun,
     InvalidArgument,
     LeaseLost,
+    ReplicationUncertain,
     RunBusy,
     RunExists,
     RunNotFound,
@@ -24,12 +27,14 @@ from statemachine.store.plans import Plan
 from statemachine.store.values import STATES, Lease, check_run_id, new_id, ready_delay, run_state
 
 from .client import Cmd, Script
+from .clock import ServerClock
 from .keys import RunKeys, partition, state_entry, text
 
 __all__ = ["Records", "score_of"]
 
 _STATES = frozenset(STATES)
 _CACHED = 10_000
+_CLAIMED = 64
 
 
 def score_of(moment: datetime) -> str:
@@ -49,6 +54,11 @@ class Records:
     _where: str
     _remember_ops: str
     _run_keys: dict[str, RunKeys]
+    _clock: ServerClock
+    _let_go: dict[str, None]  # tokens of leases a commit gave back: their release is free
+    _claimed: dict[str, bytes]  # snapshots read by claims, by lease token, until loaded
+    wait_replicas: int
+    wait_timeout_ms: int
 
     def _plan_check_epoch(self) -> Plan[None]:
         if self.allow_eviction:
@@ -97,13 +107,24 @@ class Records:
     # The primitives, as plans
 
     def _plan_now(self) -> Plan[datetime]:
+        """The server's time: reckoned from a script's recent answer, else asked for."""
+        reckoned = self._clock.reckon()
+        if reckoned is not None:
+            return reckoned
         seconds, micros = yield Cmd("time", ())
-        return datetime.fromtimestamp(int(seconds) + int(micros) / 1e6, UTC)
+        return self._clock.saw(seconds, micros)
+
+    def _timed(self, reply: list[object], at: int) -> None:
+        """Note the server's time that a script's reply carries at `at` (if it does)."""
+        if len(reply) > at + 1 and reply[at] is not None:
+            self._clock.saw(reply[at], reply[at + 1])
 
     def _plan_put(
-        self, run: RunRecord, mode: str, expected: int, lease: Lease | None, operation: str | None
-    ) -> Plan[str]:
-        """Write through the script; answers "ok", or "duplicate" for a replayed operation."""
+        self, run: RunRecord, mode: str, expected: int, lease: Lease | None, operation: str | None,
+        release: bool = False,
+    ) -> Plan[str]:  # fmt: skip
+        """Write through the script; answers "ok", or "duplicate" for a replayed operation.
+        With `release`, a fenced commit also gives its lease back."""
         run_id = check_run_id(run.run_id)
         data = encode_run(run, self.max_run_bytes)
         keys = yield from self._plan_keys(run_id, run.workflow)
@@ -126,14 +147,29 @@ class Records:
             "" if lease is None else f"{lease.fence} {lease.token}",
             self._remember_ops,
             "*" if self.allow_eviction else self.epoch,
+            "1" if release and lease is not None else "",
         )
         args: list[str | bytes] = [data, "\x1f".join(fields)]
         if mode == "create":
             args.append(run.workflow)
         # A retry after a lost reply carries the same operation id, and answers "duplicate".
         write = keys.writing(operation or new_id())
-        outcome = text((yield Script("write", write, args, keys.run, run_id)))
+        waiting = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
+        reply = yield Script("write", write, args, keys.run, run_id, waiting)
+        acknowledged = self.wait_replicas
+        if waiting is not None:
+            reply, acknowledged = reply
+        if isinstance(reply, list):
+            self._timed(reply, 1)
+            reply = reply[0]
+        outcome = text(reply)
         if outcome == "ok" or outcome == "duplicate":
+            if release and lease is not None:
+                self._gave_back(lease)
+            if acknowledged < self.wait_replicas:
+                raise ReplicationUncertain(
+                    run_id, self.wait_replicas, acknowledged, self.wait_timeout_ms
+                )
             return outcome
         if outcome == "exists":
             raise RunExists(run_id)
@@ -174,28 +210,77 @@ class Records:
         return int(found)
 
     def _plan_lease(
-        self, keys: RunKeys, run_id: str, token: str, mode: str
-    ) -> Plan[tuple[str, int]]:
+        self, keys: RunKeys, run_id: str, token: str, mode: str, read: str = ""
+    ) -> Plan[tuple[str, int, bytes | None]]:
+        """Take (or renew) the lease: the outcome, the fence, and the field `read` of the
+        run's hash (read with the lease taken, in the same script)."""
         millis = str(int(self.lease_seconds * 1000))
-        outcome, fence = yield Script("lease", keys.lease, [run_id, token, millis, mode], keys.run)
-        return text(outcome), int(fence)
+        reply = yield Script("lease", keys.lease, [run_id, token, millis, mode, read], keys.run)
+        self._timed(reply, 2)
+        value = reply[4] if len(reply) > 4 else None
+        return text(reply[0]), int(reply[1]), value
 
-    def _plan_acquire(self, run_id: str) -> Plan[Lease]:
+    def _plan_acquire(self, run_id: str, read: str = "") -> Plan[tuple[Lease, bytes | None]]:
         token = new_id()
         keys = yield from self._plan_keys(check_run_id(run_id), None)
-        outcome, fence = yield from self._plan_lease(keys, run_id, token, "hold")
+        outcome, fence, value = yield from self._plan_lease(keys, run_id, token, "hold", read)
         if outcome == "missing":
             raise (yield from self._plan_not_found(run_id))
         if outcome == "busy":
             raise RunBusy(run_id)
-        return Lease(run_id, token, fence)
+        return Lease(run_id, token, fence), value
+
+    def _plan_take(self, run_id: str, version_only: bool) -> Plan[tuple[Lease, RunRecord | int]]:
+        """The lease, and the run (or its version) read with it in the same script."""
+        field = "version" if version_only else "snapshot"
+        lease, found = yield from self._plan_acquire(run_id, field)
+        try:
+            if found is None:
+                key = self._run_key(run_id)
+                raise CorruptRun(key, f"the run's hash has no {field}", run_id)
+            if not version_only:
+                return lease, (yield from self._plan_decode(run_id, found))
+            version = text(found)
+            if not version.isdigit():
+                raise CorruptRun(self._run_key(run_id), f"its version is {version[:40]!r}", run_id)
+            return lease, int(version)
+        except Exception:  # not GeneratorExit: a plan closed unfinished yields nothing more
+            yield from self._plan_release(lease)
+            raise
 
     def _plan_release(self, lease: Lease) -> Plan[str]:
+        if lease.token in self._let_go:  # given back by the commit that ended its work
+            self._let_go.pop(lease.token, None)
+            return "released"
         keys = yield from self._plan_keys(lease.run_id, None)
-        released = yield Script("release", keys.lease, [lease.run_id, lease.token], keys.run)
-        return text(released)
+        reply = yield Script("release", keys.lease, [lease.run_id, lease.token], keys.run)
+        self._timed(reply, 1)
+        return text(reply[0])
+
+    def _keep_claimed(self, token: str, snapshot: bytes) -> None:
+        if len(self._claimed) >= _CLAIMED:  # claimed, never loaded: forget the oldest
+            _forget_oldest(self._claimed)
+        self._claimed[token] = snapshot
+
+    def _plan_load_claimed(self, lease: Lease) -> Plan[RunRecord]:
+        """The run as its claim read it (once), else as stored."""
+        snapshot = self._claimed.pop(lease.token, None)
+        if snapshot is None:
+            return (yield from self._plan_load(lease.run_id))
+        return (yield from self._plan_decode(lease.run_id, snapshot))
+
+    def _gave_back(self, lease: Lease) -> None:
+        if len(self._let_go) >= _CACHED:  # released by hand instead: forget the oldest
+            _forget_oldest(self._let_go)
+        self._let_go[lease.token] = None
 
     def _renewed(self, lease: Lease) -> Plan[bool]:
         keys = yield from self._plan_keys(lease.run_id, None)
-        outcome, _ = yield from self._plan_lease(keys, lease.run_id, lease.token, "renew")
+        outcome, _, _ = yield from self._plan_lease(keys, lease.run_id, lease.token, "renew")
         return outcome == "ok"
+
+
+def _forget_oldest(kept: dict[str, Any]) -> None:
+    # Another thread may change the dict meanwhile: then there is nothing to do here.
+    with contextlib.suppress(RuntimeError, StopIteration):
+        kept.pop(next(iter(kept)), None)

@@ -18,7 +18,7 @@ from statemachine.store.values import new_id
 from .client import script
 from .keys import LAYOUT, text
 
-__all__ = ["RedisConfigWarning", "check_eviction_policy", "settle"]
+__all__ = ["RedisConfigWarning", "check_eviction_policy", "replication", "settle"]
 
 
 class RedisConfigWarning(UserWarning):
@@ -60,6 +60,34 @@ def settle(
         if text(driver.get(key)) != epoch:
             raise StoreReset(where, epoch, text(driver.get(key)))
     return actual, epoch
+
+
+def replication(
+    replicas: int | None, timeout_ms: int | None, options: dict[str, str], cluster: bool
+) -> tuple[int, int]:
+    """How many replicas must acknowledge each change (``WAIT``), and for how long to wait:
+    the arguments, else the URL's ``wait_replicas`` and ``wait_timeout_ms`` (0 replicas, the
+    default: none waited for).
+
+    Raises:
+        InvalidArgument: a count or time out of range, or a Cluster (where ``WAIT`` would go to
+            whichever node the client picks, not the one written).
+    """
+    wanted = (
+        replicas if replicas is not None else _int("wait_replicas", options.get("wait_replicas", 0))
+    )
+    timeout = (
+        timeout_ms
+        if timeout_ms is not None
+        else _int("wait_timeout_ms", options.get("wait_timeout_ms", 1000))
+    )
+    if type(wanted) is not int or not 0 <= wanted <= 100:
+        raise InvalidArgument("wait_replicas must be an integer from 0 to 100")
+    if type(timeout) is not int or not 1 <= timeout <= 3_600_000:
+        raise InvalidArgument("wait_timeout_ms must be an integer from 1 to 3,600,000")
+    if wanted and cluster:
+        raise InvalidArgument("wait_replicas is not supported on a Cluster")
+    return wanted, timeout
 
 
 def check_eviction_policy(driver: Any, allowed: bool, where: str) -> None:

@@ -6,8 +6,10 @@ space and so in one Cluster slot (`keys` has the layout). Every write is one Lua
 the operation id (a replayed write answers "duplicate"), the version (compare-and-set) and,
 for a fenced commit, the lease; then writes the snapshot and moves the run between indexes,
 all at once. The times the indexes order by come from the server's clock (`TIME`), and
-`now()` answers with it too, so every process agrees on deadlines and leases, and no
-writer's clock can stall a run.
+`now()` answers with it too (reckoned from the time the scripts answer with: `clock`), so
+every process agrees on deadlines and leases, and no writer's clock can stall a run. An
+execution takes its lease in the script that reads the run, and gives it back in its last
+write; one heartbeat (`beats`) renews every lease the store holds.
 
 Each operation is a plan (`statemachine.store.plans`) whose Redis effects (`client`) are
 carried out by redis-py's client, or awaited on its asyncio client: the two APIs share every
@@ -18,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from statemachine.core.errors import InvalidArgument, StoreError
+from statemachine.core.errors import InvalidArgument
 from statemachine.core.record import RunRecord
 from statemachine.store.protocol import Store
 from statemachine.store.values import (
@@ -36,10 +37,12 @@ from statemachine.store.values import (
     check_seconds,
 )
 
+from .beats import AsyncHeartbeat, Heartbeat
 from .client import AsyncClient, Client, Cmd, Pipe, Script
+from .clock import ServerClock
 from .indexes import Indexes
 from .keys import RunKeys
-from .settings import RedisConfigWarning, check_eviction_policy, settle
+from .settings import RedisConfigWarning, check_eviction_policy, replication, settle
 from .url import Target, build, target_of
 
 if TYPE_CHECKING:
@@ -61,7 +64,8 @@ class RedisStore(Indexes, Store):
     Args:
         target: a URL (``redis://[user:password@]host:port/db``, ``rediss://`` for TLS; query
             options ``prefix``, ``partitions``, ``cluster=1``, ``lease_seconds``,
-            ``retry_seconds``, ``allow_eviction=1``, ``max_run_bytes``, and any of
+            ``retry_seconds``, ``allow_eviction=1``, ``max_run_bytes``, ``wait_replicas``,
+            ``wait_timeout_ms``, and any of
             redis-py's, such as ``ssl_ca_certs``), or an existing ``redis.Redis`` /
             ``redis.cluster.RedisCluster`` client (then the asyncio API runs its calls in
             threads, having no asyncio client of its own).
@@ -76,6 +80,9 @@ class RedisStore(Indexes, Store):
         allow_eviction: open a server whose ``maxmemory-policy`` may evict runs
             (``allkeys-*``). Refused otherwise: such a server loses runs silently.
         max_run_bytes: the largest encoded run a commit writes (None: no limit).
+        wait_replicas: after each change, wait (``WAIT``) until that many replicas have it,
+            or raise `ReplicationUncertain` (default 0: none; not on a Cluster).
+        wait_timeout_ms: how long to wait for them (default 1000).
 
     Raises:
         InvalidArgument: a bad URL, prefix or option.
@@ -93,6 +100,8 @@ class RedisStore(Indexes, Store):
         retry_seconds: float | None = None,
         allow_eviction: bool | None = None,
         max_run_bytes: int | None = Store.max_run_bytes,
+        wait_replicas: int | None = None,
+        wait_timeout_ms: int | None = None,
     ) -> None:
         import redis  # the driver is imported only when a Redis store is built
         import redis.cluster
@@ -130,6 +139,9 @@ class RedisStore(Indexes, Store):
         if allow_eviction is None:
             allow_eviction = options.get("allow_eviction", "").lower() in _TRUE
         self.allow_eviction = bool(allow_eviction)
+        self.wait_replicas, self.wait_timeout_ms = replication(
+            wait_replicas, wait_timeout_ms, options, self._cluster
+        )
         self.client = Client(driver, where, self.retry_seconds)
         self._where = where
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
@@ -139,6 +151,17 @@ class RedisStore(Indexes, Store):
         # window after a first attempt failed (by the socket timeout, 10 s unless set).
         self._remember_ops = str(int(self.retry_seconds) + 600)
         self._run_keys: dict[str, RunKeys] = {}
+        self._clock = ServerClock()
+        self._let_go: dict[str, None] = {}
+        self._claimed: dict[str, bytes] = {}
+        self._heartbeat = Heartbeat(
+            self.lease_seconds / 3,
+            lambda lease: self._run(self._renewed(lease)),
+            f"leases-{self.prefix}",
+        )
+        self._aheartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncHeartbeat] = (
+            weakref.WeakKeyDictionary()
+        )
         self.client.call(lambda: check_eviction_policy(driver, self.allow_eviction, where))
         requested = partitions if partitions is not None else options.get("partitions")
         default = 16 if self._cluster else 1
@@ -208,10 +231,43 @@ class RedisStore(Indexes, Store):
         return await self._arun(self._plan_version(run_id))
 
     def acquire(self, run_id: str) -> Lease:
-        return self._run(self._plan_acquire(run_id))
+        return self._run(self._plan_acquire(run_id))[0]
 
     async def aacquire(self, run_id: str) -> Lease:
-        return await self._arun(self._plan_acquire(run_id))
+        return (await self._arun(self._plan_acquire(run_id)))[0]
+
+    def acquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        """The lease and the run (or its version), taken and read in one script."""
+        return self._run(self._plan_take(check_run_id(run_id), version_only))
+
+    async def aacquire_reading(
+        self, run_id: str, *, version_only: bool = False
+    ) -> tuple[Lease, RunRecord | int]:
+        from statemachine.store.finishing import cancelled_after, finish
+
+        taking = self._arun(self._plan_take(check_run_id(run_id), version_only))
+        (lease, read), cancelled = await finish(taking)
+        if cancelled:
+            await cancelled_after(self.alet_go(lease))
+        return lease, read
+
+    def load_claimed(self, lease: Lease) -> RunRecord:
+        """The run as the claim that took `lease` read it, with the lease taken."""
+        return self._run(self._plan_load_claimed(lease))
+
+    async def aload_claimed(self, lease: Lease) -> RunRecord:
+        return await self._arun(self._plan_load_claimed(lease))
+
+    def commit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        """The commit that ends a unit of work, giving its lease back in the same script."""
+        check_commit(run, expected_version)
+        self._run(self._plan_put(run, "commit", expected_version, lease, None, release=True))
+
+    async def acommit_last(self, run: RunRecord, expected_version: int, *, lease: Lease) -> None:
+        check_commit(run, expected_version)
+        await self._arun(self._plan_put(run, "commit", expected_version, lease, None, True))
 
     def release(self, lease: Lease) -> None:
         self._run(self._plan_release(lease))
@@ -241,48 +297,33 @@ class RedisStore(Indexes, Store):
 
     @contextmanager
     def working(self, lease: Lease) -> Iterator[Lease]:
-        """Renew the lease every third of its length in a background thread while the body
-        runs, then release it. If a renewal finds the lease lost, commits with it are refused
-        from then on (`LeaseLost`)."""
-        stop = threading.Event()
-
-        def heartbeat() -> None:
-            while not stop.wait(self.lease_seconds / 3):
-                try:
-                    if not self._run(self._renewed(lease)):
-                        return
-                except StoreError:
-                    continue  # try again at the next beat; the fence protects the data
-
-        beat = threading.Thread(target=heartbeat, name=f"lease-{lease.run_id}", daemon=True)
-        beat.start()
+        """Renew the lease every third of its length while the body runs (one heartbeat
+        thread renews every lease this store holds), then release it. If a renewal finds the
+        lease lost, commits with it are refused from then on (`LeaseLost`)."""
+        self._heartbeat.add(lease)
         try:
             yield lease
         finally:
-            stop.set()
-            beat.join()
+            self._heartbeat.remove(lease)
             self.release(lease)
 
     @asynccontextmanager
     async def aworking(self, lease: Lease) -> AsyncIterator[Lease]:
-        """`working`, with the heartbeat a task of the running event loop."""
-
-        async def heartbeat() -> None:
-            while True:
-                await asyncio.sleep(self.lease_seconds / 3)
-                try:
-                    if not await self._arun(self._renewed(lease)):
-                        return
-                except StoreError:
-                    continue
-
-        beat = asyncio.create_task(heartbeat())
+        """`working`, with the heartbeat a task of the running event loop (one for every
+        lease held through this store on that loop)."""
+        loop = asyncio.get_running_loop()
+        beats = self._aheartbeats.get(loop)
+        if beats is None:
+            renew = lambda held: self._arun(self._renewed(held))  # noqa: E731
+            beats = self._aheartbeats[loop] = AsyncHeartbeat(self.lease_seconds / 3, renew)
+        beats.add(lease)
         try:
             yield lease
         finally:
-            beat.cancel()
+            beat = beats.remove(lease)
             try:
-                await self.settled(asyncio.gather(beat, return_exceptions=True))
+                if beat is not None:
+                    await self.settled(asyncio.gather(beat, return_exceptions=True))
             finally:  # cancelled while the heartbeat stopped: the lease is still given back
                 await self.alet_go(lease)
 

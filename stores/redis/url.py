@@ -47,6 +47,8 @@ OUR_OPTIONS = (
     "retry_seconds",
     "allow_eviction",
     "max_run_bytes",
+    "wait_replicas",
+    "wait_timeout_ms",
 )
 """The query options the store reads itself; every other one goes to redis-py."""
 

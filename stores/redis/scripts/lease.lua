@@ -2,8 +2,11 @@
 --
 -- KEYS: 1 run, 2 leases, 3 ready (of the run's workflow).
 -- ARGV: 1 run id, 2 token, 3 lease milliseconds,
---       4 mode: hold (this run), claim (this run, if it is still ready), renew.
--- Answers {outcome, fence}: ok, missing, busy, gone, lost.
+--       4 mode: hold (this run), claim (this run, if it is still ready), renew,
+--       5 a field of the run's hash to read with the lease taken, or ''.
+-- Answers {outcome, fence, server seconds, microseconds, the field}: outcome ok, missing
+-- (then nothing more), busy, gone, lost. The field (nil unless the lease was taken) saves
+-- the read that follows every take; the server's time keeps the store's clock.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[3], ARGV[1])  -- an entry left by a run that is gone: clean it
   return {'missing', 0}
@@ -12,18 +15,22 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = redis.call('HMGET', KEYS[1], 'owner', 'lease_until', 'fence')
 local mine = lease[1] == ARGV[2]
+local function read()
+  if ARGV[5] == nil or ARGV[5] == '' then return false end
+  return redis.call('HGET', KEYS[1], ARGV[5])
+end
 local live = (tonumber(lease[2]) or 0) >= now
 local fence = tonumber(lease[3]) or 0
 if mine and live and ARGV[4] ~= 'renew' then
   -- The same token again: a retry after the reply to a take was lost. Its lease is the answer.
-  return {'ok', fence}
+  return {'ok', fence, t[1], t[2], read()}
 end
 if ARGV[4] == 'renew' then
-  if not (mine and live) then return {'lost', 0} end
+  if not (mine and live) then return {'lost', 0, t[1], t[2]} end
 elseif lease[1] and lease[1] ~= '' and not mine and live then
-  return {'busy', 0}
+  return {'busy', 0, t[1], t[2]}
 elseif ARGV[4] == 'claim' and not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  return {'gone', 0}
+  return {'gone', 0, t[1], t[2]}
 end
 if not mine then
   fence = fence + 1
@@ -33,4 +40,4 @@ local expires = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'lease_until', expires)
 redis.call('ZADD', KEYS[2], expires, ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-return {'ok', fence}
+return {'ok', fence, t[1], t[2], read()}

@@ -2,7 +2,7 @@
 -- while the writer holds its lease), moving it between the indexes at the same time.
 --
 -- KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready (of the run's workflow), 6 dead,
---       7 epoch, 8 workflows, 9 op:<operation id>.
+--       7 epoch, 8 workflows, 9 op:<operation id>, 10 leases.
 -- ARGV: 1 snapshot, 2 the other fields joined by \31 (each command argument costs the
 --       driver about a microsecond), as named on the first line below; 3, on a create only,
 --       the run's workflow (free text, so not joined).
@@ -15,10 +15,12 @@
 -- refused, and then answers "duplicate". Each index entry mirrors a field of the run's hash
 -- (entry, deadline, ready), so the script reads the fields once and touches only the entries
 -- that change. When a run becomes runnable is the server's time of the write plus the run's
--- delay (a backoff), never a time from the writer's clock. Answers are status replies: ok, duplicate, exists, missing, fenced, reset,
--- conflict <version>.
-local id, expected, version, state, entry, deadline, delay, dead, created, lease, keep, epoch =
-  string.match(ARGV[2], '^' .. string.rep('([^\31]*)\31', 11) .. '([^\31]*)$')
+-- delay (a backoff), never a time from the writer's clock. A fenced commit may also give
+-- the lease back (``release`` 1): the last write of a unit of work, which then needs no
+-- release of its own. Answers {ok, server seconds, microseconds} (the time keeps the store's
+-- clock), or a status reply: duplicate, exists, missing, fenced, reset, conflict <version>.
+local id, expected, version, state, entry, deadline, delay, dead, created, lease, keep, epoch,
+      release = string.match(ARGV[2], '^' .. string.rep('([^\31]*)\31', 12) .. '([^\31]*)$')
 -- '*': a store allowed to lose keys to eviction cannot tell a reset from an eviction.
 if epoch ~= '*' and redis.call('GET', KEYS[7]) ~= epoch then return {ok = 'reset'} end
 local function refuse(answer)
@@ -54,9 +56,10 @@ elseif old[4] and old[4] ~= '' then
   redis.call('ZREM', KEYS[4], id)
 end
 -- A held run stays out of the ready index: its release (or its reaping) puts it back.
+local releasing = held and lease ~= '' and release == '1'
 local ready = ''
 if delay ~= '' then ready = tostring(now + tonumber(delay)) end
-if ready ~= '' and not held then
+if ready ~= '' and (releasing or not held) then
   redis.call('ZADD', KEYS[5], ready, id)
 elseif old[5] and old[5] ~= '' then
   redis.call('ZREM', KEYS[5], id)
@@ -71,7 +74,11 @@ if expected == '' then
   redis.call('SADD', KEYS[8], ARGV[3])
   redis.call('HSET', KEYS[1], 'workflow', ARGV[3])
 end
+if releasing then
+  redis.call('ZREM', KEYS[10], id)
+  redis.call('HSET', KEYS[1], 'owner', '', 'lease_until', 0)
+end
 redis.call('HSET', KEYS[1], 'version', version, 'snapshot', ARGV[1], 'state', state,
            'entry', entry, 'deadline', deadline, 'ready', ready)
 redis.call('SET', KEYS[9], version, 'EX', keep)
-return {ok = 'ok'}
+return {'ok', t[1], t[2]}
