@@ -176,8 +176,8 @@ def reviewed_loop(store: Store, timeout: float) -> Workflow:
 def test_a_decision_racing_a_sweep_at_the_deadline_is_one_or_the_other(
     kind: str, make_store: Callable[..., Store]
 ) -> None:
-    """30 races of a decision and a sweeping thread around the deadline (aimed just before it,
-    then just after, in turn), on the store's own clock: an applied decision always stands (no
+    """30 races of a decision and a sweeping thread around the deadline (aimed shortly before
+    it, then just after, in turn), on the store's own clock: an applied decision always stands (no
     sweep overrides it), a refused one is always DeadlinePassed with the timeout stored, and
     both outcomes happen."""
     store = make_store(kind)
@@ -187,7 +187,9 @@ def test_a_decision_racing_a_sweep_at_the_deadline_is_one_or_the_other(
         paused = workflow.run("x")
         request = paused.requirements[0]
         assert request.deadline is not None
-        aim = request.deadline + timedelta(milliseconds=-3 if trial % 2 else 3)
+        # Just after the deadline, or shortly before it: far enough that a loaded machine
+        # (another process on the other core) still decides in time in some trials.
+        aim = request.deadline + timedelta(milliseconds=-15 if trial % 2 else 3)
         stop = threading.Event()
         sweeper = threading.Thread(target=sweep_until, args=(store, stop))
         sweeper.start()
