@@ -39,6 +39,7 @@ from statemachine.cli.commands import (
 )
 from statemachine.cli.doctor import cmd_doctor
 from statemachine.cli.logs import add_log_options
+from statemachine.cli.purge import cmd_purge, moment
 from statemachine.cli.serve import cmd_link, cmd_serve
 from statemachine.cli.show import cmd_show
 from statemachine.cli.verify import cmd_verify
@@ -198,6 +199,19 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--migrate", action="store_true", help="also rewrite runs stored in an older layout"
     )
+    purge = command("purge", cmd_purge, "remove finished runs for good, leaving tombstones")
+    purge.add_argument(
+        "--finished-before", type=moment, metavar="DATE",
+        help="runs that ended before this ISO 8601 date or time (UTC unless it says)",
+    )  # fmt: skip
+    purge.add_argument("--workflow", help="only this workflow's runs")
+    purge.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+    )
+    purge.add_argument(
+        "--limit", type=_integer(1, 1_000_000), default=10_000,
+        help="remove at most this many, oldest first (default 10,000)",
+    )  # fmt: skip
     worker = command("worker", cmd_worker, "execute runs until SIGTERM")
     worker.add_argument("--app", required=True, help="module:attribute holding the workflow(s)")
     worker.add_argument(
@@ -212,6 +226,10 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run units as tasks of one event loop: for user code that mostly awaits",
     )
+    worker.add_argument(
+        "--keep-finished-days", type=float, default=None, metavar="DAYS",
+        help="remove runs this many days after they end (their time to live; default: keep)",
+    )  # fmt: skip
     add_log_options(worker)
     serve = command("serve", cmd_serve, "serve the inbox and its HTTP API (the web extra)")
     serve.add_argument(

@@ -327,15 +327,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     with opened(args.store) as store:
         workflows = _load_app(args.app)
+        keep = None if args.keep_finished_days is None else args.keep_finished_days * 86400
         if args.asyncio:
-            return _async_worker(workflows, store, args.concurrency or 100)
-        return _worker(workflows, store, args.concurrency or 1)
+            return _async_worker(workflows, store, args.concurrency or 100, keep)
+        return _worker(workflows, store, args.concurrency or 1, keep)
 
 
-def _worker(workflows: list[Workflow], store: Store, concurrency: int) -> int:
+def _worker(workflows: list[Workflow], store: Store, concurrency: int, keep: float | None) -> int:
     from statemachine.runtime.worker import Worker
 
-    worker = Worker(workflows, store, concurrency=concurrency)
+    worker = Worker(workflows, store, concurrency=concurrency, keep_finished=keep)
     stop = threading.Event()
 
     def finish(signum: int, frame: object) -> None:
@@ -350,12 +351,14 @@ def _worker(workflows: list[Workflow], store: Store, concurrency: int) -> int:
     return 0
 
 
-def _async_worker(workflows: list[Workflow], store: Store, concurrency: int) -> int:
+def _async_worker(
+    workflows: list[Workflow], store: Store, concurrency: int, keep: float | None
+) -> int:
     import asyncio
 
     from statemachine.runtime.aworker import AsyncWorker
 
-    worker = AsyncWorker(workflows, store, concurrency=concurrency)
+    worker = AsyncWorker(workflows, store, concurrency=concurrency, keep_finished=keep)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -16,11 +16,13 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from statemachine.core.errors import StoreError
 from statemachine.runtime.hooks import deliver_due
 from statemachine.runtime.work import (
+    PURGED_PER_SWEEP,
     Execute,
     Fail,
     Idle,
@@ -72,6 +74,7 @@ class AsyncWorker:
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
         idle_seconds: float = 1.0,
+        keep_finished: float | None = None,
     ) -> None:
         checked = settings(
             workflows, store, concurrency, 100_000, retry, poll_seconds, sweep_seconds
@@ -80,6 +83,10 @@ class AsyncWorker:
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
         self._tally = Tally(self.retry)
+        self.keep_finished = (
+            None if keep_finished is None
+            else check_seconds("keep_finished", keep_finished, 0, 100 * 365 * 86400)
+        )  # fmt: skip
 
     @property
     def counts(self) -> Counter[str]:
@@ -166,6 +173,9 @@ class AsyncWorker:
             served = self.workflows.values()
             notified = await asyncio.to_thread(deliver_due, served, self.store)
             self._tally.count("notified", notified)
+        if self.keep_finished is not None:  # the finished runs' time to live
+            gone = await self.store.anow() - timedelta(seconds=self.keep_finished)
+            self._tally.swept("purged", await self.store.apurge(gone, limit=PURGED_PER_SWEEP))
         metered = active()
         if metered is not None:
             metered.swept(started)

@@ -79,6 +79,9 @@ class Fail:
 
 WorkEffect = Load | Execute | Letter | Fail
 
+PURGED_PER_SWEEP = 100
+"""Finished runs a sweep removes at most, with `keep_finished`: the rest wait for the next."""
+
 
 class Tally:
     """What a worker did, counted, and said in the log (``statemachine.worker``): each unit,

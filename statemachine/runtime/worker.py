@@ -22,11 +22,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from statemachine.core.errors import StoreError
 from statemachine.runtime.hooks import deliver_due
 from statemachine.runtime.work import (
+    PURGED_PER_SWEEP,
     Execute,
     Fail,
     Idle,
@@ -80,12 +82,17 @@ class Worker:
         poll_seconds: float = 0.05,
         sweep_seconds: float = 1.0,
         idle_seconds: float = 1.0,
+        keep_finished: float | None = None,
     ) -> None:
         checked = settings(workflows, store, concurrency, 1024, retry, poll_seconds, sweep_seconds)
         self.idle_seconds = check_seconds("idle_seconds", idle_seconds, 0, 3600)
         self.store, self.workflows, self.concurrency, self.retry = checked[:4]
         self.poll_seconds, self.sweep_seconds = checked[4:]
         self._tally = Tally(self.retry)
+        self.keep_finished = (
+            None if keep_finished is None
+            else check_seconds("keep_finished", keep_finished, 0, 100 * 365 * 86400)
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
@@ -139,6 +146,9 @@ class Worker:
         self._tally.swept("timeouts", self.store.expire_due())
         self._tally.swept("reaped", self.store.reap(self.retry))
         self._tally.count("notified", deliver_due(self.workflows.values(), self.store))
+        if self.keep_finished is not None:  # the finished runs' time to live
+            gone = self.store.now() - timedelta(seconds=self.keep_finished)
+            self._tally.swept("purged", self.store.purge(gone, limit=PURGED_PER_SWEEP))
         metered = active()
         if metered is not None:
             metered.swept(started)

@@ -37,6 +37,7 @@ class MemoryStore(Store):
         self._written: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._held: dict[str, str] = {}
+        self._purged: set[str] = set()  # tombstones: removed runs never come back
         self._tokens = itertools.count(1)  # a lease token need only be unique in this store
 
     def __repr__(self) -> str:
@@ -48,7 +49,7 @@ class MemoryStore(Store):
             encode_run(run, self.max_run_bytes)
         now = self.now()
         with self._lock:
-            if run.run_id in self._runs:
+            if run.run_id in self._runs or run.run_id in self._purged:
                 raise RunExists(run.run_id)
             self._runs[run.run_id] = run
             self._written[run.run_id] = now
@@ -71,6 +72,23 @@ class MemoryStore(Store):
                 raise VersionConflict(run.run_id, expected_version, stored.version)
             self._runs[run.run_id] = run
             self._written[run.run_id] = self.now()
+
+    def delete(self, run_id: str, expected_version: int) -> None:
+        check_run_id(run_id)
+        with self._lock:
+            stored = self._runs.get(run_id)
+            if stored is None:
+                raise RunNotFound(run_id)
+            if stored.version != expected_version:
+                raise VersionConflict(run_id, expected_version, stored.version)
+            if run_id in self._held:
+                raise RunBusy(run_id)
+            del self._runs[run_id]
+            self._written.pop(run_id, None)
+            self._purged.add(run_id)
+
+    async def adelete(self, run_id: str, expected_version: int) -> None:
+        self.delete(run_id, expected_version)
 
     def written_at(self, run: RunRecord) -> datetime:
         return self._written.get(run.run_id, run.updated_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from statemachine.core.decisions import DecisionResult, check_decision
@@ -15,7 +16,16 @@ from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
 from statemachine.store import plans, telemetry
 from statemachine.store.plans import Plan, acarry_out, carry_out
-from statemachine.store.values import Lease, RetryPolicy, RunList, aware, check_run_id, new_id
+from statemachine.store.retention import FINISHED, plan_purge
+from statemachine.store.values import (
+    Lease,
+    RetryPolicy,
+    RunList,
+    aware,
+    check_count,
+    check_run_id,
+    new_id,
+)
 
 __all__ = ["Operations"]
 
@@ -24,20 +34,6 @@ T = TypeVar("T")
 
 def _time(now: datetime | None, name: str = "now") -> datetime | None:
     return None if now is None else aware(now, name)
-
-
-def _fired(run_ids: list[str]) -> list[str]:
-    metered = telemetry.active()
-    if metered is not None and run_ids:
-        metered.timeouts.add(len(run_ids))
-    return run_ids
-
-
-def _reaped(run_ids: list[str]) -> list[str]:
-    metered = telemetry.active()
-    if metered is not None and run_ids:
-        metered.reaped.add(len(run_ids))
-    return run_ids
 
 
 class Operations(ABC):
@@ -321,20 +317,63 @@ class Operations(ABC):
         """Apply every timeout that is due, with nobody calling `continue_run`; the ids of the
         runs whose timeout this call applied. A run that cannot be read is logged, once, and
         skipped: one bad run never stops a sweep."""
-        return _fired(self._run(self.plan_expire_due(_time(now))))
+        return telemetry.fired(self._run(self.plan_expire_due(_time(now))))
 
     async def aexpire_due(self, now: datetime | None = None) -> list[str]:
         """`expire_due`, awaited."""
-        return _fired(await self._arun(self.plan_expire_due(_time(now))))
+        return telemetry.fired(await self._arun(self.plan_expire_due(_time(now))))
 
     def reap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
         """Count an attempt for every run whose executor lost its lease, and make it runnable
         again (or dead-letter it). Returns the runs reaped."""
-        return _reaped(self._run(self.plan_reap(policy, _time(now))))
+        return telemetry.reaped(self._run(self.plan_reap(policy, _time(now))))
 
     async def areap(self, policy: RetryPolicy, now: datetime | None = None) -> list[str]:
         """`reap`, awaited."""
-        return _reaped(await self._arun(self.plan_reap(policy, _time(now))))
+        return telemetry.reaped(await self._arun(self.plan_reap(policy, _time(now))))
+
+    # Retention
+
+    def purge(
+        self,
+        finished_before: datetime,
+        *,
+        workflow: str | None = None,
+        dry_run: bool = False,
+        limit: int = 10_000,
+    ) -> list[str]:
+        """Remove for good up to `limit` runs that ended (completed, cancelled, or failed with
+        no retry to come) before `finished_before`, of `workflow` if given, oldest first; each
+        leaves a tombstone, so no late write brings it back. Nothing paused, running, pending
+        or to be retried is touched. Returns the ids removed (with `dry_run`, those that would
+        be, and nothing is removed).
+
+        Raises:
+            InvalidArgument: a naive time, a bad limit, or a store that cannot remove runs.
+        """
+        return self._run(self._plan_purge(finished_before, workflow, dry_run, limit))
+
+    async def apurge(
+        self,
+        finished_before: datetime,
+        *,
+        workflow: str | None = None,
+        dry_run: bool = False,
+        limit: int = 10_000,
+    ) -> list[str]:
+        """`purge`, awaited."""
+        return await self._arun(self._plan_purge(finished_before, workflow, dry_run, limit))
+
+    def _plan_purge(
+        self, before: datetime, workflow: str | None, dry_run: bool, limit: int
+    ) -> Plan[list[str]]:
+        before = aware(before, "finished_before")
+        check_count("limit", limit, 1, 1_000_000)
+        listings = [
+            *(partial(self.plan_page, state, 500) for state in FINISHED),
+            partial(self.plan_dead, 500),
+        ]
+        return plan_purge(listings, before, workflow, dry_run, limit)
 
     def dead_letter(self, lease: Lease, reason: str, *, now: datetime | None = None) -> None:
         """Fail the held run with no retry, for a reason that is not its user code (it cannot

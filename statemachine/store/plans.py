@@ -89,6 +89,13 @@ class Scan(NamedTuple):
     """Every readable run, with the store's time of its last write."""
 
 
+class Delete(NamedTuple):
+    """Remove the run, stored at `expected`, leaving a tombstone (`Store.delete`)."""
+
+    run_id: str
+    expected: int
+
+
 class Forget(NamedTuple):
     """A run listed by an index is gone: remove its entries."""
 

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from statemachine.core.codec import MAX_RUN_BYTES
-from statemachine.core.errors import CorruptRun, RunNotFound, shorten
+from statemachine.core.errors import CorruptRun, InvalidArgument, RunNotFound, shorten
 from statemachine.core.record import RunRecord
 from statemachine.store import plans
 from statemachine.store.logs import log_once
@@ -167,6 +167,18 @@ class Store(Operations):
                 continue
             yield run, self.written_at(run)
 
+    def delete(self, run_id: str, expected_version: int) -> None:
+        """Remove a run for good (`Store.purge` asks it only of finished runs), if it is still
+        at `expected_version`, and leave a tombstone: whatever a slow process does later, a
+        `create` with its id is refused (`RunExists`) and a `commit` of it (`RunNotFound`).
+
+        Raises:
+            VersionConflict: the run changed since it was read.
+            RunNotFound: there is no such run.
+            InvalidArgument: this store cannot remove runs (the default).
+        """
+        raise InvalidArgument(f"{type(self).__name__} cannot remove runs")
+
     def forget_dangling(self, run_id: str) -> None:
         """A run listed by an index is gone (evicted, deleted by hand): a store with indexes
         removes its entries. The default has no indexes."""
@@ -246,6 +258,9 @@ class Store(Operations):
     async def ascan(self) -> list[tuple[RunRecord, datetime]]:
         return await _in_thread(lambda: list(self.scan()))
 
+    async def adelete(self, run_id: str, expected_version: int) -> None:
+        await _in_thread(self.delete, run_id, expected_version)
+
     async def aforget_dangling(self, run_id: str) -> None:
         await _in_thread(self.forget_dangling, run_id)
 
@@ -307,6 +322,7 @@ class Store(Operations):
                 plans.Acquire: lambda e: self.acquire(e.run_id),
                 plans.Scan: lambda _: list(self.scan()),
                 plans.Forget: lambda e: self.forget_dangling(e.run_id),
+                plans.Delete: lambda e: self.delete(e.run_id, e.expected),
                 plans.Skipped: lambda e: self.skipped(e.run_id, e.reason),
                 plans.SetAside: lambda e: self.quarantine(e.run_id, e.reason),
             }
@@ -331,6 +347,8 @@ class Store(Operations):
             return await self.ascan()
         if kind is plans.Forget:
             return await self.aforget_dangling(effect.run_id)
+        if kind is plans.Delete:
+            return await self.settled(self.adelete(effect.run_id, effect.expected))
         if kind is plans.Skipped:
             return self.skipped(effect.run_id, effect.reason)
         if kind is plans.SetAside:

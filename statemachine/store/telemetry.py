@@ -79,6 +79,20 @@ def observe(store: Store) -> None:
     _current.observe(store)
 
 
+def fired(run_ids: list[str]) -> list[str]:
+    """`run_ids`, whose timeouts a sweep fired, counted when metrics are on."""
+    if _current is not None and run_ids:
+        _current.timeouts.add(len(run_ids))
+    return run_ids
+
+
+def reaped(run_ids: list[str]) -> list[str]:
+    """`run_ids`, whose lost executors a sweep reaped, counted when metrics are on."""
+    if _current is not None and run_ids:
+        _current.reaped.add(len(run_ids))
+    return run_ids
+
+
 def trace_ids(run_id: str) -> tuple[int, int]:
     """The run's trace id, and the id of the parent its spans hang from."""
     digest = hashlib.sha256(run_id.encode()).digest()

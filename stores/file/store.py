@@ -56,7 +56,7 @@ from statemachine.store import (
 from statemachine.store.logs import log_once
 
 from ..locks import RunLocks
-from . import layout, repair
+from . import layout, purge, repair
 from .indexes import Do, Indexes
 from .layout import Entry, Stored
 from .tree import Tree
@@ -275,7 +275,9 @@ class FileStore(Indexes):
         if not self._locks.directory.is_dir():
             self._make_directory()  # the first run written creates the store
         with self._locks.locked(run.run_id, "write"):
-            if os.path.lexists(self._snapshot(run.run_id)):
+            if os.path.lexists(self._snapshot(run.run_id)) or os.path.lexists(
+                purge.tombstone(self, run.run_id)
+            ):
                 raise RunExists(run.run_id)
             self._write(run, data, frozenset(), self._written())
 
@@ -287,6 +289,9 @@ class FileStore(Indexes):
             if stored.version != expected_version:
                 raise VersionConflict(run.run_id, expected_version, stored.version)
             self._write(run, data, stored.entries, self._written())
+
+    def delete(self, run_id: str, expected_version: int) -> None:
+        purge.delete(self, run_id, expected_version)
 
     def reindex(self, *, migrate: bool = False) -> repair.Reindexed:
         """Make the indexes agree with the snapshots (``statemachine doctor --reindex``); with

@@ -12,7 +12,14 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from statemachine.core.errors import CorruptRun, RunNotFound, StoreError, StoreReset
+from statemachine.core.errors import (
+    CorruptRun,
+    RunBusy,
+    RunNotFound,
+    StoreError,
+    StoreReset,
+    VersionConflict,
+)
 from statemachine.core.runs import abandoned
 from statemachine.store import plans
 from statemachine.store.logs import log_once
@@ -87,6 +94,22 @@ class Indexes(Records):
         now = yield from self._plan_now()
         changed = state_entry("failed", now, run_id).split("|")[1]
         yield Script("quarantine", names, [run_id, reason[:2000], changed], keys.run, run_id)
+
+    def plan_delete(self, run_id: str, expected: int) -> Plan[None]:
+        """Remove the run for good, if still at `expected`, leaving its tombstone."""
+        keys: RunKeys = yield from self._plan_keys(run_id, None)
+        tag = keys.tag
+        names = [
+            keys.run, f"{tag}:runs", f"{tag}:states", f"{tag}:deadlines", keys.lease[2],
+            f"{tag}:dead", keys.lease[1], keys.purged,
+        ]  # fmt: skip
+        answer = text((yield Script("purge", names, [run_id, str(expected)], keys.run, run_id)))
+        if answer == "missing":
+            raise RunNotFound(run_id)
+        if answer == "busy":
+            raise RunBusy(run_id)
+        if answer.startswith("conflict "):
+            raise VersionConflict(run_id, expected, int(answer.split()[1]))
 
     def plan_run_ids(self) -> Plan[list[str]]:
         """The ids in the ``runs`` indexes whose runs exist; junk and entries whose run is

@@ -19,6 +19,7 @@ index entry it touches share one Cluster slot (one script can change them togeth
 ``leases``                  sorted set: held runs, by lease expiry (server milliseconds)
 ``dead``                    sorted set: dead-lettered runs, by when (server milliseconds)
 ``op:<id>``                 string with a TTL: a recent write's operation id
+``purged:<id>``             string: the tombstone of a run removed for good (its time)
 ``epoch``                   string: the prefix's epoch, which every write checks
 ==========================  ==============================================================
 """
@@ -69,7 +70,15 @@ class RunKeys(NamedTuple):
 
     def writing(self, operation: str) -> list[bytes]:
         """The write script's keys, for a write with this operation id."""
-        return [*self.write, f"{self.tag}:op:{operation}".encode(), self.lease[1].encode()]
+        return [
+            *self.write, f"{self.tag}:op:{operation}".encode(), self.lease[1].encode(),
+            self.purged.encode(),
+        ]  # fmt: skip
+
+    @property
+    def purged(self) -> str:
+        """The tombstone a removed run leaves (see the purge script)."""
+        return f"{self.tag}:purged:{self.run.rpartition(':run:')[2]}"
 
 
 def text(value: object) -> str:

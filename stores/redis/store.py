@@ -287,6 +287,12 @@ class RedisStore(Indexes, Store):
     async def aforget_dangling(self, run_id: str) -> None:
         await self._arun(self.plan_forget(run_id))
 
+    def delete(self, run_id: str, expected_version: int) -> None:
+        self._run(self.plan_delete(check_run_id(run_id), expected_version))
+
+    async def adelete(self, run_id: str, expected_version: int) -> None:
+        await self._arun(self.plan_delete(check_run_id(run_id), expected_version))
+
     def quarantine(self, run_id: str, reason: str) -> None:
         self._run(self.plan_quarantine(check_run_id(run_id), reason))
 

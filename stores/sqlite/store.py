@@ -59,13 +59,20 @@ _INSERT = (
 _UPDATE = (
     "UPDATE runs SET version = ?, state = ?, changed = ?, written = ?, ready_at = ?,"
     " immediate = ?, deadline = ?, dead = ?, data = ? WHERE run_id = ? AND version = ?"
+    " AND state != 'purged'"
 )
-_LOAD = "SELECT CAST(data AS BLOB), dead FROM runs WHERE run_id = ?"
-_VERSION = "SELECT version FROM runs WHERE run_id = ?"
+# A removed run leaves its row as a tombstone: state 'purged', no snapshot, in no index.
+_LOAD = "SELECT CAST(data AS BLOB), dead FROM runs WHERE run_id = ? AND state != 'purged'"
+_VERSION = "SELECT version FROM runs WHERE run_id = ? AND state != 'purged'"
+_PURGE = (
+    "UPDATE runs SET state = 'purged', written = ?, ready_at = NULL, immediate = 0,"
+    " deadline = NULL, dead = NULL, data = '' WHERE run_id = ? AND version = ?"
+    " AND state != 'purged'"
+)
 _READY = "SELECT ready_at, immediate FROM runs WHERE run_id = ?"
 _SET_ASIDE = (
     "UPDATE runs SET state = 'failed', ready_at = NULL, immediate = 0, deadline = NULL,"
-    " dead = ?, written = ? WHERE run_id = ?"
+    " dead = ?, written = ? WHERE run_id = ? AND state != 'purged'"
 )
 
 
@@ -74,7 +81,7 @@ def _one(sql: str, args: tuple[Any, ...], connection: sqlite3.Connection) -> Any
 
 
 def _ids(connection: sqlite3.Connection) -> list[Any]:
-    return [row[0] for row in connection.execute("SELECT run_id FROM runs")]
+    return [row[0] for row in connection.execute("SELECT run_id FROM runs WHERE state != 'purged'")]
 
 
 class SqliteStore(Indexes, Store):
@@ -246,6 +253,23 @@ class SqliteStore(Indexes, Store):
     def run_ids(self) -> list[str]:
         """The ids of the stored runs; a row whose id is not a run id is logged once."""
         return [run_id for run_id in self._db.read(_ids) if not junk(self.path, run_id)]
+
+    def delete(self, run_id: str, expected_version: int) -> None:
+        run_id = check_run_id(run_id)
+
+        def purge(connection: sqlite3.Connection) -> None:
+            if connection.execute(_PURGE, (micros(self.now()), run_id, expected_version)).rowcount:
+                return
+            found = _one(_VERSION, (run_id,), connection)
+            if found is None:
+                raise RunNotFound(run_id)
+            raise VersionConflict(run_id, expected_version, self._version(run_id, found[0]))
+
+        lease = self._locks.take(run_id)  # RunBusy if anyone executes it
+        try:
+            self._db.write(purge)
+        finally:
+            self._locks.give_back(lease)
 
     def quarantine(self, run_id: str, reason: str) -> None:
         """Set aside a run whose snapshot cannot be read: no claim or sweep returns it again,

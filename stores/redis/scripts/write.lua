@@ -2,7 +2,7 @@
 -- while the writer holds its lease), moving it between the indexes at the same time.
 --
 -- KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready (of the run's workflow), 6 dead,
---       7 epoch, 8 workflows, 9 op:<operation id>, 10 leases.
+--       7 epoch, 8 workflows, 9 op:<operation id>, 10 leases, 11 purged:<id> (a tombstone).
 -- ARGV: 1 snapshot, 2 the other fields joined by \31 (each command argument costs the
 --       driver about a microsecond), as named on the first line below; 3, on a create only,
 --       the run's workflow (free text, so not joined).
@@ -29,7 +29,9 @@ local function refuse(answer)
 end
 local old = {}
 if expected == '' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return refuse('exists') end
+  if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[11]) == 1 then
+    return refuse('exists')
+  end
 else
   old = redis.call('HMGET', KEYS[1], 'version', 'state', 'entry', 'deadline', 'ready', 'owner',
                    'lease_until', 'fence')
