@@ -197,3 +197,16 @@ def test_the_requests_waiting_are_gauges(recorded: Recorded, store: Store) -> No
     assert asked.request is not None
     assert asked.request.created_at is not None
     assert oldest.value >= 0
+
+
+def test_notices_are_counted_by_event_and_outcome(recorded: Recorded, store: Store) -> None:
+    from statemachine.runtime.hooks import PauseNotice
+
+    def tell(notice: PauseNotice) -> None:
+        pass
+
+    review = HumanReview(requires_output_review=True, on_reject=OnReject.retry)
+    told = Workflow("told", [Step(name="write", executor=write, human_review=review)], store,
+                    on_pause=[tell])  # fmt: skip
+    told.run("x")
+    assert recorded.total("statemachine.notices", event="paused", outcome="delivered") == 1

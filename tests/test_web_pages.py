@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from statemachine import Store, Workflow
+from statemachine import Step, Store, Workflow
 
 from .web import TOKENS, VIEWER_TOKEN, Answer, WebServer, users
 from .web_flows import confirmed, failing, form, reviewed, routed
@@ -223,3 +223,22 @@ def test_the_run_page_shows_how_each_decision_came_and_each_notification(
     assert 'id="notices"' in page
     assert "<td>tell</td><td>paused</td>" in page
     assert "ConnectionError: &lt;b&gt;down&lt;/b&gt;" in page  # escaped
+
+
+def test_the_run_page_shows_a_failed_steps_traceback(make_store: Callable[..., Store]) -> None:
+    store = make_store("memory")
+
+    def broken(step_input: object) -> str:
+        raise ValueError("upstream said <no>")
+
+    boom = Workflow("boom", [Step(name="call", executor=broken)], store)
+    failed = boom.run("x")
+    assert failed.status.value == "failed"
+    server = WebServer(store, [boom])
+    try:
+        page = server.request("GET", f"/runs/{failed.run_id}").text
+    finally:
+        server.stop()
+    assert 'id="traceback"' in page
+    assert "Traceback (most recent call last)" in page
+    assert "upstream said &lt;no&gt;" in page

@@ -23,6 +23,7 @@ from statemachine.core.events import JSON
 from statemachine.core.outbox import Notice
 from statemachine.core.record import RunRecord
 from statemachine.core.runs import sent
+from statemachine.store.telemetry import active
 
 if TYPE_CHECKING:
     from statemachine.runtime.workflow import Workflow
@@ -227,6 +228,11 @@ async def adeliver(workflow: Workflow, run: RunRecord) -> RunRecord:
 def _record(
     store: Store, run: RunRecord, notice: Notice, error: str | None, moot: bool, now: datetime
 ) -> RunRecord:
+    metered = active()
+    if metered is not None and not moot:
+        outcome = "delivered" if error is None else "failed"
+        metered.notices.add(1, {"event": notice.event, "outcome": outcome})
+
     def change(stored: RunRecord) -> RunRecord | None:
         return sent(stored, notice, now, error, give_up=moot)
 

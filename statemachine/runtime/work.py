@@ -221,6 +221,9 @@ def unit(
     except CorruptRun as exc:
         yield from _letter(lease, f"its snapshot cannot be read: {exc}", tally)
         return
+    claimed = {"run_id": run.run_id, "step": run.cursor, "attempt": run.attempts}
+    log.debug("run %s claimed at %s (attempt %d)", run.run_id, run.cursor, run.attempts + 1,
+              extra=claimed)  # fmt: skip
     workflow = workflows.get(run.workflow)
     if workflow is None:  # the claim filters by workflow: only a store ignoring it gets here
         tally.once(f"unserved:{run.workflow}", "worker: no workflow %r (run %s)", run.workflow,

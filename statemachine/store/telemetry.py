@@ -120,6 +120,9 @@ class Telemetry:
         self.retries = counter("statemachine.retries", "{run}", "failed runs to be retried")
         self.dead_letters = counter("statemachine.dead_letters", "{run}", "runs dead-lettered")
         self.reaped = counter("statemachine.reaped", "{run}", "runs whose executor was lost")
+        self.notices = counter(
+            "statemachine.notices", "{notice}", "notifications sent: pauses, reminders, escalations"
+        )
         self.decision_time = meter.create_histogram(
             "statemachine.decision.duration", "s", "from a request to its decision"
         )

@@ -230,6 +230,7 @@ def run_view(run: RunRecord, catalog: Catalog) -> dict[str, Any]:
         "input": run.input,
         "result": run.results[-1].content if finished else None,
         "error": run.error,
+        "traceback": run.traceback,
         "gates": [
             {
                 "step": each.name,
