@@ -132,7 +132,7 @@ class AsyncWorker:
             await _wait(stop, min(1.0, self.poll_seconds * 10))
             return None
         if lease is None:
-            await _wait(stop, self._idle.wait())
+            await self.store.aidle(stop, self._idle.wait())  # returns early when work comes
         else:
             self._idle.worked()
         return lease

@@ -123,7 +123,7 @@ class Worker:
                 if self.work_once():
                     idle.worked()
                 else:
-                    stop.wait(idle.wait())
+                    self.store.idle(stop, idle.wait())  # returns early when work comes
             except StoreError as exc:  # the store is unreachable: wait and try again
                 self._tally.once(f"store:{type(exc).__name__}", "worker: %s", exc)
                 stop.wait(min(1.0, self.poll_seconds * 10))

@@ -32,6 +32,7 @@ store against the reference store, through both APIs.
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -179,6 +180,12 @@ class Store(Operations):
         """
         raise InvalidArgument(f"{type(self).__name__} cannot remove runs")
 
+    def idle(self, stop: threading.Event, seconds: float) -> None:
+        """Wait up to `seconds` (or until `stop`) for work, as an idle worker does: the
+        default just waits; a store that can tell when a run becomes runnable (Redis) returns
+        as soon as one does. Either way the worker looks again: polling stays the safety net."""
+        stop.wait(seconds)
+
     def forget_dangling(self, run_id: str) -> None:
         """A run listed by an index is gone (evicted, deleted by hand): a store with indexes
         removes its entries. The default has no indexes."""
@@ -260,6 +267,14 @@ class Store(Operations):
 
     async def adelete(self, run_id: str, expected_version: int) -> None:
         await _in_thread(self.delete, run_id, expected_version)
+
+    async def aidle(self, stop: Any, seconds: float) -> None:
+        """`idle`, awaited (`stop`: an `asyncio.Event`)."""
+        import asyncio
+        import contextlib
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
 
     async def aforget_dangling(self, run_id: str) -> None:
         await _in_thread(self.forget_dangling, run_id)

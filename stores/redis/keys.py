@@ -20,6 +20,8 @@ index entry it touches share one Cluster slot (one script can change them togeth
 ``dead``                    sorted set: dead-lettered runs, by when (server milliseconds)
 ``op:<id>``                 string with a TTL: a recent write's operation id
 ``purged:<id>``             string: the tombstone of a run removed for good (its time)
+``wake``                    list: a token pushed when a run becomes runnable, which an idle
+                            worker's ``BLPOP`` takes to look for work at once (64 at most)
 ``epoch``                   string: the prefix's epoch, which every write checks
 ==========================  ==============================================================
 """
@@ -72,7 +74,7 @@ class RunKeys(NamedTuple):
         """The write script's keys, for a write with this operation id."""
         return [
             *self.write, f"{self.tag}:op:{operation}".encode(), self.lease[1].encode(),
-            self.purged.encode(),
+            self.purged.encode(), f"{self.tag}:wake".encode(),
         ]  # fmt: skip
 
     @property

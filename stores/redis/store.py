@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -37,6 +38,7 @@ from statemachine.store.values import (
     check_seconds,
 )
 
+from . import wake
 from .beats import AsyncHeartbeat, Heartbeat
 from .client import AsyncClient, Client, Cmd, Pipe, Script
 from .clock import ServerClock
@@ -286,6 +288,13 @@ class RedisStore(Indexes, Store):
 
     async def aforget_dangling(self, run_id: str) -> None:
         await self._arun(self.plan_forget(run_id))
+
+    def idle(self, stop: threading.Event, seconds: float) -> None:
+        wake.idle(self, stop, seconds)
+
+    async def aidle(self, stop: Any, seconds: float) -> None:
+        if not stop.is_set():  # a thread's wait, of a second at most, for the event loop
+            await asyncio.to_thread(wake.idle, self, threading.Event(), seconds)
 
     def delete(self, run_id: str, expected_version: int) -> None:
         self._run(self.plan_delete(check_run_id(run_id), expected_version))

@@ -2,7 +2,8 @@
 -- while the writer holds its lease), moving it between the indexes at the same time.
 --
 -- KEYS: 1 run, 2 runs, 3 states, 4 deadlines, 5 ready (of the run's workflow), 6 dead,
---       7 epoch, 8 workflows, 9 op:<operation id>, 10 leases, 11 purged:<id> (a tombstone).
+--       7 epoch, 8 workflows, 9 op:<operation id>, 10 leases, 11 purged:<id> (a tombstone),
+--       12 wake (a token for an idle worker, when the run becomes runnable now).
 -- ARGV: 1 snapshot, 2 the other fields joined by \31 (each command argument costs the
 --       driver about a microsecond), as named on the first line below; 3, on a create only,
 --       the run's workflow (free text, so not joined).
@@ -63,6 +64,10 @@ local ready = ''
 if delay ~= '' then ready = tostring(now + tonumber(delay)) end
 if ready ~= '' and (releasing or not held) then
   redis.call('ZADD', KEYS[5], ready, id)
+  if delay == '0' and KEYS[12] then
+    redis.call('LPUSH', KEYS[12], '1')
+    redis.call('LTRIM', KEYS[12], 0, 63)
+  end
 elseif old[5] and old[5] ~= '' then
   redis.call('ZREM', KEYS[5], id)
 end
