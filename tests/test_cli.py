@@ -378,3 +378,14 @@ def test_a_decision_from_the_command_line_says_who_and_how(cli: Cli, store: Stor
     [answer] = store.load(run_id).answers
     assert (answer.by, answer.via) == ("bob", "cli")
     assert "  write:review:1: confirm by bob via cli at " in cli("show", run_id).out
+
+
+def test_show_prints_a_failed_steps_traceback(cli: Cli, store: Store) -> None:
+    run_id = failing.bind(store).run("x").run_id
+    shown = cli("show", run_id).out
+    assert "error: RuntimeError: the model is down\n" in shown
+    assert "traceback:\n  Traceback (most recent call last):\n" in shown
+    assert "in always_fails" in shown
+    assert json.loads(cli("show", run_id, "--json").out)["traceback"].endswith(
+        "RuntimeError: the model is down"
+    )

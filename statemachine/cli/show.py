@@ -37,6 +37,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = {
         **head,
         "note": note,
+        "traceback": run.traceback,
         "result": result,
         "pending": pending,
         "decisions": decisions,
@@ -49,6 +50,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         lines.append(f"note: {note}")
     if run.error:
         lines += _block("error", run.error)
+    if run.traceback:
+        lines += _block("traceback", run.traceback)
     if pending is not None:
         lines += _asking(pending)
     for each in run.gates:
