@@ -6,8 +6,9 @@ make the directory now, ``max_run_bytes=N``); ``sqlite:///absolute/runs.db`` or
 ``sqlite:///`` is relative; query: ``create=1``, ``synchronous=NORMAL``, ``busy_timeout=S``,
 ``max_run_bytes=N``); ``redis://[user:password@]host:port/db?prefix=...``
 and ``rediss://`` (TLS), with ``cluster=1`` for a Redis Cluster (see `RedisStore` for the
-rest). Other drivers register a factory with `register_scheme`. Drivers are imported only
-when a store of theirs is built.
+rest). Every scheme takes ``keep_finished_days=N``: finished runs' time to live, kept by the
+workers' sweeps (`Store.keep_finished`). Other drivers register a factory with
+`register_scheme`. Drivers are imported only when a store of theirs is built.
 """
 
 from __future__ import annotations
@@ -126,4 +127,32 @@ def open_store(url: str) -> Store:
         known = ", ".join(f"{name}://" for name in sorted(_SCHEMES))
         shown = scheme[:20] if separator else url.partition(":")[0][:20]
         raise InvalidArgument(f"unknown store URL scheme {shown!r}; known: {known}")
-    return factory(url)
+    url, keep = _keep_finished(url)
+    store = factory(url)
+    if keep is not None:
+        store.keep_finished = keep
+    return store
+
+
+_KEEP = "keep_finished_days"
+
+
+def _keep_finished(url: str) -> tuple[str, float | None]:
+    """The URL without the ``keep_finished_days=N`` option every scheme takes (the finished
+    runs' time to live, kept by the workers' sweeps), and that time in seconds."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url, None
+    kept, days = [], None
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name != _KEEP:
+            kept.append(part)
+            continue
+        try:
+            days = float(value)
+        except ValueError:
+            days = -1.0
+        if not 0 < days <= 36_500:
+            raise InvalidArgument(f"{_KEEP} must be a number of days over 0, not {value[:20]!r}")
+    return base + ("?" + "&".join(kept) if kept else ""), None if days is None else days * 86400

@@ -156,3 +156,37 @@ def test_purge_awaited(store: Store) -> None:
     assert asyncio.run(main()) == [done]
     with pytest.raises(RunNotFound):
         store.load(done)
+
+
+@pytest.mark.parametrize("kind", ["memory", "file", "sqlite", "redis"])
+def test_a_store_url_gives_finished_runs_a_time_to_live(
+    kind: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    from stores import open_store
+
+    base = {
+        "memory": "memory://",
+        "file": f"file://{tmp_path}/runs?create=1",
+        "sqlite": f"sqlite://{tmp_path}/runs.db?create=1",
+        "redis": "",
+    }[kind]
+    if kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        base = f"{server.url}?prefix=ttl{tmp_path.name[-8:]}"
+    glue = "&" if "?" in base else "?"
+    store = open_store(f"{base}{glue}keep_finished_days=30")
+    try:
+        assert store.keep_finished == 30 * 86400
+        plain, _, _ = workflows(store)
+        month_ago = store.now() - timedelta(days=31)
+        old = plain.bind(store, clock=lambda: month_ago).run("old").run_id
+        recent = plain.run("recent").run_id
+        worker = Worker([plain], store)  # no keep_finished of its own: the store's holds
+        worker.sweep()
+        assert store.run_ids() == [recent]
+        with pytest.raises(RunNotFound):
+            store.load(old)
+    finally:
+        store.close()
+    with pytest.raises(InvalidArgument, match="keep_finished_days"):
+        open_store(f"{base}{glue}keep_finished_days=soon")

@@ -173,8 +173,9 @@ class AsyncWorker:
             served = self.workflows.values()
             notified = await asyncio.to_thread(deliver_due, served, self.store)
             self._tally.count("notified", notified)
-        if self.keep_finished is not None:  # the finished runs' time to live
-            gone = await self.store.anow() - timedelta(seconds=self.keep_finished)
+        keep = self.keep_finished if self.keep_finished is not None else self.store.keep_finished
+        if keep is not None:  # the finished runs' time to live
+            gone = await self.store.anow() - timedelta(seconds=keep)
             self._tally.swept("purged", await self.store.apurge(gone, limit=PURGED_PER_SWEEP))
         metered = active()
         if metered is not None:

@@ -146,8 +146,9 @@ class Worker:
         self._tally.swept("timeouts", self.store.expire_due())
         self._tally.swept("reaped", self.store.reap(self.retry))
         self._tally.count("notified", deliver_due(self.workflows.values(), self.store))
-        if self.keep_finished is not None:  # the finished runs' time to live
-            gone = self.store.now() - timedelta(seconds=self.keep_finished)
+        keep = self.keep_finished if self.keep_finished is not None else self.store.keep_finished
+        if keep is not None:  # the finished runs' time to live
+            gone = self.store.now() - timedelta(seconds=keep)
             self._tally.swept("purged", self.store.purge(gone, limit=PURGED_PER_SWEEP))
         metered = active()
         if metered is not None:

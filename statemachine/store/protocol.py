@@ -168,6 +168,10 @@ class Store(Operations):
                 continue
             yield run, self.written_at(run)
 
+    keep_finished: float | None = None
+    """Seconds a finished run is kept before the workers' sweeps remove it (`purge`); None:
+    for ever. A `Worker`'s own `keep_finished` wins over it."""
+
     def delete(self, run_id: str, expected_version: int) -> None:
         """Remove a run for good (`Store.purge` asks it only of finished runs), if it is still
         at `expected_version`, and leave a tombstone: whatever a slow process does later, a
