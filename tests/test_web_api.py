@@ -290,3 +290,34 @@ def test_assignees_are_listed_filtered_and_enforced_and_decisions_say_api(
         assert (answer.by, answer.via) == ("alice", "api")
     finally:
         server.stop()
+
+
+def test_an_inbox_users_groups_admit_them_to_candidate_groups(
+    make_store: Callable[..., Store],
+) -> None:
+    from statemachine import HumanReview, OnReject, Step
+    from statemachine.web import from_environment
+
+    users = from_environment({"STATEMACHINE_USERS": (
+        "alice:alice-token-0123456789:reviewer:editors+legal,bob:bob-token-0123456789ab"
+    )})  # fmt: skip
+    alice = users.authenticate("alice-token-0123456789")
+    assert alice is not None
+    assert alice.groups == ("editors", "legal")
+    store = make_store("sqlite")
+    review = HumanReview(requires_output_review=True, on_reject=OnReject.retry,
+                         candidate_groups=["editors"])  # fmt: skip
+    grouped = Workflow("grouped", [Step(name="write", executor=lambda si: "draft",
+                                        human_review=review)], store)  # fmt: skip
+    server = WebServer(store, [grouped], users=users)
+    try:
+        run = grouped.run("x")
+        request_id = run.requirements[0].request_id
+        refused = _decide(server, run.run_id, token="bob-token-0123456789ab",
+                          request_id=request_id, decision="confirm")  # fmt: skip
+        _error(refused, 403, "actor_refused")
+        applied = _decide(server, run.run_id, token="alice-token-0123456789",
+                          request_id=request_id, decision="confirm")  # fmt: skip
+        assert applied.json()["outcome"] == "applied"
+    finally:
+        server.stop()

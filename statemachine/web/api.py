@@ -87,7 +87,9 @@ def routes(inbox: Inbox) -> list[Route]:
         run_id = check_run_id(request.path_params["run_id"])
         choice = parse_decision(await _body(request))
         refusals = inbox.refusals if may_decide else (viewer, *inbox.refusals)
-        result = await apply(inbox.store, run_id, choice, actor, refusals)
+        result = await apply(
+            inbox.store, run_id, choice, actor, refusals, groups=inbox.groups(actor)
+        )
         summary = run_view(result.run, inbox.catalog)
         return JSONResponse(
             {

@@ -48,10 +48,12 @@ class User:
 
     Attributes:
         may_decide: False for a viewer, who reads the inbox and decides nothing.
+        groups: the groups they are in, for requests' ``candidate_groups``.
     """
 
     name: str
     may_decide: bool = True
+    groups: tuple[str, ...] = ()
 
 
 class Authenticator(Protocol):
@@ -110,7 +112,8 @@ def _local_name() -> str:
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Users:
     """The users the environment names: ``STATEMACHINE_USERS`` (``alice:TOKEN,bob:TOKEN,
-    carol:TOKEN:viewer``), else ``STATEMACHINE_TOKEN`` (one user, ``reviewer``), else none.
+    carol:TOKEN:viewer``, and groups after a fourth colon: ``dana:TOKEN:reviewer:legal+ops``),
+    else ``STATEMACHINE_TOKEN`` (one user, ``reviewer``), else none.
 
     Raises:
         InvalidArgument: a malformed entry, a short token (16 characters at least), or a
@@ -124,17 +127,23 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Users:
         entries = [f"reviewer:{single}"]
     for entry in entries:
         name, _, rest = entry.partition(":")
-        token, _, role = rest.partition(":")
-        if not _NAME.fullmatch(name) or role not in ("", "reviewer", "viewer"):
+        token, _, rest = rest.partition(":")
+        role, _, listed_groups = rest.partition(":")
+        groups = tuple(group for group in listed_groups.split("+") if group)
+        if (
+            not _NAME.fullmatch(name)
+            or role not in ("", "reviewer", "viewer")
+            or not all(_NAME.fullmatch(group) for group in groups)
+        ):
             raise InvalidArgument(
-                f"{USERS_ENVIRONMENT} entries are name:token or name:token:viewer, names of "
-                "letters, digits and _.@-"
+                f"{USERS_ENVIRONMENT} entries are name:token, name:token:viewer or "
+                "name:token:reviewer:group+group, names of letters, digits and _.@-"
             )
         if not _TOKEN.fullmatch(token):
             raise InvalidArgument(f"the token of {name!r} must be 16 to 256 URL-safe characters")
         if token in tokens or any(user.name == name for user in tokens.values()):
             raise InvalidArgument(f"{name!r} or its token is given twice")
-        tokens[token] = User(name, may_decide=role != "viewer")
+        tokens[token] = User(name, may_decide=role != "viewer", groups=groups)
     return Users(tokens)
 
 

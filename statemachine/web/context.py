@@ -49,6 +49,11 @@ class Inbox:
     metrics: bool = False
     """Whether ``/metrics`` answers, in Prometheus' text format (see `prometheus_metrics`)."""
 
+    def groups(self, name: str) -> tuple[str, ...]:
+        """The groups of the user called `name` (none for one gone, or the local user)."""
+        user = self.users.user(name)
+        return () if user is None else user.groups
+
     def session_user(self, request: Request) -> User | None:
         """The user of the browser's session cookie (the local user when no token is
         required), or None."""

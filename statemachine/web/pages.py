@@ -270,7 +270,9 @@ def routes(inbox: Inbox) -> list[Route]:
         item = {"request_id": request_id, "fields": [field_of(each) for each in schema] or None}
         choice = _choice(form, item)
         refusals = inbox.refusals if user.may_decide else (viewer, *inbox.refusals)
-        result = await apply(inbox.store, run_id, choice, user.name, refusals, via="web")
+        result = await apply(
+            inbox.store, run_id, choice, user.name, refusals, via="web", groups=user.groups
+        )
         return RedirectResponse(f"/runs/{run_id}?decided={result.outcome.value}", 303)
 
     async def login_page(request: Request) -> Response:

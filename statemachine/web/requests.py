@@ -338,6 +338,7 @@ async def apply(
     actor: str,
     refusals: Sequence[Authorize] = (),
     via: str = "api",
+    groups: Sequence[str] = (),
 ) -> DecisionResult:
     """Record `choice` on the run, by `actor`, if every refusal lets them.
 
@@ -359,4 +360,5 @@ async def apply(
     return await store.adecide(
         run_id, choice.request_id, choice.verdict, choice.feedback,
         decision_id=choice.decision_id, value=choice.value, by=actor, seen=run, via=via,
+        groups=tuple(groups),
     )  # fmt: skip
