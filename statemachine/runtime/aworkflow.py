@@ -195,7 +195,9 @@ class AsyncMethods(ABC):
         plan = self._plan(run_id, seen, stream_events, None, None)
         workflow = self._workflow()
         executed = aexecute(workflow, plan, Take(run_id))
-        return _delivering(workflow, executed) if workflow.hooks else executed
+        from statemachine.runtime.hooks import adelivering
+
+        return adelivering(workflow, executed) if workflow.hooks else executed
 
 
 def target(run: RunOutput | str) -> tuple[str, RunRecord | None]:
@@ -210,20 +212,6 @@ def session_id_of(value: object) -> str | None:
     from statemachine.runtime.workflow import check_id
 
     return check_id("session_id", value)
-
-
-async def _delivering(
-    workflow: Workflow, execution: AsyncGenerator[WorkflowEvent | Done, None]
-) -> AsyncGenerator[WorkflowEvent | Done, None]:
-    """The execution, then the notices of the pause it stored (its lease let go)."""
-    from statemachine.runtime.hooks import adeliver
-    from statemachine.runtime.shells import Done
-
-    async with aclosing(execution):
-        async for item in execution:
-            if isinstance(item, Done) and item.run.outbox:
-                item = Done(await adeliver(workflow, item.run))
-            yield item
 
 
 async def _events(

@@ -11,7 +11,15 @@ endpoint changes nothing else: the run has paused already, and waits for its dec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +34,8 @@ from statemachine.core.runs import sent
 from statemachine.store.telemetry import active
 
 if TYPE_CHECKING:
+    from statemachine.runtime.shells import Done
+    from statemachine.runtime.stream import WorkflowEvent
     from statemachine.runtime.workflow import Workflow
     from statemachine.store.protocol import Store
 
@@ -174,8 +184,51 @@ def _linked(hook: Any, told: PauseNotice, run: RunRecord) -> PauseNotice:
         return told
 
 
+def delivering(
+    workflow: Workflow, executed: Generator[WorkflowEvent, None, RunRecord]
+) -> Generator[WorkflowEvent, None, RunRecord]:
+    """An execution, then the notices of the pause it stored (its lease let go)."""
+    run = yield from executed
+    return deliver(workflow, run) if run.outbox else run
+
+
+async def adelivering(
+    workflow: Workflow, execution: AsyncGenerator[WorkflowEvent | Done, None]
+) -> AsyncGenerator[WorkflowEvent | Done, None]:
+    """`delivering`, for an asynchronous execution (its last item, `Done`, carries the run)."""
+    from contextlib import aclosing
+
+    from statemachine.runtime.shells import Done
+
+    async with aclosing(execution):
+        async for item in execution:
+            if isinstance(item, Done) and item.run.outbox:
+                item = Done(await adeliver(workflow, item.run))
+            yield item
+
+
 def due(run: RunRecord, now: datetime) -> list[Notice]:
     return [notice for notice in run.outbox if notice.is_due(now)]
+
+
+def _sends(
+    workflow: Workflow, run: RunRecord, now: datetime
+) -> Iterator[tuple[Notice, PauseNotice | None, Callable[..., Any] | None]]:
+    """Each notice due: what its hook is told (None: its request was answered first), and the
+    hook (None for an escalation's own record, which no hook sends)."""
+    for notice in due(run, now):
+        hook = workflow.hooks.get(notice.hook)
+        if hook is None and notice.hook:
+            continue  # a hook this definition no longer has: a worker that has it sends it
+        told = _notice(run, notice, workflow, now)
+        yield notice, told if told is None or hook is None else _linked(hook, told, run), hook
+
+
+def _failure(notice: Notice, run: RunRecord, exc: Exception) -> str:
+    """A hook's failure, logged, as the notice records it (it is never raised)."""
+    error = f"{type(exc).__name__}: {exc}"
+    log.warning("hook %s failed for run %s: %s", notice.hook, run.run_id, error)
+    return error
 
 
 def deliver(workflow: Workflow, run: RunRecord) -> RunRecord:
@@ -183,18 +236,13 @@ def deliver(workflow: Workflow, run: RunRecord) -> RunRecord:
     escalation's own record is written when due); never raises for a hook's failure. Returns
     the run as it then stands."""
     store, now = workflow.store, workflow.now()
-    for notice in due(run, now):
-        told = _notice(run, notice, workflow, now)
-        hook = workflow.hooks.get(notice.hook)
-        if hook is None and notice.hook:
-            continue  # a hook this definition no longer has: a worker that has it sends it
-        error = None if told is not None else MOOT
+    for notice, told, hook in _sends(workflow, run, now):
+        error = MOOT if told is None else None
         if told is not None and hook is not None:
             try:
-                hook(_linked(hook, told, run))
-            except Exception as exc:  # a hook's failure is recorded, never raised
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning("hook %s failed for run %s: %s", notice.hook, run.run_id, error)
+                hook(told)
+            except Exception as exc:
+                error = _failure(notice, run, exc)
         run = _record(store, run, notice, error, told is None, now)
     return run
 
@@ -205,22 +253,16 @@ async def adeliver(workflow: Workflow, run: RunRecord) -> RunRecord:
     import inspect
 
     store, now = workflow.store, await workflow.anow()
-    for notice in due(run, now):
-        told = _notice(run, notice, workflow, now)
-        hook = workflow.hooks.get(notice.hook)
-        if hook is None and notice.hook:
-            continue
-        error = None if told is not None else MOOT
+    for notice, told, hook in _sends(workflow, run, now):
+        error = MOOT if told is None else None
         if told is not None and hook is not None:
             try:
-                linked = _linked(hook, told, run)
                 if inspect.iscoroutinefunction(hook):
-                    await hook(linked)
+                    await hook(told)
                 else:
-                    await asyncio.to_thread(hook, linked)
+                    await asyncio.to_thread(hook, told)
             except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning("hook %s failed for run %s: %s", notice.hook, run.run_id, error)
+                error = _failure(notice, run, exc)
         run = await asyncio.to_thread(_record, store, run, notice, error, told is None, now)
     return run
 

@@ -20,6 +20,7 @@ from statemachine.core.events import JSON, json_copy
 from statemachine.core.machine import action_of, where_asked
 from statemachine.core.policy import OnReject, UserInputField
 from statemachine.core.record import Asking, Gate, RequestKind, RunRecord
+from statemachine.core.refusals import ActorRefused
 from statemachine.runtime.definitions import StepOutput
 from statemachine.store.values import new_id
 
@@ -325,7 +326,7 @@ class StepRequirement(Asking):
 
     def _decide(self, verdict: Verdict, feedback: str | None = None, value: JSON = None) -> None:
         workflow = self._workflow
-        workflow.check_actor(self._view.record.user_id, self)
+        check_actor(workflow, self._view.record.user_id, self)
         self._view.record = workflow.store.decide(
             self._view.record.run_id, self.request_id, verdict, feedback,
             decision_id=self._decision_id(verdict), now=workflow.own_time(),
@@ -336,7 +337,7 @@ class StepRequirement(Asking):
         self, verdict: Verdict, feedback: str | None = None, value: JSON = None
     ) -> None:
         workflow = self._workflow
-        workflow.check_actor(self._view.record.user_id, self)
+        check_actor(workflow, self._view.record.user_id, self)
         result = await workflow.store.adecide(
             self._view.record.run_id, self.request_id, verdict, feedback,
             decision_id=self._decision_id(verdict), now=workflow.own_time(),
@@ -349,6 +350,24 @@ class StepRequirement(Asking):
         if found is None:
             found = self._decisions[verdict] = new_id()
         return found
+
+
+def check_actor(workflow: Workflow, actor: str | None, requirement: StepRequirement) -> None:
+    """Refuse `actor` deciding `requirement` if the workflow's `authorize` hook says no.
+
+    Raises:
+        ActorRefused: the hook returned a false value (or raised: refused, not crashed).
+    """
+    if workflow.authorize is None:
+        return
+    try:
+        allowed = workflow.authorize(actor, requirement)
+    except Exception as exc:
+        raise ActorRefused(
+            requirement.request_id, actor, f"the authorize hook raised {type(exc).__name__}"
+        ) from exc
+    if not allowed:
+        raise ActorRefused(requirement.request_id, actor, "the workflow's authorize hook")
 
 
 def retries(run: RunRecord, request_id: str) -> int:

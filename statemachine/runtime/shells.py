@@ -11,7 +11,7 @@ goes back with its last commit, where the store can do either in the same reques
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from statemachine.runtime.stream import (
     WorkflowEvent,
     WorkflowFailedEvent,
 )
-from statemachine.store.telemetry import active
+from statemachine.store.telemetry import active, committing
 from statemachine.store.values import Lease
 
 if TYPE_CHECKING:
@@ -66,32 +66,9 @@ _ANSWERS: dict[type, Callable[[Workflow, Lease, Any], Any]] = {
 
 
 def _counted(store: Store, commit: Callable[..., None], effect: Commit, lease: Lease) -> None:
-    """`commit` (the store's `commit` or `commit_last`) of the effect's run, counted when
-    metrics are on."""
-    metered = active()
-    if metered is None:
-        return commit(effect.run, effect.expected, lease=lease)
-    try:
+    """`commit` (the store's `commit` or `commit_last`) of the effect's run, counted."""
+    with committing(store):
         commit(effect.run, effect.expected, lease=lease)
-    except Exception as exc:
-        metered.committed(store, exc)
-        raise
-    metered.committed(store, None)
-    return None
-
-
-async def _acounted(store: Store, write: Awaitable[None]) -> None:
-    """`_counted`, awaited: `write` is the store's awaited commit, settled."""
-    metered = active()
-    if metered is None:
-        return await store.settled(write)
-    try:
-        await store.settled(write)
-    except Exception as exc:
-        metered.committed(store, exc)
-        raise
-    metered.committed(store, None)
-    return None
 
 
 def _traced(workflow: Workflow, lease: Lease) -> AbstractContextManager[Any]:
@@ -193,7 +170,8 @@ async def aexecute(
                         write = store.acommit_last(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
                     else:
                         write = store.acommit(effect.run, effect.expected, lease=held)  # type: ignore[union-attr]
-                    await _acounted(store, write)
+                    with committing(store):
+                        await store.settled(write)
                 elif kind is Call:
                     value = await acall(effect.step, effect.step_input)  # type: ignore[union-attr]
                 elif kind is Ask:

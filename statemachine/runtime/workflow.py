@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from statemachine.core.errors import DefinitionError, InvalidArgument
 from statemachine.core.events import JSON, json_copy, json_problem
 from statemachine.core.record import RunRecord, RunStatus
-from statemachine.core.refusals import ActorRefused
 from statemachine.core.runs import expire
 from statemachine.runtime.aworkflow import AsyncMethods, target
 from statemachine.runtime.containers import Node, as_nodes
 from statemachine.runtime.definitions import check_name
 from statemachine.runtime.effects import Plan
 from statemachine.runtime.handles import RunOutput, Session
-from statemachine.runtime.hooks import plan, registry
+from statemachine.runtime.hooks import delivering, plan, registry
 from statemachine.runtime.tree import Definition
 from statemachine.store.memory import MemoryStore
 from statemachine.store.protocol import Store
@@ -118,29 +117,13 @@ class Workflow(AsyncMethods):
             raise DefinitionError(f"Workflow {name!r} needs at least one step")
         self.definition = Definition.build(self.name, self.steps)
         self.gated = [key for key in self.definition.nodes if self.definition.gated(key)]
+        """The keys of the steps a human can pause, or that keep a gate record."""
+        self._hook_plan = plan(self.hooks)  # what the driver needs of them, made once
         self.notifies = bool(self.hooks) or any(
             policy is not None and policy.escalate_after is not None
             for policy in self.definition.policies.values()
         )
         """Whether its runs owe notices or escalations: a worker's sweep looks for them."""
-        """The keys of the steps a human can pause, or that keep a gate record."""
-
-    def check_actor(self, actor: str | None, requirement: StepRequirement) -> None:
-        """Refuse `actor` deciding `requirement` if the `authorize` hook says no.
-
-        Raises:
-            ActorRefused: the hook returned a false value (or raised: refused, not crashed).
-        """
-        if self.authorize is None:
-            return
-        try:
-            allowed = self.authorize(actor, requirement)
-        except Exception as exc:
-            raise ActorRefused(
-                requirement.request_id, actor, f"the authorize hook raised {type(exc).__name__}"
-            ) from exc
-        if not allowed:
-            raise ActorRefused(requirement.request_id, actor, "the workflow's authorize hook")
 
     def __repr__(self) -> str:
         names = [step.name for step in self.steps]
@@ -397,7 +380,7 @@ class Workflow(AsyncMethods):
 
         return drive(
             self.definition, run_id, seen, events=events, units=units, retry=retry,
-            hooks=plan(self.hooks), fresh=fresh,
+            hooks=self._hook_plan, fresh=fresh,
         )  # fmt: skip
 
     def _execute(
@@ -407,16 +390,7 @@ class Workflow(AsyncMethods):
 
         plan = self._plan(run_id, seen, stream_events, None, None)
         executed = execute(self, plan, Take(run_id))
-        return self._delivering(executed) if self.hooks else executed
-
-    def _delivering(
-        self, executed: Generator[WorkflowEvent, None, RunRecord]
-    ) -> Generator[WorkflowEvent, None, RunRecord]:
-        """The execution, then the notices of the pause it stored (its lease let go)."""
-        from statemachine.runtime.hooks import deliver
-
-        run = yield from executed
-        return deliver(self, run) if run.outbox else run
+        return delivering(self, executed) if self.hooks else executed
 
 
 def _overdue(run: RunRecord) -> bool:

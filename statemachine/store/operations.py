@@ -16,7 +16,7 @@ from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
 from statemachine.store import plans, telemetry
 from statemachine.store.plans import Plan, acarry_out, carry_out
-from statemachine.store.retention import FINISHED, plan_purge
+from statemachine.store.retention import FINISHED, PAGE, plan_purge
 from statemachine.store.values import (
     Lease,
     RetryPolicy,
@@ -370,8 +370,8 @@ class Operations(ABC):
         before = aware(before, "finished_before")
         check_count("limit", limit, 1, 1_000_000)
         listings = [
-            *(partial(self.plan_page, state, 500) for state in FINISHED),
-            partial(self.plan_dead, 500),
+            *(partial(self.plan_page, state, PAGE) for state in FINISHED),
+            partial(self.plan_dead, PAGE),
         ]
         return plan_purge(listings, before, workflow, dry_run, limit)
 

@@ -18,11 +18,12 @@ from statemachine.core.record import RunRecord
 from statemachine.store.plans import Delete, Plan
 from statemachine.store.values import RunList
 
-__all__ = ["FINISHED", "plan_purge"]
+__all__ = ["FINISHED", "PAGE", "plan_purge"]
 
 FINISHED = ("completed", "cancelled")
 """The listing states whose runs have ended (and the dead letters, listed apart)."""
-_PAGE = 500
+PAGE = 500
+"""Runs a purge reads per page of a listing."""
 
 Lister = Callable[[int], Generator[Any, Any, RunList]]
 
@@ -41,9 +42,9 @@ def plan_purge(
                 run for run in page
                 if run.updated_at < before and (workflow is None or run.workflow == workflow)
             ]  # fmt: skip
-            if len(page) + len(page.unreadable) < _PAGE:
+            if len(page) + len(page.unreadable) < PAGE:
                 break
-            offset += _PAGE
+            offset += PAGE
     found.sort(key=lambda run: run.updated_at)
     chosen = found[:limit]
     if dry_run:

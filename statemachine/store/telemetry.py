@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,15 @@ from statemachine.core.errors import ConflictError, InvalidArgument, LeaseLost
 if TYPE_CHECKING:
     from statemachine.store.protocol import Store
 
-__all__ = ["Telemetry", "active", "instrument", "observe", "trace_ids", "uninstrument"]
+__all__ = [
+    "Telemetry",
+    "active",
+    "committing",
+    "instrument",
+    "observe",
+    "trace_ids",
+    "uninstrument",
+]
 
 _current: Telemetry | None = None
 SCOPE = "statemachine"
@@ -77,6 +85,30 @@ def observe(store: Store) -> None:
     if _current is None:
         raise InvalidArgument("observe() measures through instrument(): call it first")
     _current.observe(store)
+
+
+_OFF = nullcontext()
+
+
+def committing(store: object) -> AbstractContextManager[None]:
+    """Count the commit the block makes (stored, conflict, fenced) when metrics are on."""
+    return _OFF if _current is None else _Committing(_current, store)
+
+
+class _Committing:
+    """A commit's outcome, counted as the block ends (a cancellation is not an outcome)."""
+
+    __slots__ = ("_store", "_telemetry")
+
+    def __init__(self, telemetry: Telemetry, store: object) -> None:
+        self._telemetry, self._store = telemetry, store
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is None or isinstance(error, Exception):
+            self._telemetry.committed(self._store, error)
 
 
 def fired(run_ids: list[str]) -> list[str]:
@@ -150,13 +182,8 @@ class Telemetry:
         def answer(asked: Any) -> Any:
             if type(asked) is not commit:
                 return effect(asked)
-            try:
-                value = effect(asked)
-            except Exception as exc:
-                self.committed(store, exc)
-                raise
-            self.committed(store, None)
-            return value
+            with _Committing(self, store):
+                return effect(asked)
 
         return answer
 
@@ -168,13 +195,8 @@ class Telemetry:
         async def answer(asked: Any) -> Any:
             if type(asked) is not commit:
                 return await effect(asked)
-            try:
-                value = await effect(asked)
-            except Exception as exc:
-                self.committed(store, exc)
-                raise
-            self.committed(store, None)
-            return value
+            with _Committing(self, store):
+                return await effect(asked)
 
         return answer
 

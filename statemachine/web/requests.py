@@ -310,6 +310,7 @@ Authorize = Callable[[str, RunRecord, Gate], str | None]
 def hooked(catalog: Catalog) -> Authorize:
     """The refusal the `authorize` hooks of the served workflows make."""
     from statemachine.runtime.handles import RunOutput
+    from statemachine.runtime.requirements import check_actor
 
     def refuse(actor: str, run: RunRecord, gate: Gate) -> str | None:
         workflow = catalog.workflows.get(run.workflow)
@@ -318,7 +319,7 @@ def hooked(catalog: Catalog) -> Authorize:
         requirements = RunOutput(run, workflow).requirements
         try:
             for requirement in requirements[:1]:
-                workflow.check_actor(actor, requirement)
+                check_actor(workflow, actor, requirement)
         except ActorRefused as refused:
             return refused.reason
         return None
