@@ -84,6 +84,11 @@ def test_a_run_operated_from_the_command_line(cli: Cli, store: Store, url: str) 
     assert run_id in listed.out
     rows = json.loads(cli("runs", "--state", "paused", "--json").out)
     assert [row["run_id"] for row in rows] == [run_id]
+    later = workflow.run("more notes").run_id
+    for flags, order in (((), [later, run_id]), (("--oldest-first",), [run_id, later])):
+        for state in ("paused", "awaiting_review"):
+            rows = json.loads(cli("runs", "--state", state, "--json", *flags).out)
+            assert [row["run_id"] for row in rows] == order, (flags, state)
     assert rows[0]["request_id"] == "loop:review:1"
 
     shown = cli("show", run_id)

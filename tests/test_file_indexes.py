@@ -4,6 +4,7 @@ after a crash of the machine that lost entries; old-layout stores are indexed an
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import random
@@ -123,14 +124,14 @@ def scanned_due(store: FileStore, at: datetime) -> list[str]:
 
 def assert_agree(store: FileStore, at: datetime) -> None:
     """Pages, dead letters, claims and due deadlines, through the indexes and by a full scan."""
-    for state in (None, *STATES):
-        indexed = [run.run_id for run in store.page(state, limit=1000)]
-        scanned = [run.run_id for run in store._run(plans.page(state, 1000, 0))]
-        assert indexed == scanned, state
-    failed = store._run(plans.page("failed", 1000, 0))
-    assert [r.run_id for r in store.dead(limit=1000)] == [
-        r.run_id for r in plans.dead(failed, 1000, 0)
-    ]
+    for state, oldest in itertools.product((None, *STATES), (False, True)):
+        indexed = [run.run_id for run in store.page(state, limit=1000, oldest_first=oldest)]
+        scanned = [run.run_id for run in store._run(plans.page(state, 1000, 0, oldest))]
+        assert indexed == scanned, (state, oldest)
+        failed = store._run(plans.page("failed", 1000, 0, oldest))
+        assert [r.run_id for r in store.dead(limit=1000, oldest_first=oldest)] == [
+            r.run_id for r in plans.dead(failed, 1000, 0)
+        ]
     assert claims(store, at) == scanned_claims(store, at)
     for workflow in WORKFLOWS:
         assert claims(store, at, [workflow]) == scanned_claims(store, at, [workflow])

@@ -122,14 +122,16 @@ class IndexAgreement(RuleBasedStateMachine):
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
-    @rule(state=st.sampled_from([None, *STATES]), limit=st.integers(1, 4), offset=st.integers(0, 4))
-    def page(self, state: str | None, limit: int, offset: int) -> None:
-        self.both(lambda store: [run.run_id for run in store.page(state, limit=limit,
-                                                                   offset=offset)])  # fmt: skip
+    @rule(state=st.sampled_from([None, *STATES]), limit=st.integers(1, 4),
+          offset=st.integers(0, 4), oldest=st.booleans())  # fmt: skip
+    def page(self, state: str | None, limit: int, offset: int, oldest: bool) -> None:
+        self.both(lambda store: [run.run_id for run in store.page(
+            state, limit=limit, offset=offset, oldest_first=oldest)])  # fmt: skip
 
-    @rule(limit=st.integers(1, 4), offset=st.integers(0, 3))
-    def dead(self, limit: int, offset: int) -> None:
-        self.both(lambda store: [run.run_id for run in store.dead(limit=limit, offset=offset)])
+    @rule(limit=st.integers(1, 4), offset=st.integers(0, 3), oldest=st.booleans())
+    def dead(self, limit: int, offset: int, oldest: bool) -> None:
+        self.both(lambda store: [run.run_id for run in store.dead(
+            limit=limit, offset=offset, oldest_first=oldest)])  # fmt: skip
 
     @rule(workflows=st.sampled_from([None, ["a"], ["b"], ["a", "b"], []]),
           behind=st.sampled_from([0, 45, 7200]))  # fmt: skip

@@ -5,6 +5,7 @@ written."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -75,18 +76,25 @@ def test_pending_requests_are_listed_filtered_and_paged(served: tuple[Store, Web
     by_workflow = server.request("GET", "/api/requests", token=ALICE,
                                  query={"workflow": "drafts"}).json()  # fmt: skip
     assert sorted(item["run_id"] for item in by_workflow["items"]) == sorted(r.run_id for r in runs)
-    # A page at a time: every request once, whatever the page size.
-    for limit in (1, 2, 4):
+    # A page at a time: every request once, in order, whatever the page size and the order.
+    in_order = [*(run.run_id for run in runs), asked.run_id, route.run_id, gated.run_id]
+    assert ids == in_order[::-1]  # most recently asked first
+    for limit, order in itertools.product((1, 2, 4), ("newest", "oldest")):
         seen: list[str] = []
         cursor: str | None = ""
         while cursor is not None:
-            page = server.request("GET", "/api/requests", token=ALICE,
-                                  query={"limit": limit, "cursor": cursor}).json()  # fmt: skip
+            query: dict[str, str | int] = {"limit": limit, "cursor": cursor, "order": order}
+            page = server.request("GET", "/api/requests", token=ALICE, query=query).json()
             assert len(page["items"]) <= limit
             seen += [item["run_id"] for item in page["items"]]
             cursor = page["next_cursor"]
-        assert sorted(seen) == sorted(ids), limit
-    for bad in ({"limit": 0}, {"limit": "many"}, {"cursor": "nope"}, {"kind": "poem"}):
+        assert seen == (in_order if order == "oldest" else in_order[::-1]), (limit, order)
+    newest = server.request("GET", "/api/requests", token=ALICE, query={"limit": 1}).json()
+    oldest = server.request("GET", "/api/requests", token=ALICE,
+                            query={"limit": 1, "order": "oldest"}).json()  # fmt: skip
+    for bad in ({"limit": 0}, {"limit": "many"}, {"cursor": "nope"}, {"kind": "poem"},
+                {"order": "sideways"}, {"cursor": newest["next_cursor"], "order": "oldest"},
+                {"cursor": oldest["next_cursor"]}):  # fmt: skip
         _error(server.request("GET", "/api/requests", token=ALICE, query=bad), 400, "bad_request")
 
 

@@ -103,6 +103,11 @@ def test_a_reviewer_rejects_sees_the_next_iteration_then_edits_and_approves(
     rows = page.locator("table.inbox tbody tr")
     expect(rows).to_have_count(2)
     _screenshot(page, tmp_path, "inbox.png")
+    workflow_column = rows.locator("td:nth-child(2)")
+    expect(workflow_column).to_have_text(["orders", "drafts"])  # most recently asked first
+    page.get_by_label("Order").select_option("oldest")
+    page.get_by_role("button", name="Filter").click()
+    expect(workflow_column).to_have_text(["drafts", "orders"])  # the longest waiting first
     page.get_by_role("link", name="Accept this draft?").click()
     output = page.locator("#output")
     expect(output).to_have_text("Draft for the quarterly numbers <b>are in</b>\nSecond line")

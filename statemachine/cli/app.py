@@ -146,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "--offset", type=_integer(0), default=0, help="skip this many runs first (default 0)"
     )
+    runs.add_argument("--oldest-first", action="store_true", help="least recently changed first")
     show = command("show", cmd_show, "one run: its state, pending request, decisions and history")
     show.add_argument("run", help=f"{_RUN}, or a prefix that only it starts with")
     for verdict in ("confirm", "reject"):

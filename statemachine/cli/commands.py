@@ -177,10 +177,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     found: list[RunRecord]
     with opened(args.store) as store:
         if args.dead:
-            found = store.dead(limit=args.limit, offset=args.offset)
+            found = store.dead(limit=args.limit, offset=args.offset, oldest_first=args.oldest_first)
             _unreadable(found.unreadable)
         else:
-            found = _page(store, args.state, args.limit, args.offset)
+            found = _page(store, args.state, args.limit, args.offset, args.oldest_first)
     rows = [summary(run) for run in found]
     if args.dead:
         columns, empty = ["run_id", "workflow", "step", "attempts", "updated_at"], "dead-lettered "
@@ -190,22 +190,28 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _page(store: Store, state: str | None, limit: int, offset: int) -> list[RunRecord]:
-    """A page of the runs in `state` (any, without one), most recently changed first."""
+def _page(
+    store: Store, state: str | None, limit: int, offset: int, oldest_first: bool
+) -> list[RunRecord]:
+    """A page of the runs in `state` (any, without one), most recently changed first (or
+    last)."""
     if state != "paused":
-        page = store.page(state, limit=limit, offset=offset)
+        page = store.page(state, limit=limit, offset=offset, oldest_first=oldest_first)
         _unreadable(page.unreadable)
         return page
     # Two states merged: each is read from its start to the end of the page.
     end = offset + limit
     if end > PAGE_LIMIT:
         raise Failure(f"--state paused lists the first {PAGE_LIMIT} runs only", EXIT_USAGE)
-    pages = [store.page(each, limit=end) for each in ("awaiting_confirmation", "awaiting_review")]
+    pages = [
+        store.page(each, limit=end, oldest_first=oldest_first)
+        for each in ("awaiting_confirmation", "awaiting_review")
+    ]
     _unreadable([exc for page in pages for exc in page.unreadable])
     return sorted(
         (run for page in pages for run in page),
         key=lambda run: (run.updated_at, run.run_id),
-        reverse=True,
+        reverse=not oldest_first,
     )[offset:end]
 
 

@@ -23,6 +23,7 @@ from statemachine.store.values import (
     RunList,
     aware,
     check_count,
+    check_flag,
     check_run_id,
     new_id,
 )
@@ -34,6 +35,10 @@ T = TypeVar("T")
 
 def _time(now: datetime | None, name: str = "now") -> datetime | None:
     return None if now is None else aware(now, name)
+
+
+def _oldest(oldest_first: object) -> bool:
+    return check_flag("oldest_first", oldest_first)
 
 
 class Operations(ABC):
@@ -61,13 +66,15 @@ class Operations(ABC):
 
     # Plans a store with indexes replaces with its own.
 
-    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
+    def plan_page(
+        self, state: str | None, limit: int, offset: int, oldest_first: bool = False
+    ) -> Plan[RunList]:
         """How this store lists a page of runs."""
-        return plans.page(state, limit, offset)
+        return plans.page(state, limit, offset, oldest_first)
 
-    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
+    def plan_dead(self, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
         """How this store lists its dead letters."""
-        failed = yield from self.plan_page("failed", 1000, 0)
+        failed = yield from self.plan_page("failed", 1000, 0, oldest_first)
         return plans.dead(failed, limit, offset)
 
     def plan_claim(
@@ -271,26 +278,33 @@ class Operations(ABC):
         """`list_runs`, awaited."""
         return await self._arun(plans.list_runs(workflow))
 
-    def page(self, state: str | None = None, *, limit: int = 50, offset: int = 0) -> RunList:
-        """Runs, most recently changed first, optionally only those in `state` (see `STATES`).
+    def page(
+        self, state: str | None = None, *, limit: int = 50, offset: int = 0,
+        oldest_first: bool = False,
+    ) -> RunList:  # fmt: skip
+        """Runs, most recently changed first (with `oldest_first`, least recently changed
+        first), optionally only those in `state` (see `STATES`). Stores with indexes answer
+        in time proportional to the page, from either end. Overdue timeouts are not applied:
+        this is a listing, not a read of one run. Runs that cannot be read are left out, and
+        listed in the answer's `unreadable`."""
+        return self._run(self.plan_page(state, limit, offset, _oldest(oldest_first)))
 
-        Stores with indexes answer in time proportional to the page. Overdue timeouts are not
-        applied: this is a listing, not a read of one run. Runs that cannot be read are left
-        out, and listed in the answer's `unreadable`.
-        """
-        return self._run(self.plan_page(state, limit, offset))
-
-    async def apage(self, state: str | None = None, *, limit: int = 50, offset: int = 0) -> RunList:
+    async def apage(
+        self, state: str | None = None, *, limit: int = 50, offset: int = 0,
+        oldest_first: bool = False,
+    ) -> RunList:  # fmt: skip
         """`page`, awaited."""
-        return await self._arun(self.plan_page(state, limit, offset))
+        return await self._arun(self.plan_page(state, limit, offset, _oldest(oldest_first)))
 
-    def dead(self, *, limit: int = 50, offset: int = 0) -> RunList:
-        """Failed runs that no worker will retry, most recently changed first."""
-        return self._run(self.plan_dead(limit, offset))
+    def dead(self, *, limit: int = 50, offset: int = 0, oldest_first: bool = False) -> RunList:
+        """Failed runs that no worker will retry, most recently changed first (or last)."""
+        return self._run(self.plan_dead(limit, offset, _oldest(oldest_first)))
 
-    async def adead(self, *, limit: int = 50, offset: int = 0) -> RunList:
+    async def adead(
+        self, *, limit: int = 50, offset: int = 0, oldest_first: bool = False
+    ) -> RunList:
         """`dead`, awaited."""
-        return await self._arun(self.plan_dead(limit, offset))
+        return await self._arun(self.plan_dead(limit, offset, _oldest(oldest_first)))
 
     # Work for workers
 
@@ -370,8 +384,8 @@ class Operations(ABC):
         before = aware(before, "finished_before")
         check_count("limit", limit, 1, 1_000_000)
         listings = [
-            *(partial(self.plan_page, state, PAGE) for state in FINISHED),
-            partial(self.plan_dead, PAGE),
+            *(partial(self.plan_page, state, PAGE, oldest_first=True) for state in FINISHED),
+            partial(self.plan_dead, PAGE, oldest_first=True),
         ]
         return plan_purge(listings, before, workflow, dry_run, limit)
 

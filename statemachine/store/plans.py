@@ -260,9 +260,9 @@ def list_runs(workflow: str | None) -> Plan[RunList]:
     return RunList(runs, unreadable)
 
 
-def page(state: str | None, limit: int, offset: int) -> Plan[RunList]:
-    """Runs, most recently changed first, optionally only those in `state`: by reading every
-    run (stores with indexes answer from them instead)."""
+def page(state: str | None, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
+    """Runs, most recently changed first (or last), optionally only those in `state`: by
+    reading every run (stores with indexes answer from them instead)."""
     check_page(state, limit, offset)
     unreadable: list[CorruptRun] = []
     runs = []
@@ -270,7 +270,7 @@ def page(state: str | None, limit: int, offset: int) -> Plan[RunList]:
         run = yield from readable(run_id, unreadable)
         if run is not None and (state is None or run_state(run) == state):
             runs.append(run)
-    runs.sort(key=lambda run: (run.updated_at, run.run_id), reverse=True)
+    runs.sort(key=lambda run: (run.updated_at, run.run_id), reverse=not oldest_first)
     return RunList(runs[offset : offset + limit], unreadable)
 
 

@@ -26,25 +26,19 @@ PAGE = 500
 """Runs a purge reads per page of a listing."""
 
 Lister = Callable[[int], Generator[Any, Any, RunList]]
+"""A listing of ended runs, oldest first, from an offset."""
 
 
 def plan_purge(
     listings: Sequence[Lister], before: datetime, workflow: str | None, dry_run: bool, limit: int
 ) -> Plan[list[str]]:
     """Remove up to `limit` runs that ended before `before` (of `workflow`, if given), oldest
-    first; the ids removed (with `dry_run`: those that would be)."""
+    first; the ids removed (with `dry_run`: those that would be). Each listing is read oldest
+    first, and only until it passes `before` or has given `limit` runs: the cost follows what
+    is removed, not what is kept."""
     found: list[RunRecord] = []
     for listing in listings:
-        offset = 0
-        while True:
-            page = yield from listing(offset)
-            found += [
-                run for run in page
-                if run.updated_at < before and (workflow is None or run.workflow == workflow)
-            ]  # fmt: skip
-            if len(page) + len(page.unreadable) < PAGE:
-                break
-            offset += PAGE
+        found += yield from _ended(listing, before, workflow, limit)
     found.sort(key=lambda run: run.updated_at)
     chosen = found[:limit]
     if dry_run:
@@ -57,3 +51,21 @@ def plan_purge(
             continue  # it changed, went, or is being executed: left for another purge
         removed.append(run.run_id)
     return removed
+
+
+def _ended(
+    listing: Lister, before: datetime, workflow: str | None, limit: int
+) -> Plan[list[RunRecord]]:
+    """The first `limit` runs of `listing` (of `workflow`) that ended before `before`."""
+    found: list[RunRecord] = []
+    offset = 0
+    while True:
+        page = yield from listing(offset)
+        for run in page:
+            if run.updated_at >= before or len(found) == limit:
+                return found
+            if workflow is None or run.workflow == workflow:
+                found.append(run)
+        if len(page) + len(page.unreadable) < PAGE:
+            return found
+        offset += PAGE

@@ -25,6 +25,7 @@ __all__ = [
     "aware",
     "check_commit",
     "check_count",
+    "check_flag",
     "check_page",
     "check_run_id",
     "check_seconds",
@@ -96,6 +97,13 @@ def check_count(name: str, value: object, low: int, high: int) -> int:
         raise InvalidArgument(
             f"{name} must be an integer from {low} to {high}, not {shorten(value)}"
         )
+    return value
+
+
+def check_flag(name: str, value: object) -> bool:
+    """`value` if it is True or False, else `InvalidArgument` naming it."""
+    if type(value) is not bool:
+        raise InvalidArgument(f"{name} must be True or False, not {shorten(value)}")
     return value
 
 

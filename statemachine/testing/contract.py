@@ -20,6 +20,7 @@ Needs Hypothesis (``pip install hitl-statemachine[testing]``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -296,10 +297,10 @@ def store_agreement(
 
         @invariant()
         def same_pages(self) -> None:
-            for state in (None, *STATES):
-                page = self.store.page(state, limit=10)
-                theirs = [run.run_id for run in self.reference.page(state, limit=10)]
-                assert [run.run_id for run in page] == theirs, state
+            for state, oldest_first in itertools.product((None, *STATES), (False, True)):
+                page = self.store.page(state, limit=10, oldest_first=oldest_first)
+                theirs = self.reference.page(state, limit=10, oldest_first=oldest_first)
+                assert [run.run_id for run in page] == [run.run_id for run in theirs], state
                 # A run that cannot be read is left out of the page, and reported beside it.
                 assert {exc.run_id for exc in page.unreadable} <= set(self.corrupt)
 

@@ -72,7 +72,9 @@ def routes(inbox: Inbox) -> list[Route]:
 
     async def requests(request: Request, actor: str, may_decide: bool) -> Response:
         query = request.query_params
-        filters = Filters.parse(query.get("workflow"), query.get("kind"), query.get("assignee"))
+        filters = Filters.parse(
+            query.get("workflow"), query.get("kind"), query.get("assignee"), query.get("order")
+        )
         page = await pending_page(
             inbox.store, inbox.catalog, filters, _limit(query.get("limit")), query.get("cursor")
         )

@@ -118,8 +118,11 @@ _PAGE_PARAMETERS = [
     {"name": "assignee", "in": "query", "schema": {"type": "string"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000,
                                                   "default": 50}},
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["newest", "oldest"],
+                                                  "default": "newest"},
+     "description": "most recently asked first, or the longest waiting first"},
     {"name": "cursor", "in": "query", "schema": {"type": "string"},
-     "description": "next_cursor of the page before"},
+     "description": "next_cursor of the page before (with the same order)"},
 ]  # fmt: skip
 _RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 

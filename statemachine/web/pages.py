@@ -206,7 +206,7 @@ def routes(inbox: Inbox) -> list[Route]:
 
     async def inbox_page(request: Request, user: User, form: Any) -> Response:
         query = request.query_params
-        filters = Filters.parse(query.get("workflow"), query.get("kind"), None)
+        filters = Filters.parse(query.get("workflow"), query.get("kind"), None, query.get("order"))
         listed = await pending_page(inbox.store, inbox.catalog, filters, 50, query.get("cursor"))
         now = await inbox.store.anow()
         wanted = {key: value for key, value in query.items() if key != "cursor" and value}

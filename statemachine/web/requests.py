@@ -27,6 +27,7 @@ from statemachine.tools.asked import decision, notice, pending, when
 from statemachine.tools.flowchart import flowchart
 
 __all__ = [
+    "ORDERS",
     "Catalog",
     "Choice",
     "Filters",
@@ -47,7 +48,9 @@ _WAITING_ON = {
     RequestKind.error: "awaiting_review",
 }
 _STATES = ("awaiting_confirmation", "awaiting_review")
-_CURSOR = re.compile(r"(\d{1,9})\.(\d{1,9})")
+_CURSOR = re.compile(r"(\d{1,9})\.(\d{1,9})(o?)")  # "o": made for the oldest first
+ORDERS = ("newest", "oldest")
+"""The orders of a listing: most recently asked first, or the longest waiting first."""
 
 ALIASES = {"input": Verdict.provide, "route": Verdict.select}
 """The API's names for decisions beside the store's own (`Verdict`)."""
@@ -85,25 +88,36 @@ class Catalog:
 
 @attrs.frozen
 class Filters:
-    """Which pending requests a listing shows; None: any."""
+    """Which pending requests a listing shows (None: any), and in which order: most recently
+    asked first, or with `oldest_first` the longest waiting first."""
 
     workflow: str | None = None
     kind: RequestKind | None = None
     assignee: str | None = None
+    oldest_first: bool = False
 
     @classmethod
-    def parse(cls, workflow: str | None, kind: str | None, assignee: str | None) -> Filters:
-        """From query parameters (an empty one is no filter).
+    def parse(
+        cls, workflow: str | None, kind: str | None, assignee: str | None, order: str | None = None
+    ) -> Filters:
+        """From query parameters (an empty one is no filter; `order` is ``newest``, the
+        default, or ``oldest``).
 
         Raises:
-            InvalidArgument: an unknown kind.
+            InvalidArgument: an unknown kind or order.
         """
         try:
             asked = RequestKind(kind) if kind else None
         except ValueError:
             known = ", ".join(each.value for each in RequestKind)
             raise InvalidArgument(f"unknown kind {shorten(kind)}; one of: {known}") from None
-        return cls(workflow or None, asked, assignee or None)
+        if order not in (None, "", *ORDERS):
+            raise InvalidArgument(f"unknown order {shorten(order)}; one of: {', '.join(ORDERS)}")
+        return cls(workflow or None, asked, assignee or None, order == "oldest")
+
+    @property
+    def order(self) -> str:
+        return "oldest" if self.oldest_first else "newest"
 
     def admit(self, run: RunRecord, gate: Gate) -> bool:
         assert gate.request is not None
@@ -123,36 +137,46 @@ class Page:
     unreadable: int
 
 
-def _offsets(cursor: str | None) -> list[int]:
+def _offsets(cursor: str | None, oldest_first: bool) -> list[int]:
     if cursor is None or cursor == "":
         return [0, 0]
     found = _CURSOR.fullmatch(cursor)
     if found is None:
         raise InvalidArgument(f"malformed cursor {shorten(cursor)}: pass back the one a page gave")
+    if bool(found.group(3)) != oldest_first:
+        made = "oldest" if found.group(3) else "newest"
+        raise InvalidArgument(f"this cursor was made for order={made}: pass that order with it")
     return [int(found.group(1)), int(found.group(2))]
 
 
 async def pending_page(
     store: Store, catalog: Catalog, filters: Filters, limit: int, cursor: str | None
 ) -> Page:
-    """The pending requests that pass `filters`, most recently paused first, at most `limit`.
+    """The pending requests that pass `filters`, most recently paused first (or, with the
+    filters' `oldest_first`, the longest waiting first), at most `limit`.
 
-    Each of the two indexes is read one page of `limit` runs from where the cursor left it;
-    the runs are merged newest first and taken while both pages last (or one is exhausted), so
-    a filter that admits few runs gives short pages, never a scan.
+    Each of the two indexes is read one page of `limit` runs from where the cursor left it,
+    from the end the order starts at; the runs are merged in that order and taken while both
+    pages last (or one is exhausted), so a filter that admits few runs gives short pages,
+    never a scan.
 
     Raises:
         InvalidArgument: a limit out of 1..1000, or a cursor this listing did not make.
     """
     if type(limit) is not int or not 1 <= limit <= 1000:
         raise InvalidArgument("limit must be an integer from 1 to 1000")
-    offsets = _offsets(cursor)
+    offsets = _offsets(cursor, filters.oldest_first)
     wanted = [
         state for state in _STATES if filters.kind is None or _WAITING_ON[filters.kind] == state
     ]
     try:
         pages = {
-            state: await store.apage(state, limit=limit, offset=offsets[_STATES.index(state)])
+            state: await store.apage(
+                state,
+                limit=limit,
+                offset=offsets[_STATES.index(state)],
+                oldest_first=filters.oldest_first,
+            )
             for state in wanted
         }
     except StoreNotFound:  # nothing was ever stored there: nothing waits
@@ -163,7 +187,7 @@ async def pending_page(
     merged = sorted(
         ((run, state) for state, page in pages.items() for run in page),
         key=lambda pair: (pair[0].updated_at, pair[0].run_id),
-        reverse=True,
+        reverse=not filters.oldest_first,
     )
     taken = dict.fromkeys(pages, 0)
     items: list[dict[str, Any]] = []
@@ -175,14 +199,15 @@ async def pending_page(
         if gate is not None and gate.request is not None and filters.admit(run, gate):
             items.append(request_item(run, gate, catalog))
         if taken[state] == len(pages[state]) and read[state] == limit:
-            break  # this index may hold more runs older than the next one of the other's
+            break  # this index may hold runs that come before the other's next one
     more = False
     for state in pages:
         index = _STATES.index(state)
         done = taken[state] == len(pages[state])
         offsets[index] += read[state] if done else taken[state]
         more = more or not done or read[state] == limit
-    return Page(items, f"{offsets[0]}.{offsets[1]}" if more else None, unreadable)
+    mark = "o" if filters.oldest_first else ""
+    return Page(items, f"{offsets[0]}.{offsets[1]}{mark}" if more else None, unreadable)
 
 
 def request_item(run: RunRecord, gate: Gate, catalog: Catalog) -> dict[str, Any]:

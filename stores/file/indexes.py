@@ -53,20 +53,24 @@ class Indexes(Store):
     unlist: Callable[[str, frozenset[Entry]], None]
     exists: Callable[[], None]
 
-    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
-        """Runs, most recently changed first: the head of each state's index, merged."""
+    def plan_page(
+        self, state: str | None, limit: int, offset: int, oldest_first: bool = False
+    ) -> Plan[RunList]:
+        """Runs, most recently changed first (or last): one end of each state's index, merged."""
         if not self.indexed:
-            return (yield from plans.page(state, limit, offset))
+            return (yield from plans.page(state, limit, offset, oldest_first))
         check_page(state, limit, offset)
         indexes = [f"state/{each}" for each in (STATES if state is None else (state,))]
-        return (yield Do(partial(self._window, indexes, limit, offset)))  # type: ignore[no-any-return]
+        window = partial(self._window, indexes, limit, offset, oldest_first)
+        return (yield Do(window))  # type: ignore[no-any-return]
 
-    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
-        """Dead-lettered runs, most recently changed first, from the dead index."""
+    def plan_dead(self, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
+        """Dead-lettered runs, most recently changed first (or last), from the dead index."""
         if not self.indexed:
-            return plans.dead((yield from plans.page("failed", 1000, 0)), limit, offset)
+            failed = yield from plans.page("failed", 1000, 0, oldest_first)
+            return plans.dead(failed, limit, offset)
         check_page(None, limit, offset)
-        return (yield Do(partial(self._window, ["dead"], limit, offset)))  # type: ignore[no-any-return]
+        return (yield Do(partial(self._window, ["dead"], limit, offset, oldest_first)))  # type: ignore[no-any-return]
 
     def plan_claim(
         self, now: datetime | None, workflows: Collection[str] | None
@@ -102,14 +106,16 @@ class Indexes(Store):
 
     # What the plans do in one call each (in a thread under asyncio)
 
-    def _window(self, indexes: list[str], limit: int, offset: int) -> RunList:
-        """Entries `offset` to `offset + limit` of the merged `indexes`, latest first."""
+    def _window(self, indexes: list[str], limit: int, offset: int, oldest_first: bool) -> RunList:
+        """Entries `offset` to `offset + limit` of the merged `indexes`, latest (or earliest)
+        first."""
         self.exists()
-        streams = [_tagged(index, self._tree.descending(index)) for index in indexes]
+        walk = self._tree.ascending if oldest_first else self._tree.descending
+        streams = [_tagged(index, walk(index)) for index in indexes]
         runs = RunList()
         seen: set[str] = set()
         passed = 0
-        for key, run_id, index in heapq.merge(*streams, reverse=True):
+        for key, run_id, index in heapq.merge(*streams, reverse=not oldest_first):
             if run_id in seen:
                 continue
             try:

@@ -260,16 +260,20 @@ class Indexes(Records):
                 due = None
         return fired
 
-    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
-        """Runs, most recently changed first: each partition's ``states`` index gives its top
-        ``offset + limit`` of each state asked for, all in one pipelined round trip, so the cost
-        follows the page, not the number of runs stored."""
+    def plan_page(
+        self, state: str | None, limit: int, offset: int, oldest_first: bool = False
+    ) -> Plan[RunList]:
+        """Runs, most recently changed first (or last): each partition's ``states`` index gives
+        its first ``offset + limit`` of each state asked for, from the end asked for, all in
+        one pipelined round trip, so the cost follows the page, not the number of runs stored."""
         check_page(state, limit, offset)
         wanted = STATES if state is None else (state,)
         tags = self._tags()
-        # Entries "<state>|..." sort before "<state>}".
+        # Entries "<state>|..." sort after "[<state>|" and before "(<state>}".
         commands = tuple(
-            ("zrevrangebylex", (f"{tag}:states", f"({each}}}", f"[{each}|", 0, offset + limit))
+            ("zrangebylex", (f"{tag}:states", f"[{each}|", f"({each}}}", 0, offset + limit))
+            if oldest_first
+            else ("zrevrangebylex", (f"{tag}:states", f"({each}}}", f"[{each}|", 0, offset + limit))
             for tag in tags
             for each in wanted
         )
@@ -286,23 +290,29 @@ class Indexes(Records):
                         yield Cmd("zrem", (key, entry), key)
                         continue
                     entries.append((parsed[0], parsed[1], tag, entry))
-        entries.sort(reverse=True)
+        entries.sort(reverse=not oldest_first)
         window = entries[offset : offset + limit]
         return (yield from self._load_many([(r, f"{t}:states", e) for _, r, t, e in window]))
 
-    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
-        """Dead-lettered runs, most recently failed first, from the dead index."""
+    def plan_dead(self, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
+        """Dead-lettered runs, most recently failed first (or last), from the dead index."""
         scored: list[tuple[float, str, str]] = []
         tags = self._tags()
+        end = offset + limit - 1
         every = yield from self._first_of_each(
-            [("zrevrange", (f"{tag}:dead", 0, offset + limit - 1, True)) for tag in tags]
+            [
+                ("zrange", (f"{tag}:dead", 0, end, False, True))  # ascending, with scores
+                if oldest_first
+                else ("zrevrange", (f"{tag}:dead", 0, end, True))  # with scores
+                for tag in tags
+            ]
         )
         for tag, found in zip(tags, every, strict=True):
             key = f"{tag}:dead"
             members = yield from self._valid(key, [text(member) for member, _ in found])
             scores = {text(member): score for member, score in found}
             scored += [(scores[run_id], run_id, key) for run_id in members]
-        scored.sort(reverse=True)
+        scored.sort(reverse=not oldest_first)
         window = scored[offset : offset + limit]
         return (yield from self._load_many([(run_id, key, run_id) for _, run_id, key in window]))
 

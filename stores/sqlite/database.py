@@ -13,9 +13,11 @@ Waiting for a lock is done here, not by SQLite's busy handler: that handler slee
 sleeps so long can miss every moment the lock is free, for seconds (seen in the chaos test).
 The threads of one process take turns through a lock of their own, which wakes the next one
 at once; between processes, a transaction that finds the database locked is tried again
-after a few milliseconds (growing from 0.5 ms to 5 ms, with jitter), for up to the busy
-timeout; then the caller gets `StoreUnavailable`. A transaction that fails is rolled back, so
-"tried again" never means "applied twice".
+after a pause growing from 50 µs to 5 ms (with jitter), for up to the busy timeout; then
+the caller gets `StoreUnavailable`. A transaction holds the lock for about 0.15 ms, so a first
+pause of 0.5 ms left the lock idle, and two worker processes ran slower than one (0.93x, and
+1.34x with 50 µs: `bench/scaling.py`). A transaction that fails is rolled back, so "tried
+again" never means "applied twice".
 
 The schema (`SCHEMA`) is made by the first connection that finds the database empty, in one
 transaction, and stamped with an application id and a layout version: a database written in
@@ -72,7 +74,7 @@ CREATE INDEX runs_dead ON runs (changed, run_id) WHERE dead IS NOT NULL;
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-_FIRST_PAUSE = 0.0005
+_FIRST_PAUSE = 0.00005
 _LONGEST_PAUSE = 0.005
 _abandoned: list[sqlite3.Connection] = []  # a parent's connections, never touched after a fork
 _writers: dict[str, threading.Lock] = {}  # database file -> the lock its writers here take turns at

@@ -97,8 +97,8 @@ def _snapshots(connection: sqlite3.Connection, run_ids: list[str]) -> list[Row]:
     return [rows[run_id] for run_id in run_ids if run_id in rows]
 
 
-_BY_STATE = "SELECT changed, run_id FROM runs WHERE state = ? ORDER BY changed DESC, run_id DESC"
-_DEAD = "SELECT changed, run_id FROM runs WHERE dead IS NOT NULL ORDER BY changed DESC, run_id DESC"
+_BY_STATE = "SELECT changed, run_id FROM runs WHERE state = ? ORDER BY changed {0}, run_id {0}"
+_DEAD = "SELECT changed, run_id FROM runs WHERE dead IS NOT NULL ORDER BY changed {0}, run_id {0}"
 _READY = (  # runnable at once, or runnable by now: two ranges of the index, each in order
     "SELECT ready_at, run_id FROM runs WHERE workflow = ? AND immediate = 1"
     " AND ready_at IS NOT NULL ORDER BY ready_at, run_id LIMIT ?",
@@ -115,13 +115,15 @@ _DUE = "SELECT deadline, run_id FROM runs WHERE deadline < ? ORDER BY deadline, 
 
 def _window(
     path: Path, queries: Iterable[tuple[str, tuple[Any, ...]]], limit: int, offset: int,
-    connection: sqlite3.Connection,
+    oldest_first: bool, connection: sqlite3.Connection,
 ) -> list[Row]:  # fmt: skip
-    """The rows of entries `offset` to `offset + limit` of the merged `queries`, latest first."""
+    """The rows of entries `offset` to `offset + limit` of the merged `queries`, latest (or
+    earliest) first; each query's ``{0}`` is the order."""
+    order = "ASC" if oldest_first else "DESC"
     entries: list[tuple[Any, str]] = []
     for sql, args in queries:
-        entries += _top(path, connection, sql, args, offset + limit)
-    entries.sort(reverse=True)
+        entries += _top(path, connection, sql.format(order), args, offset + limit)
+    entries.sort(reverse=not oldest_first)
     return _snapshots(connection, [run_id for _, run_id in entries[offset : offset + limit]])
 
 
@@ -169,19 +171,20 @@ class Indexes:
                 runs.unreadable.append(exc)
         return runs
 
-    def plan_page(self, state: str | None, limit: int, offset: int) -> Plan[RunList]:
-        """Runs, most recently changed first: the head of each state's index, merged."""
+    def plan_page(
+        self, state: str | None, limit: int, offset: int, oldest_first: bool = False
+    ) -> Plan[RunList]:
+        """Runs, most recently changed first (or last): one end of each state's index, merged."""
         check_page(state, limit, offset)
         queries = [(_BY_STATE, (each,)) for each in (STATES if state is None else (state,))]
-        rows = yield Read(partial(_window, self.path, queries, limit, offset), snapshot=True)
-        return (yield from self._listed(rows))
+        window = partial(_window, self.path, queries, limit, offset, oldest_first)
+        return (yield from self._listed((yield Read(window, snapshot=True))))
 
-    def plan_dead(self, limit: int, offset: int) -> Plan[RunList]:
-        """Dead-lettered runs (and runs set aside), most recently changed first."""
+    def plan_dead(self, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
+        """Dead-lettered runs (and runs set aside), most recently changed first (or last)."""
         check_page(None, limit, offset)
-        queries = [(_DEAD, ())]
-        rows = yield Read(partial(_window, self.path, queries, limit, offset), snapshot=True)
-        return (yield from self._listed(rows))
+        window = partial(_window, self.path, [(_DEAD, ())], limit, offset, oldest_first)
+        return (yield from self._listed((yield Read(window, snapshot=True))))
 
     def plan_claim(
         self, now: datetime | None, workflows: Collection[str] | None
