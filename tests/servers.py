@@ -122,6 +122,33 @@ class RedisServer:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def pause(self) -> None:
+        """Stop the server (SIGSTOP), as a slow or cut-off machine would be, until `resume`."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        wait_until_stopped(self.process.pid)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+def wait_until_stopped(pid: int, timeout: float = 10) -> None:
+    """Wait for every thread of `pid` to be stopped: SIGSTOP is sent at once, but a thread in
+    the middle of a system call (taking a lock, say) finishes it first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        states = []
+        for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(task.read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a thread that ended meanwhile
+        if all(state in ("T", "t", "Z") for state in states):
+            return
+        time.sleep(0.001)  # polls the threads' states; bounded by `timeout`
+    raise AssertionError(f"process {pid} did not stop")
+
 
 def start_cluster(directory: Path, nodes: int = 3) -> list[RedisServer]:
     """`nodes` masters on loopback ports, joined by `redis-cli --cluster create`."""

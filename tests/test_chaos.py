@@ -46,7 +46,7 @@ from statemachine.testing import check_history
 from stores import RedisStore, SqliteStore, open_store
 
 from .chaos_app import TIMEOUT, answered, workflows
-from .servers import RedisServer
+from .servers import RedisServer, wait_until_stopped
 
 ROOT = Path(__file__).parent.parent
 RUNS = 200
@@ -121,23 +121,6 @@ def wait_for_busy_worker(busy: Path, by_pid: dict[int, int], timeout: float = 30
                 return by_pid[pid]
         time.sleep(0.005)  # polls the markers; bounded by `timeout`
     raise AssertionError("no worker started a unit")
-
-
-def wait_until_stopped(pid: int, timeout: float = 10) -> None:
-    """Wait for every thread of `pid` to be stopped: SIGSTOP is sent at once, but a thread in
-    the middle of a system call (taking a lock, say) finishes it first."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        states = []
-        for task in Path(f"/proc/{pid}/task").glob("*/stat"):
-            try:
-                states.append(task.read_text().rsplit(")", 1)[1].split()[0])
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a thread that ended meanwhile
-        if all(state in ("T", "t", "Z") for state in states):
-            return
-        time.sleep(0.001)  # polls the threads' states; bounded by `timeout`
-    raise AssertionError(f"process {pid} did not stop")
 
 
 def holds_the_write_lock(path: Path) -> bool:
