@@ -1,6 +1,6 @@
 """Worker throughput with 1 and 2 worker processes, on Redis and on SQLite.
 
-    python bench/scaling.py [--runs 400] [--rounds 5] [--stores redis,sqlite]
+    python bench/scaling.py [--runs 400] [--rounds 5] [--stores redis,sqlite,sqlite-normal]
 
 Each run is three plain steps, so three units of work: a worker claims the run, executes one
 step, commits it and hands the run over, three times. A batch stores `--runs` runnable runs,
@@ -9,7 +9,8 @@ opened the store (it says "ready"), then tells them all to go and times until no
 pending. Batches of 1 and 2 processes alternate, each on a fresh prefix (Redis) or database
 file (SQLite); the ratio is the median of the per-round ratios, with the lowest and highest.
 The redis-server is started by this script (AOF on, ``appendfsync everysec``); the SQLite
-database is on the working directory's disk (WAL, ``synchronous=FULL``).
+database is on the working directory's disk (WAL, ``synchronous=FULL``; ``sqlite-normal``:
+``synchronous=NORMAL``, no sync per commit).
 
 The control: what the machine itself gives two processes at the moment, measured in the same
 rounds: a pure-Python loop, once in one process and then the same loop in each of two
@@ -167,8 +168,10 @@ def main() -> None:
                     for processes in (1, 2):
                         if kind == "redis":
                             url = f"{server.url}?prefix=s{n}-{processes}"
-                        else:
+                        elif kind == "sqlite":
                             url = f"sqlite://{base}/runs-{n}-{processes}.db"
+                        else:  # sqlite-normal: no sync per commit
+                            url = f"sqlite://{base}/runs-{n}-{processes}-n.db?synchronous=NORMAL"
                         pair.append(rate(url, args.runs, processes, pid))
                     pairs.append(pair)
                     controls.append(control())

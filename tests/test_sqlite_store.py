@@ -29,6 +29,7 @@ from statemachine import (
     StoreNotFound,
     StoreUnavailable,
 )
+from statemachine.core.codec import encode_run
 from statemachine.testing import EPOCH
 from stores import SqliteStore, open_store
 
@@ -314,3 +315,28 @@ def test_connections_of_every_thread_are_closed_and_reopened(tmp_path: Path) -> 
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             connection.execute("SELECT 1")
     assert store.load("run-1") == record()
+
+
+def test_a_claim_reads_the_run_with_its_lease(tmp_path: Path) -> None:
+    """The claim's read of the run is what `load_claimed` gives (no second read: a row
+    spoiled after the claim is not seen); a lease released unloaded keeps nothing."""
+    import asyncio
+
+    path = tmp_path / "runs.db"
+    store = SqliteStore(path)
+    run = record()
+    store.create(run)
+    for load in (store.load_claimed, lambda lease: asyncio.run(store.aload_claimed(lease))):
+        lease = store.claim()
+        assert lease is not None
+        execute(path, "UPDATE runs SET data = '{\"spoiled'")
+        assert load(lease) == run
+        with pytest.raises(CorruptRun):
+            load(lease)  # read once: then as stored
+        store.release(lease)
+        execute(path, "UPDATE runs SET data = ?", encode_run(run).decode())
+    for _ in range(100):
+        lease = store.claim()
+        assert lease is not None
+        store.release(lease)
+    assert store._claimed == {}

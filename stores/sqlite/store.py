@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -69,7 +70,9 @@ _PURGE = (
     " deadline = NULL, dead = NULL, data = '' WHERE run_id = ? AND version = ?"
     " AND state != 'purged'"
 )
-_READY = "SELECT ready_at, immediate FROM runs WHERE run_id = ?"
+# A claim reads the run with its readiness: the snapshot is kept for `load_claimed`.
+_READY = "SELECT ready_at, immediate, CAST(data AS BLOB), dead FROM runs WHERE run_id = ?"
+_CLAIMED = 64  # claimed runs' snapshots kept for `load_claimed` at most (a bound for leaks)
 _SET_ASIDE = (
     "UPDATE runs SET state = 'failed', ready_at = NULL, immediate = 0, deadline = NULL,"
     " dead = ?, written = ? WHERE run_id = ? AND state != 'purged'"
@@ -130,6 +133,8 @@ class SqliteStore(Indexes, Store):
         self.max_run_bytes = max_run_bytes
         self._db = Database(self.path, self.synchronous, self.busy_timeout)
         self._locks = RunLocks(Path(f"{self.path}-locks"), self._db.missing)
+        self._claimed: dict[str, tuple[bytes, Any]] = {}  # lease token -> snapshot, dead
+        self._claiming = threading.Lock()
         if create:
             self._db.connection(create=True)
 
@@ -248,6 +253,8 @@ class SqliteStore(Indexes, Store):
         return self._locks.take(run_id)
 
     def release(self, lease: Lease) -> None:
+        with self._claiming:
+            self._claimed.pop(lease.token, None)
         self._locks.give_back(lease)
 
     def run_ids(self) -> list[str]:
@@ -296,7 +303,26 @@ class SqliteStore(Indexes, Store):
         if found is None or found[0] is None or not (found[1] or found[0] <= at):
             self._locks.give_back(lease)  # another worker ran it meanwhile
             return None
+        with self._claiming:
+            if len(self._claimed) >= _CLAIMED:  # claimed, never loaded nor released
+                del self._claimed[next(iter(self._claimed))]
+            self._claimed[lease.token] = (found[2], found[3])
         return lease
+
+    def load_claimed(self, lease: Lease) -> RunRecord:
+        """The run as its claim read it (under the lease), else as stored."""
+        with self._claiming:
+            kept = self._claimed.pop(lease.token, None)
+        if kept is None:
+            return self.load(lease.run_id)
+        return self._decode(lease.run_id, *kept)
+
+    async def aload_claimed(self, lease: Lease) -> RunRecord:
+        with self._claiming:
+            kept = self._claimed.pop(lease.token, None)
+        if kept is None:
+            return await self.aload(lease.run_id)
+        return self._decode(lease.run_id, *kept)
 
     # Carrying out plans: the effects of the indexes, on this thread or in a thread
 
