@@ -115,10 +115,6 @@ class Filters:
             raise InvalidArgument(f"unknown order {shorten(order)}; one of: {', '.join(ORDERS)}")
         return cls(workflow or None, asked, assignee or None, order == "oldest")
 
-    @property
-    def order(self) -> str:
-        return "oldest" if self.oldest_first else "newest"
-
     def admit(self, run: RunRecord, gate: Gate) -> bool:
         assert gate.request is not None
         return (
