@@ -405,6 +405,25 @@ def test_equal_values_written_differently_are_not_confused_by_the_encoders_cache
         ]
 
 
+def test_history_entries_of_other_types_are_written_as_the_converter_writes_them() -> None:
+    """The encoder writes a history entry's row itself only when its fields have the types the
+    core gives them; an entry holding anything else (a datetime subclass, a bool for a
+    version) is written through the converter, exactly as it defines it."""
+
+    class Moment(datetime):
+        pass
+
+    at = Moment(2026, 11, 24, 9, 30, tzinfo=UTC)
+    for entry in (
+        Transition(1, at, "loop", "start", "iterating"),
+        Transition(True, at.replace(second=1), "loop", "start", "iterating", "d"),
+        Transition(2, datetime(2026, 11, 24, 9, 31, tzinfo=UTC), "loop", "start", "iterating", "d"),
+    ):
+        run = attrs.evolve(golden_run(), history=(entry,))
+        document = {"schema_version": 3, **converter().unstructure(run)}
+        assert dumps(run) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from statemachine.core.errors import (
@@ -100,7 +101,23 @@ def _policy_json(policy: HumanReview) -> str:
 
 
 def _transition_json(entry: Transition) -> str:
-    return _json(unstructure_transition(entry))
+    """The converter's row (`unstructure_transition`), written directly where the fields have
+    the types the core gives them: through the JSON encoder it took twice as long, once per
+    transition."""
+    at, name, event, state, decision_id = (
+        entry.at, entry.name, entry.event, entry.state, entry.decision_id,
+    )  # fmt: skip
+    if (
+        type(entry.version) is not int
+        or type(at) is not datetime
+        or type(name) is not str
+        or type(event) is not str
+        or type(state) is not str
+        or (decision_id is not None and type(decision_id) is not str)
+    ):
+        return _json(unstructure_transition(entry))
+    decided = "" if decision_id is None else f",{_text(decision_id)}"
+    return f"[{entry.version},{moment(at)},{_text(name)},{_text(event)},{_text(state)}{decided}]"
 
 
 def _gate_json(gate: Gate) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -85,6 +86,7 @@ class DecisionResult:
 
 
 _MAX_ID = 200
+_DECISION_ID = operator.attrgetter("decision_id")
 _CARRIES_VALUE = frozenset({Verdict.provide, Verdict.select, Verdict.edit})
 
 
@@ -228,7 +230,7 @@ def decide(
             what = "other feedback" if verdict is Verdict.reject else "other content"
             raise DecisionConflict(decision_id, earlier.request_id, what)
         return DecisionResult(Outcome.duplicate, run)
-    if any(entry.decision_id == decision_id for entry in run.history):
+    if decision_id in map(_DECISION_ID, run.history):  # the scan in C: a history is long
         return DecisionResult(Outcome.duplicate, run)  # recorded before answers were kept
     gate = run.pending_gate
     pending = None if gate is None else gate.request

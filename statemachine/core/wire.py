@@ -238,12 +238,24 @@ def _register_new_fields(built: JsonConverter) -> None:
     )
 
 
+# The last time written, and its text: one change stamps the run, its history entry, its
+# request and its answer with the same `datetime` object. Datetimes are immutable, and the
+# pair is replaced as a whole, so a hit is always the text of that very object.
+_last_moment: tuple[datetime | None, str] = (None, "null")
+
+
 def moment(value: datetime | None) -> str:
     """A time as JSON text: an ISO 8601 string with its offset, or null."""
+    global _last_moment
     if value is None:
         return "null"
+    last = _last_moment
+    if value is last[0]:
+        return last[1]
     if value.utcoffset() is None:  # it could be written, and never read back
         raise CodecError(
             f"cannot encode the naive datetime {value!r}: times are stored with UTC offsets"
         )
-    return f'"{value.isoformat()}"'
+    text = f'"{value.isoformat()}"'
+    _last_moment = (value, text)
+    return text
