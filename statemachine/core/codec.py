@@ -92,6 +92,17 @@ def _remember(value: Any, encode: Callable[[Any], str]) -> str:
     return text
 
 
+def _joined(values: tuple[Any, ...], encode: Callable[[Any], str]) -> str:
+    """The values' remembered texts, comma-separated: `_remember` with its hit inlined, since
+    a commit looks up every entry of the run's history."""
+    get = _remembered.get
+    texts = []
+    for value in values:
+        hit = get(id(value))
+        texts.append(hit[1] if hit is not None and hit[0] is value else _remember(value, encode))
+    return ",".join(texts)
+
+
 def _array(values: tuple[Any, ...]) -> str:
     return _json(values) if values else "[]"
 
@@ -129,7 +140,7 @@ def _gate_json(gate: Gate) -> str:
         f'"message":{_optional_text(request.message)},"deadline":{moment(request.deadline)},'
         f'"created_at":{moment(request.created_at)}}}'
     )
-    outputs = ",".join([_remember(output, _output_json) for output in gate.outputs])
+    outputs = _joined(gate.outputs, _output_json)
     return (
         f'{{"name":{_text(gate.name)},'
         f'"policy":{_remember(gate.policy, _policy_json)},'
@@ -184,10 +195,10 @@ def _answer_json(answer: Answer) -> str:
 def _run_json(run: RunRecord) -> str:
     if type(run.version) is not int or type(run.attempts) is not int:
         raise CodecError(f"run {run.run_id!r}: version and attempts must be integers")
-    gates = ",".join([_remember(gate, _gate_json) for gate in run.gates])
-    results = ",".join([_remember(result, _result_json) for result in run.results])
-    history = ",".join([_remember(entry, _transition_json) for entry in run.history])
-    answers = ",".join([_remember(answer, _answer_json) for answer in run.answers])
+    gates = _joined(run.gates, _gate_json)
+    results = _joined(run.results, _result_json)
+    history = _joined(run.history, _transition_json)
+    answers = _joined(run.answers, _answer_json)
     return (
         f'{{"schema_version":{SCHEMA_VERSION},"run_id":{_text(run.run_id)},'
         f'"workflow":{_text(run.workflow)},"fingerprint":{_text(run.fingerprint)},'

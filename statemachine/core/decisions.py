@@ -113,8 +113,9 @@ def check_decision(
         raise InvalidArgument(
             f"decision must be one of {allowed}, not {shorten(verdict)}"
         ) from None
-    if not isinstance(groups, list | tuple | frozenset | set) or not all(
-        type(group) is str and group for group in groups
+    if (type(groups) is not tuple or groups) and (  # no groups, the usual case: nothing to check
+        not isinstance(groups, (list, tuple, frozenset, set))
+        or not all(type(group) is str and group for group in groups)
     ):
         raise InvalidArgument(f"groups must be a list of group names, not {shorten(groups)}")
     named = (("request_id", request_id), ("decision_id", decision_id), ("by", by), ("via", via))

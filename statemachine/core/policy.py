@@ -205,7 +205,9 @@ def _review_flag(instance: object, attribute: attrs.Attribute[Any], value: objec
 
 def _names(value: object) -> tuple[str, ...]:
     """A list of actor or group names, as a tuple."""
-    if isinstance(value, str) or not isinstance(value, list | tuple):
+    if type(value) is tuple and not value:
+        return value  # the default, on every policy built: nothing to check
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise DefinitionError(f"expected a list of names, not {value!r}")
     if not all(isinstance(name, str) and name for name in value):
         raise DefinitionError(f"names must be non-empty strings, not {value!r}")

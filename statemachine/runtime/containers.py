@@ -29,7 +29,8 @@ Node: TypeAlias = "Step | Loop | Steps | Condition | Router | Parallel"
 def as_node(value: object) -> Node:
     """`value` as a step: a definition as it is, or a plain function as a `Step` named after it
     (as the peer framework takes it)."""
-    if isinstance(value, Step | Loop | Steps | Condition | Router | Parallel):
+    # A tuple, not a union: `Step | Loop | ...` would build a new union on every call.
+    if isinstance(value, (Step, Loop, Steps, Condition, Router, Parallel)):
         return value
     name = paused_with(value).get("name") or getattr(value, "__name__", None)
     if callable(value) and isinstance(name, str):

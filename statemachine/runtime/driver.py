@@ -169,7 +169,7 @@ class _Driver(Units):
             within = run.gate(chain[-2]) if len(chain) > 1 else None
             node = self.definition.nodes[key]
             if not self.definition.gated(key):
-                assert isinstance(node, Step | Parallel)
+                assert isinstance(node, (Step, Parallel))
                 if not (yield from self._unit(run)):
                     return (yield from self._hand_over(run))
                 run = yield from self._finished_plain(run, key, node, within)
@@ -241,7 +241,7 @@ class _Driver(Units):
                 run, action = apply_event(run, gate, completed, (yield NOW),
                                           live=RunStatus.running)  # fmt: skip
         else:
-            assert isinstance(node, Step | Loop)
+            assert isinstance(node, (Step, Loop))
             while isinstance(action, RunIteration):
                 if not (yield from self._unit(run)):
                     return (yield from self._hand_over(run))

@@ -43,6 +43,7 @@ _WHO = frozenset({
 _POLICY_FIELDS = tuple(field.name for field in attrs.fields(HumanReview) if field.name not in _WHO)
 """What a policy's shape is made of: who may decide is not (changing it changes no run)."""
 _FIELD_FIELDS = tuple(field.name for field in attrs.fields(UserInputField))
+_shape_json = json.JSONEncoder(sort_keys=True).encode  # json.dumps(sort_keys=True), made once
 
 
 def _plain(value: object) -> object:
@@ -130,7 +131,7 @@ class Definition:
 
         for node in steps:
             visit(node, None)
-        shape = json.dumps([describe(node) for node in steps], sort_keys=True)
+        shape = _shape_json([describe(node) for node in steps])
         import hashlib  # here, not at import: loading OpenSSL's hashes takes milliseconds
 
         return cls(
@@ -273,7 +274,7 @@ def _policy(node: Node) -> HumanReview | None:
     """The gate policy a step runs with, its `on_error` included (a Step's and a
     Condition's)."""
     review = node.human_review
-    if not isinstance(node, Step | Condition):
+    if not isinstance(node, (Step, Condition)):
         return review
     own = node.on_error
     if own is None or (review is not None and review.on_error is own):

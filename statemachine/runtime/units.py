@@ -257,8 +257,9 @@ class Units:
         content = due.previous_output if loop.forward_iteration_output and k >= 2 else before
         outputs = outputs_of(run)
         body: Sequence[Step] = loop.steps
+        asks = loop.should_continue is not None and not gate.policy.reviews_iterations
         step_input = None
-        for each in body:
+        for position, each in enumerate(body, 1):
             step_input = StepInput(
                 input=json_copy(run.input),
                 previous_step_content=json_copy(content),
@@ -273,10 +274,12 @@ class Units:
             output = yield from self._called(each, step_input)
             if isinstance(output, Failed):
                 return output
-            outputs[each.name] = attrs.evolve(output, content=json_copy(output.content))
+            if position < len(body) or asks:  # a copy for the user code that reads it next
+                outputs[each.name] = attrs.evolve(output, content=json_copy(output.content))
             content = output.content
         should_continue = True
-        if loop.should_continue is not None and not gate.policy.reviews_iterations:
+        if asks:
+            assert loop.should_continue is not None
             assert step_input is not None
             asked = attrs.evolve(
                 step_input,
