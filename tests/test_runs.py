@@ -98,3 +98,20 @@ def test_decision_ids_recorded_before_answers_were_kept_are_duplicates() -> None
     again = decide(legacy, None, Verdict.reject, decision_id="old", now=EPOCH)
     assert again.outcome is Outcome.duplicate
     assert again.run is legacy
+
+
+def test_a_change_keeps_every_field_of_the_run_it_does_not_set() -> None:
+    """`_record` builds the new record field by field (cheaper than `attrs.evolve`): every
+    field of `RunRecord` must be named there, or a new field would be dropped by each change."""
+    import inspect
+
+    from statemachine.core import runs
+    from statemachine.core.record import RunRecord
+
+    source = inspect.getsource(runs._record)
+    missing = [f.name for f in attrs.fields(RunRecord) if f"{f.name}=" not in source]
+    assert missing == []
+    run = attrs.evolve(sample_run("r", EPOCH), session_id="s", user_id="u", error="e",
+                       attempts=2, retry_at=EPOCH, traceback="tb")  # fmt: skip
+    later = EPOCH + timedelta(seconds=1)
+    assert runs._record(run, [], later) == attrs.evolve(run, updated_at=later)
