@@ -436,6 +436,12 @@ def test_the_store_works_on_a_cluster(cluster: list[RedisServer]) -> None:
     nodes = {cluster_node(store, out.run_id) for out in outs}
     assert len(nodes) == 3  # the runs are spread over the whole cluster
     assert len(store.page("awaiting_review", limit=50)) == 24
+    # Pages merge the 16 partitions in one order, from either end.
+    in_order = [out.run_id for out in outs]
+    newest = [run.run_id for run in store.page("awaiting_review", limit=5, offset=3)]
+    assert newest == in_order[::-1][3:8]
+    oldest = store.page("awaiting_review", limit=5, offset=3, oldest_first=True)
+    assert [run.run_id for run in oldest] == in_order[3:8]
     later = store.now() + timedelta(seconds=61)
     assert sorted(store.expire_due(later)) == sorted(out.run_id for out in outs)
     with pytest.raises(DeadlinePassed):  # the sweep ended that pause first
