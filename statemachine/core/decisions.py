@@ -113,7 +113,8 @@ def check_decision(
         raise InvalidArgument(
             f"decision must be one of {allowed}, not {shorten(verdict)}"
         ) from None
-    if (type(groups) is not tuple or groups) and (  # no groups, the usual case: nothing to check
+    no_groups = type(groups) is tuple and not groups  # the usual case: nothing to check
+    if not no_groups and (
         not isinstance(groups, (list, tuple, frozenset, set))
         or not all(type(group) is str and group for group in groups)
     ):

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.store import check_run_id
-from statemachine.web.context import BODY_LIMIT, Inbox, Problem, problem_of
+from statemachine.web.context import Inbox, Problem, body_of, problem_of
 from statemachine.web.openapi import SCHEMA
 from statemachine.web.requests import Filters, apply, parse_decision, pending_page, run_view, viewer
 
@@ -40,14 +40,9 @@ async def _body(request: Request) -> Any:
     if kind != "application/json":
         # A cross-site form cannot send this type without a preflight, which is refused.
         raise Problem(415, "unsupported_media_type", "send the decision as application/json")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > BODY_LIMIT:
-            raise Problem(413, "body_too_large", f"the body is over {BODY_LIMIT} bytes")
-        chunks.append(chunk)
+    body = await body_of(request, "body")
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "bad_request", "the body is not JSON") from None
 

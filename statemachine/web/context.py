@@ -31,7 +31,7 @@ from statemachine.store import Store
 from statemachine.web.auth import Authenticator, Signer, User
 from statemachine.web.requests import Authorize, Catalog
 
-__all__ = ["BODY_LIMIT", "SESSION_COOKIE", "Inbox", "Problem", "problem_of"]
+__all__ = ["BODY_LIMIT", "SESSION_COOKIE", "Inbox", "Problem", "body_of", "problem_of"]
 
 SESSION_COOKIE = "statemachine_session"
 BODY_LIMIT = 1 << 20  # a decision, however large its edited output, fits in 1 MiB
@@ -114,3 +114,14 @@ def problem_of(exc: StateMachineError) -> Problem:
     if isinstance(exc, CorruptRun):
         return Problem(500, "corrupt_run", message)
     return Problem(500, "error", _jsonable(message))
+
+
+async def body_of(request: Request, what: str) -> bytes:
+    """The request's body, read up to `BODY_LIMIT` bytes (`what` names it in the refusal)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise Problem(413, "body_too_large", f"the {what} is over {BODY_LIMIT} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

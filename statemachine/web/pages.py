@@ -24,7 +24,7 @@ from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.store import check_run_id, new_id
 from statemachine.tools.asked import field as field_of
 from statemachine.web.auth import User
-from statemachine.web.context import BODY_LIMIT, SESSION_COOKIE, Inbox, Problem, problem_of
+from statemachine.web.context import SESSION_COOKIE, Inbox, Problem, body_of, problem_of
 from statemachine.web.requests import Choice, Filters, apply, pending_page, run_view, viewer
 
 __all__ = ["TEMPLATES", "form_of", "one", "routes", "text_of"]
@@ -92,14 +92,9 @@ def _local(path: str | None) -> str:
 
 
 async def form_of(request: Request) -> dict[str, list[str]]:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > BODY_LIMIT:
-            raise Problem(413, "body_too_large", f"the form is over {BODY_LIMIT} bytes")
-        chunks.append(chunk)
+    body = await body_of(request, "form")
     try:
-        return parse_qs(b"".join(chunks).decode(), keep_blank_values=True)
+        return parse_qs(body.decode(), keep_blank_values=True)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "bad_request", "the form cannot be read") from None
 

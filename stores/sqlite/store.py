@@ -253,8 +253,7 @@ class SqliteStore(Indexes, Store):
         return self._locks.take(run_id)
 
     def release(self, lease: Lease) -> None:
-        with self._claiming:
-            self._claimed.pop(lease.token, None)
+        self._kept(lease)
         self._locks.give_back(lease)
 
     def run_ids(self) -> list[str]:
@@ -309,17 +308,20 @@ class SqliteStore(Indexes, Store):
             self._claimed[lease.token] = (found[2], found[3])
         return lease
 
+    def _kept(self, lease: Lease) -> tuple[bytes, Any] | None:
+        """What the lease's claim read, once (None: nothing kept, or taken already)."""
+        with self._claiming:
+            return self._claimed.pop(lease.token, None)
+
     def load_claimed(self, lease: Lease) -> RunRecord:
         """The run as its claim read it (under the lease), else as stored."""
-        with self._claiming:
-            kept = self._claimed.pop(lease.token, None)
+        kept = self._kept(lease)
         if kept is None:
             return self.load(lease.run_id)
         return self._decode(lease.run_id, *kept)
 
     async def aload_claimed(self, lease: Lease) -> RunRecord:
-        with self._claiming:
-            kept = self._claimed.pop(lease.token, None)
+        kept = self._kept(lease)
         if kept is None:
             return await self.aload(lease.run_id)
         return self._decode(lease.run_id, *kept)
