@@ -119,6 +119,7 @@ def test_junk_in_redis_indexes_stops_nothing_and_is_cleaned(
             assert not any(junk == m or m.endswith(f"|{junk}") for m in members), (index, members)
     warnings = [record.getMessage() for record in caplog.records]
     assert sum("'bad id!'" in line and ":runs" in line for line in warnings) == 1, warnings
+    assert sum("'bad id!'" in line and ":ready:" in line for line in warnings) == 1, warnings
 
 
 def test_a_junk_version_field_is_a_typed_error(redis_server: RedisServer) -> None:

@@ -35,16 +35,19 @@ def test_a_claim_whose_reply_was_lost_returns_the_lease_it_took(
     redis_server: RedisServer,
 ) -> None:
     """The claim script runs and its reply is lost: the retry, with the same token, answers
-    with the lease taken, instead of "gone" (which left the run leased to nobody until the
-    lease ran out, and counted a failed attempt when it was reaped)."""
+    with the lease taken (its marker names the run), instead of taking another run or none
+    (which left the run leased to nobody until the lease ran out, and counted a failed
+    attempt when it was reaped)."""
     proxy = LossyProxy(redis_server.port)
     try:
         store = RedisStore(f"redis://127.0.0.1:{proxy.port}/0", prefix="lostclaim")
+        # A claim that finds nothing loads the script: the reply lost below is a claim's own.
+        assert store.claim(workflows=["contract"]) is None
         store.create(sample_run("r", store.now(), False, None))
         run = store.client._run
 
         def losing(effect: Script) -> Any:
-            if effect.name == "lease" and effect.args[3] == "claim" and not proxy.lost:
+            if effect.name == "claim" and not proxy.lost:
                 proxy.lose_next_reply.set()  # the next reply, the claim's, never arrives
             return run(effect)
 

@@ -31,6 +31,7 @@ from statemachine import (
     RunBusy,
     RunRecord,
     Step,
+    Worker,
     Workflow,
 )
 from statemachine.testing.contract import sample_run as new_run
@@ -102,6 +103,37 @@ def test_a_run_paused_for_review_once_then_completed_takes_at_most_12_round_trip
         key = store._keys(done.run_id).run
         assert admin.hget(key, "owner") == b""
         assert admin.zcard("counted:{p0}:leases") == 0
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_a_workers_unit_takes_two_round_trips(tmp_path: Path) -> None:
+    """A worker's unit of work is one claim script (pick, lease and read the run) and one
+    commit script (which gives the lease back): two commands sent, both scripts."""
+    server = RedisServer(
+        tmp_path / "redis", ["slowlog-log-slower-than 0", "slowlog-max-len 100000"]
+    ).start()
+    try:
+        store = RedisStore(server.url, prefix="units")
+        steps = [Step(name=name, executor=lambda si: si.input) for name in ("a", "b", "c")]
+        workflow = Workflow(name="units", steps=steps)
+        bound = workflow.bind(store)
+        for n in range(4):
+            bound.submit(n)
+        worker = Worker([workflow], store, sweep_seconds=3600)
+        assert worker.work_once()  # warm: scripts loaded, the first sweep made
+        admin = server.client()
+        admin.config_resetstat()
+        admin.slowlog_reset()
+        units = 0
+        while worker.work_once():
+            units += 1
+        sent = sent_by_clients(admin)
+        assert units == 11
+        # One claim that found nothing left, after the 11 units.
+        assert sent == Counter({"evalsha": 2 * units + 1}), dict(sent)
+        assert [run.status.value for run in store.page("completed", limit=10)] == ["completed"] * 4
         store.close()
     finally:
         server.stop()

@@ -20,7 +20,7 @@ __all__ = ["AsyncClient", "Client", "Cmd", "Pipe", "Script", "script"]
 
 T = TypeVar("T")
 
-SCRIPTS = ("write", "lease", "release", "quarantine", "unlink", "settle", "purge")
+SCRIPTS = ("write", "lease", "claim", "release", "quarantine", "unlink", "settle", "purge")
 
 
 class Cmd(NamedTuple):

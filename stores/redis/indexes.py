@@ -42,7 +42,7 @@ from .records import Records, score_of
 
 __all__ = ["Indexes", "score_of"]
 
-_CLAIM_ROUNDS = 50
+_CLAIM_LOOKS = 64  # ready entries one claim looks at: gone runs' entries are removed as met
 
 
 class Indexes(Records):
@@ -58,7 +58,7 @@ class Indexes(Records):
             if is_run_id(member):
                 valid.append(member)
                 continue
-            log_once(LOG, f"{key}:{member}", "removing %r from %s: not a run id", member[:80], key)
+            _log_junk(key, [member])
             yield Cmd("zrem", (key, member), key)
         return valid
 
@@ -133,7 +133,9 @@ class Indexes(Records):
         self, now: datetime | None, workflows: Collection[str] | None
     ) -> Plan[Lease | None]:
         """Take the lease of a run from the ready indexes of `workflows` (default: every
-        workflow), runnable at `now` (default: the server's clock), or None."""
+        workflow), runnable at `now` (default: the server's clock), or None. One script picks,
+        leases and reads the run (`scripts/claim.lua`), so workers do not race for a run; with
+        several indexes, the one whose head waited longest is tried first."""
         names = served(workflows)
         at = now if now is not None else (yield from self._plan_now())
         score = str(int(at.timestamp() * 1000))
@@ -149,43 +151,36 @@ class Indexes(Records):
         indexes = [
             (tag, workflow) for tag, here in zip(tags, per_tag, strict=True) for workflow in here
         ]
-        for _ in range(_CLAIM_ROUNDS):
-            dangling = False
-            for _, run_id, workflow in (yield from self._ready(indexes, score)):
-                token = new_id()
-                keys = yield from self._plan_keys(run_id, workflow)
-                outcome, fence, snapshot = yield from self._plan_lease(
-                    keys, run_id, token, "claim", "snapshot"
-                )
-                if outcome == "ok":
-                    if snapshot is not None:  # for `load_claimed`, which comes next
-                        self._keep_claimed(token, snapshot)
-                    return Lease(run_id, token, fence)
-                dangling = dangling or outcome == "missing"
-            if not dangling:
-                return None  # nothing ready, or all taken by others meanwhile
-            # Entries whose run is gone were removed just now: look again, so that entries
-            # left by evicted runs never hide the live runs behind them.
+        if len(indexes) > 1:
+            indexes = yield from self._by_head(indexes, score)
+        millis = str(int(self.lease_seconds * 1000))
+        for tag, workflow in indexes:
+            token, key = new_id(), ready_key(tag, workflow)
+            reply = yield Script(
+                "claim",
+                [key, f"{tag}:leases", f"{tag}:claim:{token}"],
+                [f"{tag}:run:", score, token, millis, str(_CLAIM_LOOKS)],
+                key,
+            )
+            self._timed(reply, 1)
+            _log_junk(key, [text(entry) for entry in reply[3]])
+            if text(reply[0]) == "ok":
+                run_id = text(reply[4])
+                yield from self._plan_keys(run_id, workflow)  # known now: no read for them
+                if reply[6] is not None:  # for `load_claimed`, which comes next
+                    self._keep_claimed(token, reply[6])
+                return Lease(run_id, token, int(reply[5]))
         return None
 
-    def _ready(
-        self, indexes: list[tuple[str, str]], score: str
-    ) -> Plan[list[tuple[float, str, str]]]:
-        """The first few runnable entries of each ready index, in the order to claim them."""
-        if not indexes:
-            return []
-        commands = tuple(
-            ("zrangebyscore", (ready_key(tag, workflow), "-inf", score, 0, 8, True))
+    def _by_head(self, indexes: list[tuple[str, str]], score: str) -> Plan[list[tuple[str, str]]]:
+        """The ready indexes with a runnable entry, the longest-waiting head first."""
+        commands = [
+            ("zrangebyscore", (ready_key(tag, workflow), "-inf", score, 0, 1, True))
             for tag, workflow in indexes
-        )
-        found = yield from self._first_of_each(list(commands))
-        candidates = []
-        for (tag, workflow), reply in zip(indexes, found, strict=True):
-            key = ready_key(tag, workflow)
-            members = yield from self._valid(key, [text(member) for member, _ in reply])
-            scores = {text(member): score for member, score in reply}
-            candidates += [(scores[run_id], run_id, workflow) for run_id in members]
-        return sorted(candidates)
+        ]
+        found = yield from self._first_of_each(commands)
+        heads = [(reply[0][1], index) for index, reply in zip(indexes, found, strict=True) if reply]
+        return [index for _, index in sorted(heads)]
 
     def plan_reap(self, policy: RetryPolicy, now: datetime | None) -> Plan[list[str]]:
         """Release every lease that ran out (by the server's clock), count the attempt, and
@@ -338,3 +333,10 @@ class Indexes(Records):
                 log_once(LOG, f"{index}:{run_id}", "listing skipped run %s: %s", run_id, exc)
                 runs.unreadable.append(exc)
         return runs
+
+
+def _log_junk(key: str, members: list[str]) -> None:
+    """Log, once each, the members of index `key` that no run id could be (removed from it)."""
+    for member in members:
+        if not is_run_id(member):
+            log_once(LOG, f"{key}:{member}", "removing %r from %s: not a run id", member[:80], key)

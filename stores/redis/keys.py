@@ -19,6 +19,8 @@ index entry it touches share one Cluster slot (one script can change them togeth
 ``leases``                  sorted set: held runs, by lease expiry (server milliseconds)
 ``dead``                    sorted set: dead-lettered runs, by when (server milliseconds)
 ``op:<id>``                 string with a TTL: a recent write's operation id
+``claim:<token>``           string with the lease's lifetime: the run a worker's claim took
+                            (a retry after a lost reply answers it, rather than take another)
 ``purged:<id>``             string: the tombstone of a run removed for good (its time)
 ``wake``                    list: a token pushed when a run becomes runnable, which an idle
                             worker's ``BLPOP`` takes to look for work at once (64 at most)

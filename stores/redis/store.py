@@ -8,8 +8,9 @@ for a fenced commit, the lease; then writes the snapshot and moves the run betwe
 all at once. The times the indexes order by come from the server's clock (`TIME`), and
 `now()` answers with it too (reckoned from the time the scripts answer with: `clock`), so
 every process agrees on deadlines and leases, and no writer's clock can stall a run. An
-execution takes its lease in the script that reads the run, and gives it back in its last
-write; one heartbeat (`beats`) renews every lease the store holds.
+execution takes its lease in the script that reads the run (a worker's claim picks the run in
+that script too), and gives it back in its last write; one heartbeat (`beats`) renews every
+lease the store holds.
 
 Each operation is a plan (`statemachine.store.plans`) whose Redis effects (`client`) are
 carried out by redis-py's client, or awaited on its asyncio client: the two APIs share every

@@ -2,10 +2,10 @@
 --
 -- KEYS: 1 run, 2 leases, 3 ready (of the run's workflow).
 -- ARGV: 1 run id, 2 token, 3 lease milliseconds,
---       4 mode: hold (this run), claim (this run, if it is still ready), renew,
+--       4 mode: hold (this run) or renew (claims take theirs in `claim.lua`),
 --       5 a field of the run's hash to read with the lease taken, or ''.
 -- Answers {outcome, fence, server seconds, microseconds, the field}: outcome ok, missing
--- (then nothing more), busy, gone, lost. The field (nil unless the lease was taken) saves
+-- (then nothing more), busy, lost. The field (nil unless the lease was taken) saves
 -- the read that follows every take; the server's time keeps the store's clock.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[3], ARGV[1])  -- an entry left by a run that is gone: clean it
@@ -29,8 +29,6 @@ if ARGV[4] == 'renew' then
   if not (mine and live) then return {'lost', 0, t[1], t[2]} end
 elseif lease[1] and lease[1] ~= '' and not mine and live then
   return {'busy', 0, t[1], t[2]}
-elseif ARGV[4] == 'claim' and not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  return {'gone', 0, t[1], t[2]}
 end
 if not mine then
   fence = fence + 1

@@ -1,0 +1,54 @@
+-- Claim the longest-waiting free run of one ready index: pick it, take its lease and read it,
+-- in one script, so that two workers never race for the same run.
+--
+-- KEYS: 1 ready (of one workflow, in one partition), 2 leases, 3 this claim's marker.
+-- ARGV: 1 the partition's run key prefix ('<tag>:run:'), 2 runnable at or before (server
+--       milliseconds), 3 token, 4 lease milliseconds, 5 entries to look at, at most.
+-- Answers {outcome, server seconds, microseconds, the entries removed, run id, fence,
+-- snapshot}: ok, or none (no free run among the entries looked at; then no run).
+-- Entries whose key is not a run's hash are removed as met: left by a run that is gone, or
+-- junk (which the store logs).
+-- The run's keys are named from the prefix, as queues on Redis do: they share the ready
+-- index's hash tag, so one Cluster slot. The marker (a key with the lease's lifetime) makes a
+-- retry after a lost reply answer the run taken, not take a second one.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local millis = tonumber(ARGV[4])
+local removed = {}
+local function taken(run_id, fence)
+  local snapshot = redis.call('HGET', ARGV[1] .. run_id, 'snapshot')
+  return {'ok', t[1], t[2], removed, run_id, fence, snapshot}
+end
+local before = redis.call('GET', KEYS[3])
+if before then
+  local lease = redis.call('HMGET', ARGV[1] .. before, 'owner', 'fence')
+  if lease[1] == ARGV[3] then return taken(before, tonumber(lease[2]) or 0) end
+end
+-- Read a few entries at a time: the head is nearly always free. Entries removed as met do not
+-- count towards the offset of the next read; the runs passed over (held by others) do.
+local looked, held = 0, 0
+while looked < tonumber(ARGV[5]) do
+  local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', held, 8)
+  if #entries == 0 then break end
+  for _, run_id in ipairs(entries) do
+    looked = looked + 1
+    local run = ARGV[1] .. run_id
+    if redis.call('TYPE', run)['ok'] ~= 'hash' then
+      redis.call('ZREM', KEYS[1], run_id)
+      removed[#removed + 1] = run_id
+    else
+      local lease = redis.call('HMGET', run, 'owner', 'lease_until', 'fence')
+      if not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now then
+        local fence = (tonumber(lease[3]) or 0) + 1
+        local expires = now + millis
+        redis.call('HSET', run, 'fence', fence, 'owner', ARGV[3], 'lease_until', expires)
+        redis.call('ZADD', KEYS[2], expires, run_id)
+        redis.call('ZREM', KEYS[1], run_id)
+        redis.call('SET', KEYS[3], run_id, 'PX', millis)
+        return taken(run_id, fence)
+      end
+      held = held + 1
+    end
+  end
+end
+return {'none', t[1], t[2], removed}
