@@ -309,6 +309,52 @@ def test_bad_input_is_a_typed_error_and_writes_nothing(
     assert store.run_ids() == ["good"]
 
 
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_bad_listing_claim_and_seen_arguments_are_typed_errors(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """Dead-letter pages out of range or of the wrong type, claims limited to something that
+    is not a collection of names (or to a name no query can carry: a lone surrogate, a NUL),
+    and a `seen` that is not the run decided: InvalidArgument, and nothing changes. (Another
+    run's record as `seen` would have had the decision written to that other run.)"""
+    store = make_store(kind)
+    store.create(sample_run("good", EPOCH, True, 60))
+    store.create(sample_run("other", EPOCH, True, 60))
+    before = {run_id: store.load(run_id) for run_id in ("good", "other")}
+    bad_calls: list[Callable[[], object]] = [
+        *(lambda v=v: store.dead(limit=v) for v in (0, -1, 1001, 2.5, "5", None, float("nan"))),
+        *(lambda v=v: store.dead(offset=v) for v in (-1, 1.0, "1", None)),
+        *(lambda v=v: store.claim(workflows=v) for v in (5, object(), "contract", b"x")),
+        *(lambda v=v: store.claim(workflows=[v]) for v in ("\ud800", "a\x00b", 5, None)),
+        lambda: store.decide("good", None, "confirm", seen=before["other"]),
+        lambda: store.decide("good", None, "confirm", seen="good"),  # type: ignore[arg-type]
+        lambda: store.update("good", lambda run: run, seen=before["other"]),
+    ]
+    for call in bad_calls:
+        with pytest.raises(InvalidArgument):
+            call()
+    assert {run_id: store.load(run_id) for run_id in before} == before
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_page_far_past_the_end_is_empty_on_every_store(
+    kind: str, make_store: Callable[..., Store]
+) -> None:
+    """An offset past any index (even past a 64-bit integer, which Redis refuses to count
+    to) answers an empty page, as the memory store does; a claim limited to names given by
+    a generator takes a run of those workflows."""
+    store = make_store(kind)
+    store.create(sample_run("ready", EPOCH, False))
+    for offset in (10**6, 2**62, 2**63, 10**30):
+        assert list(store.page(offset=offset)) == []
+        assert list(store.page("pending", offset=offset, oldest_first=True)) == []
+        assert list(store.dead(offset=offset)) == []
+    lease = store.claim(workflows=(name for name in ["contract"]))  # type: ignore[arg-type]
+    assert lease is not None
+    assert lease.run_id == "ready"
+    store.release(lease)
+
+
 def test_decisions_for_unknown_old_and_finished_requests_are_refused_by_type(
     make_store: Callable[..., Store],
 ) -> None:

@@ -20,10 +20,12 @@ from statemachine.core.decisions import decide as decide_run
 from statemachine.core.errors import (
     ConflictError,
     CorruptRun,
+    InvalidArgument,
     InvalidRunId,
     LeaseLost,
     RunBusy,
     RunNotFound,
+    shorten,
 )
 from statemachine.core.events import JSON
 from statemachine.core.record import RunRecord
@@ -144,6 +146,9 @@ def update(
     run several times. `seen` is the run as the caller last read it: the first attempt starts
     from it without a read, and compare-and-set catches it if it is stale.
     """
+    if seen is not None and (not isinstance(seen, RunRecord) or seen.run_id != run_id):
+        # Another run's record would have the change written to that run.
+        raise InvalidArgument(f"seen must be run {shorten(run_id)} as read, not {shorten(seen)}")
     for attempt in range(_ATTEMPTS):
         trusting = attempt == 0 and seen is not None
         run = seen if trusting and seen is not None else (yield Load(run_id))
@@ -276,6 +281,7 @@ def page(state: str | None, limit: int, offset: int, oldest_first: bool = False)
 
 def dead(failed: RunList, limit: int, offset: int) -> RunList:
     """The dead letters among failed runs: those no worker will retry."""
+    check_page(None, limit, offset)
     letters = [run for run in failed if run.retry_at is None][offset : offset + limit]
     return RunList(letters, failed.unreadable)
 

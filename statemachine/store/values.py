@@ -242,6 +242,12 @@ def served(workflows: Collection[str] | None) -> frozenset[str] | None:
     """The workflow names a claim is limited to (None: any), checked."""
     if workflows is None:
         return None
-    if isinstance(workflows, str) or not all(type(name) is str for name in workflows):
-        raise InvalidArgument("workflows must be a collection of workflow names")
-    return frozenset(workflows)
+    listed = isinstance(workflows, Iterable) and not isinstance(workflows, str | bytes)
+    names = tuple(workflows) if listed else ()
+    # A name no workflow can have (not printable: a NUL, a lone surrogate) could not even be
+    # encoded for a store's query.
+    if not listed or not all(type(name) is str and name.isprintable() for name in names):
+        raise InvalidArgument(
+            f"workflows must be a collection of workflow names, not {shorten(workflows)}"
+        )
+    return frozenset(names)

@@ -42,6 +42,9 @@ from .records import Records, score_of
 
 __all__ = ["Indexes", "score_of"]
 
+# The most entries one range read asks for: Redis refuses a count past a 64-bit integer, and
+# an offset that far into an index is past its end anyway (the page is empty, as elsewhere).
+_MOST = 1 << 62
 _CLAIM_LOOKS = 64  # ready entries one claim looks at: gone runs' entries are removed as met
 
 
@@ -264,15 +267,16 @@ class Indexes(Records):
         check_page(state, limit, offset)
         wanted = STATES if state is None else (state,)
         tags = self._tags()
+        count = min(offset + limit, _MOST)
         # Entries "<state>|..." sort after "[<state>|" and before "(<state>}".
         commands = tuple(
-            ("zrangebylex", (f"{tag}:states", f"[{each}|", f"({each}}}", 0, offset + limit))
+            ("zrangebylex", (f"{tag}:states", f"[{each}|", f"({each}}}", 0, count))
             if oldest_first
-            else ("zrevrangebylex", (f"{tag}:states", f"({each}}}", f"[{each}|", 0, offset + limit))
+            else ("zrevrangebylex", (f"{tag}:states", f"({each}}}", f"[{each}|", 0, count))
             for tag in tags
             for each in wanted
         )
-        found = iter((yield Pipe(commands)))
+        found = iter((yield from self._first_of_each(list(commands))))
         entries: list[tuple[int, str, str, str]] = []
         for tag in tags:
             key = f"{tag}:states"
@@ -291,9 +295,10 @@ class Indexes(Records):
 
     def plan_dead(self, limit: int, offset: int, oldest_first: bool = False) -> Plan[RunList]:
         """Dead-lettered runs, most recently failed first (or last), from the dead index."""
+        check_page(None, limit, offset)
         scored: list[tuple[float, str, str]] = []
         tags = self._tags()
-        end = offset + limit - 1
+        end = min(offset + limit, _MOST) - 1
         every = yield from self._first_of_each(
             [
                 ("zrange", (f"{tag}:dead", 0, end, False, True))  # ascending, with scores
