@@ -254,3 +254,42 @@ def test_a_decision_time_in_the_future_is_recorded_as_the_recording_time() -> No
         "r", "loop:review:1", "confirm", decided_at=now + timedelta(days=1), now=now
     )
     assert result.run.history[-1].at == now
+
+
+def _nested(depth: int) -> list[object]:
+    """A list `depth` lists deep: too deep for `repr` to show."""
+    outer: list[object] = []
+    inner = outer
+    for _ in range(depth):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return outer
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda deep: Workflow(name=deep, steps=[Step(name="s", executor=lambda si: "ok")]),
+        lambda deep: Workflow(name="w", steps=deep),
+        lambda deep: Loop(name=deep, steps=[Step(name="s", executor=lambda si: "ok")]),
+        lambda deep: Loop(name="l", steps=[deep]),
+        lambda deep: HumanReview(requires_confirmation=True, confirmation_message=deep),
+        lambda deep: one_step(None).get_run(deep),
+        lambda deep: one_step(None).run("x", run_id=deep),
+    ],
+    ids=["workflow name", "steps", "loop name", "loop step", "message", "get_run", "run_id"],
+)
+def test_a_value_too_deeply_nested_to_show_is_refused_by_type(
+    call: Callable[[object], object],
+) -> None:
+    """The error naming a bad value shows it cut short; one nested too deeply for `repr` is
+    named by its type, not a RecursionError from building the message."""
+    with pytest.raises(InvalidArgument, match="nested too deeply to show"):
+        call(_nested(5000))
+
+
+@pytest.mark.parametrize("steps", [5, None, object(), True])
+def test_loop_steps_that_are_not_a_list_are_a_definition_error(steps: object) -> None:
+    """A Loop's steps that are no list of steps: DefinitionError, not a TypeError."""
+    with pytest.raises(DefinitionError, match="a Loop's steps must be a list"):
+        Loop(name="l", steps=steps)  # type: ignore[arg-type]

@@ -45,8 +45,11 @@ __all__ = [
 
 def shorten(value: object, limit: int = 80) -> str:
     """`repr(value)`, cut to about `limit` characters: errors name what they refuse without
-    echoing a megabyte of it back."""
-    text = repr(value)
+    echoing a megabyte of it back, nor failing on a value too deeply nested to show."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
     if len(text) <= limit:
         return text
     return f"{text[: limit - 20]}...({len(text)} characters)"

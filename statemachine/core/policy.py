@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from statemachine.core.errors import DefinitionError
+from statemachine.core.errors import DefinitionError, shorten
 from statemachine.core.events import JSON, json_problem
 
 __all__ = [
@@ -100,7 +100,7 @@ def _on_error(value: object) -> OnError:
 
 def _optional_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
-        raise DefinitionError(f"{attribute.name} must be a string or None, not {value!r}")
+        raise DefinitionError(f"{attribute.name} must be a string or None, not {shorten(value)}")
 
 
 def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

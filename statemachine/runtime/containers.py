@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from statemachine.core.errors import DefinitionError
+from statemachine.core.errors import DefinitionError, shorten
 from statemachine.core.policy import OnError, OnReject, OnTimeout, UserInputField
 from statemachine.runtime.decorators import paused_with
 from statemachine.runtime.definitions import Loop, Step, check_name, settle_review
@@ -36,7 +36,7 @@ def as_node(value: object) -> Node:
     if callable(value) and isinstance(name, str):
         return Step(name=name, executor=value)
     raise DefinitionError(
-        f"a step must be a Step, Loop, Steps, Condition, Router or Parallel, not {value!r}"
+        f"a step must be a Step, Loop, Steps, Condition, Router or Parallel, not {shorten(value)}"
     )
 
 
@@ -44,7 +44,7 @@ def as_nodes(values: object) -> tuple[Node, ...]:
     if values is None:
         return ()
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise DefinitionError(f"steps must be a list of steps, not {values!r}")
+        raise DefinitionError(f"steps must be a list of steps, not {shorten(values)}")
     return tuple(as_node(value) for value in values)
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from statemachine.core.errors import DefinitionError
+from statemachine.core.errors import DefinitionError, shorten
 from statemachine.core.events import JSON
 from statemachine.core.policy import (
     HumanReview,
@@ -98,7 +98,7 @@ Executor: TypeAlias = Callable[[StepInput], Any]
 def check_name(kind: str, name: object) -> str:
     """`name` if it is a usable name for a `kind`, else `DefinitionError`."""
     if not isinstance(name, str) or not name.strip():
-        raise DefinitionError(f"a {kind} needs a non-empty name, not {name!r}")
+        raise DefinitionError(f"a {kind} needs a non-empty name, not {shorten(name)}")
     if not name.isprintable() or len(name) > 200:
         raise DefinitionError(f"a {kind}'s name must be printable and at most 200 characters")
     return name
@@ -279,6 +279,8 @@ _PLAIN_STEP = (
 
 
 def _as_steps(steps: Iterable[Step]) -> tuple[Step, ...]:
+    if isinstance(steps, str) or not isinstance(steps, Iterable):
+        raise DefinitionError(f"a Loop's steps must be a list of Steps, not {shorten(steps)}")
     return tuple(steps)
 
 
@@ -336,7 +338,7 @@ class Loop:
         for body in self.steps:
             if not isinstance(body, Step):
                 raise DefinitionError(
-                    f"Loop {self.name!r}: its steps must be Step objects, not {body!r}"
+                    f"Loop {self.name!r}: its steps must be Step objects, not {shorten(body)}"
                 )
             if body.human_review is not None:
                 raise DefinitionError(
