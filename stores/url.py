@@ -91,7 +91,7 @@ def _limit(options: dict[str, str]) -> dict[str, int | None]:
     if "max_run_bytes" not in options:
         return {}
     value = options["max_run_bytes"]
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # not "²": int() refuses it
         raise InvalidArgument(f"max_run_bytes must be a positive integer, not {value[:40]!r}")
     return {"max_run_bytes": int(value)}
 

@@ -26,7 +26,7 @@ from statemachine import (
     Worker,
     Workflow,
 )
-from stores import RedisStore
+from stores import RedisStore, open_store
 
 from .conftest import STORE_KINDS
 from .servers import RedisServer
@@ -293,3 +293,16 @@ def test_loop_steps_that_are_not_a_list_are_a_definition_error(steps: object) ->
     """A Loop's steps that are no list of steps: DefinitionError, not a TypeError."""
     with pytest.raises(DefinitionError, match="a Loop's steps must be a list"):
         Loop(name="l", steps=steps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///x?max_run_bytes=\u00b2", "sqlite:///x.db?max_run_bytes=\u00b2",
+     "sqlite:///x.db?max_run_bytes=\u0663"],
+    ids=["file, superscript two", "sqlite, superscript two", "sqlite, arabic-indic three"],
+)  # fmt: skip
+def test_a_store_url_size_that_is_not_ascii_digits_is_refused(url: str) -> None:
+    """``str.isdigit`` passes a superscript two, which `int` refuses: max_run_bytes takes
+    ASCII digits only, so the URL is InvalidArgument, not a ValueError."""
+    with pytest.raises(InvalidArgument, match="max_run_bytes"):
+        open_store(url)

@@ -304,6 +304,11 @@ FORMS = {
                                   InvalidArgument),
     "bad driver option": Form(f"redis://{SAFE}127.0.0.1:{{port}}/0?socket_timeout=soon",
                               InvalidArgument),
+    **{f"driver option {option}": Form(f"redis://{SAFE}127.0.0.1:{{port}}/0?{option}",
+                                       InvalidArgument)
+       for option in ("socket_timeout=nan", "socket_timeout=-1", "socket_timeout=inf",
+                      "socket_connect_timeout=nan", "encoding=rot13",
+                      "encoding_errors=bogus")},
     "tls option without tls": Form(f"redis://{SAFE}127.0.0.1:{{port}}/0?ssl_ca_certs=%2Fca.pem",
                                    InvalidArgument),
     "bad escape": Form(f"redis://alice:{ALICE_PASSWORD}%FF@127.0.0.1:{{port}}/0",

@@ -17,6 +17,7 @@ so none of its messages can quote them; its errors are re-raised as the library'
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import re
 from typing import Any, NamedTuple
@@ -345,10 +346,28 @@ def _check_options(client: Any) -> None:
 
     pool = client.connection_pool
     try:
-        pool.connection_class(**pool.connection_kwargs)
-    except (TypeError, redis.RedisError) as exc:
+        connection = pool.connection_class(**pool.connection_kwargs)
+        _check_timeouts_and_encoding(connection)
+    except (TypeError, ValueError, LookupError, redis.RedisError) as exc:
         client.close()
         raise ValueError(str(exc)) from None
+
+
+def _check_timeouts_and_encoding(connection: Any) -> None:
+    """Refuse what the driver takes as given and fails on at the first command: a timeout the
+    socket cannot wait (NaN, negative, or past what a clock can count), a codec that is not
+    a text encoding."""
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        seconds = getattr(connection, name, None)
+        if seconds is not None and not 0 < seconds <= _LONGEST_TIMEOUT:
+            raise ValueError(f"{name} must be a number of seconds over 0, up to a year")
+    encoder = getattr(connection, "encoder", None)
+    if encoder is not None:  # LookupError: no such text codec, or error handler
+        "".encode(encoder.encoding)
+        codecs.lookup_error(encoder.encoding_errors)
+
+
+_LONGEST_TIMEOUT = 365 * 86400.0
 
 
 def mask(username: str | None, password: str | None) -> str:
