@@ -92,8 +92,10 @@ def test_pending_requests_are_listed_filtered_and_paged(served: tuple[Store, Web
     newest = server.request("GET", "/api/requests", token=ALICE, query={"limit": 1}).json()
     oldest = server.request("GET", "/api/requests", token=ALICE,
                             query={"limit": 1, "order": "oldest"}).json()  # fmt: skip
-    for bad in ({"limit": 0}, {"limit": "many"}, {"cursor": "nope"}, {"kind": "poem"},
-                {"order": "sideways"}, {"cursor": newest["next_cursor"], "order": "oldest"},
+    # "²" passes str.isdigit(), and int() refuses it.
+    for bad in ({"limit": 0}, {"limit": "many"}, {"limit": "\u00b2"}, {"cursor": "nope"},
+                {"kind": "poem"}, {"order": "sideways"},
+                {"cursor": newest["next_cursor"], "order": "oldest"},
                 {"cursor": oldest["next_cursor"]}):  # fmt: skip
         _error(server.request("GET", "/api/requests", token=ALICE, query=bad), 400, "bad_request")
 
@@ -151,10 +153,13 @@ def test_every_refusal_has_its_status_and_type_and_writes_nothing(
     path = f"/api/runs/{run.run_id}/decisions"
     pending = "refine:review:1"
     asked = '"request_id": "refine:review:1"'
+    deep = "[" * 5000 + "]" * 5000  # nested too deeply for the JSON parser (RecursionError)
     bodies = [b"{not json", b"[]", b'{"decision": "confirm"}',
               f'{{{asked}, "decision": "maybe"}}'.encode(),
               f'{{{asked}, "decision": "confirm", "extra": 1}}'.encode(),
-              f'{{{asked}, "decision": "reject", "feedback": 3}}'.encode()]  # fmt: skip
+              f'{{{asked}, "decision": "reject", "feedback": 3}}'.encode(),
+              deep.encode(),
+              f'{{{asked}, "decision": "edit", "value": {deep}}}'.encode()]  # fmt: skip
     for body in bodies:
         answer = server.request("POST", path, body, token=ALICE,
                                 headers={"Content-Type": "application/json"})  # fmt: skip

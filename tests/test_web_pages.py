@@ -242,3 +242,44 @@ def test_the_run_page_shows_a_failed_steps_traceback(make_store: Callable[..., S
     assert 'id="traceback"' in page
     assert "Traceback (most recent call last)" in page
     assert "upstream said &lt;no&gt;" in page
+
+
+def test_forms_and_cookies_the_server_cannot_read_are_refused_not_errors(
+    guarded_server: WebServer, store: Store
+) -> None:
+    """A sign-in form that is not UTF-8, a CSRF token or session cookie with non-ASCII text
+    (which `hmac.compare_digest` refuses with a TypeError), and JSON nested too deeply to parse
+    (a RecursionError) are answered with a 4xx page, never a 500; nothing is decided."""
+    run = form(store).run("order")
+    drafted = reviewed(store).run("text")
+    encoded = {"Content-Type": "application/x-www-form-urlencoded"}
+    not_utf8 = guarded_server.request("POST", "/login", b"csrf=\xff&token=\xff", headers=encoded)
+    assert not_utf8.status == 400
+    assert 'data-type="bad_request"' in not_utf8.text
+    forged = guarded_server.request("POST", "/login", form={"csrf": "\u00e9", "token": ALICE})
+    assert forged.status == 403
+    assert "set-cookie" not in forged.headers
+    for cookie in ("alice|9999999999|\u00e9", "\u00e9|\u00e9|\u00e9"):
+        outside = guarded_server.request(
+            "GET", "/", headers={"Cookie": f"statemachine_session={cookie}"}
+        )
+        assert outside.status == 303  # to the sign-in page
+    login = guarded_server.request("GET", "/login")
+    signed = guarded_server.request("POST", "/login", form={
+        "csrf": _hidden(login, "csrf"), "token": ALICE, "next": "/"})  # fmt: skip
+    session = {"Cookie": signed.headers["set-cookie"].split(";")[0]}
+    deep = "[" * 5000 + "]" * 5000
+    for path, fields in [
+        (f"/runs/{run.run_id}/requests/order:input:0",
+         {"decision": "provide", "field:count": "2", "field:colour": deep}),
+        (f"/runs/{drafted.run_id}/requests/refine:review:1", {"decision": "edit", "value": deep}),
+    ]:  # fmt: skip
+        page = guarded_server.request("GET", path, headers=session)
+        sent = {**fields, "csrf": _hidden(page, "csrf"), "decision_id": "deep"}
+        refused = guarded_server.request("POST", path, form=sent, headers=session)
+        assert refused.status == 400, refused.text
+        non_ascii = guarded_server.request("POST", path, form={**sent, "csrf": "\u00e9"},
+                                           headers=session)  # fmt: skip
+        assert non_ascii.status == 403
+    assert store.load(run.run_id).answers == ()
+    assert store.load(drafted.run_id).answers == ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from starlette.routing import Route
 
 from statemachine.core.errors import InvalidArgument, StateMachineError
 from statemachine.store import check_run_id
-from statemachine.web.context import Inbox, Problem, body_of, problem_of
+from statemachine.web.context import Inbox, Problem, body_of, json_of, problem_of
 from statemachine.web.openapi import SCHEMA
 from statemachine.web.requests import Filters, apply, parse_decision, pending_page, run_view, viewer
 
@@ -29,7 +28,7 @@ def _answer(problem: Problem) -> JSONResponse:
 def _limit(text: str | None) -> int:
     if text is None:
         return 50
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1000:
         raise InvalidArgument("limit must be an integer from 1 to 1000")
     return int(text)
 
@@ -42,7 +41,7 @@ async def _body(request: Request) -> Any:
         raise Problem(415, "unsupported_media_type", "send the decision as application/json")
     body = await body_of(request, "body")
     try:
-        return json.loads(body)
+        return json_of(body)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "bad_request", "the body is not JSON") from None
 

@@ -172,7 +172,10 @@ class Signer:
         if not cookie or cookie.count("|") != 2:
             return None
         name, expires, mac = cookie.split("|")
-        if not hmac.compare_digest(mac, self._mac("session", f"{name}|{expires}")):
+        # compare_digest refuses non-ASCII text (TypeError); our MACs are hex.
+        if not mac.isascii() or not hmac.compare_digest(
+            mac, self._mac("session", f"{name}|{expires}")
+        ):
             return None
         if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
             return None
@@ -183,4 +186,8 @@ class Signer:
         return self._mac("csrf", session or "")
 
     def csrf_ok(self, session: str | None, token: object) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(token, self.csrf(session))
+        return (
+            isinstance(token, str)
+            and token.isascii()
+            and hmac.compare_digest(token, self.csrf(session))
+        )

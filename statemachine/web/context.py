@@ -82,6 +82,15 @@ class Problem(Exception):
         return {"error": {"type": self.type, "message": self.message, **self.details}}
 
 
+def json_of(text: str | bytes) -> Any:
+    """`json.loads(text)`, where a document nested too deeply to parse is a ValueError, as
+    malformed JSON is (the parser raises RecursionError for it)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 

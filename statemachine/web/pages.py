@@ -24,7 +24,14 @@ from statemachine.core.record import RequestKind, RunRecord, RunStatus
 from statemachine.store import check_run_id, new_id
 from statemachine.tools.asked import field as field_of
 from statemachine.web.auth import User
-from statemachine.web.context import SESSION_COOKIE, Inbox, Problem, body_of, problem_of
+from statemachine.web.context import (
+    SESSION_COOKIE,
+    Inbox,
+    Problem,
+    body_of,
+    json_of,
+    problem_of,
+)
 from statemachine.web.requests import Choice, Filters, apply, pending_page, run_view, viewer
 
 __all__ = ["TEMPLATES", "form_of", "one", "routes", "text_of"]
@@ -107,7 +114,7 @@ def one(form: dict[str, list[str]], name: str) -> str | None:
 def _field_value(kind: str, raw: str, allowed: bool) -> JSON:
     try:
         if allowed or kind in ("list", "dict"):
-            value: JSON = json.loads(raw)
+            value: JSON = json_of(raw)
             return value
         if kind == "int":
             return int(raw)
@@ -122,7 +129,7 @@ def _values(form: dict[str, list[str]], fields: list[dict[str, Any]] | None) -> 
     """The values of an input form, typed as its schema says (the store checks them)."""
     if not fields:
         try:
-            given: JSON = json.loads(one(form, "values") or "{}")
+            given: JSON = json_of(one(form, "values") or "{}")
             return given
         except ValueError:
             raise InvalidArgument("the values must be a JSON object") from None
@@ -151,7 +158,7 @@ def _choice(form: dict[str, list[str]], item: dict[str, Any]) -> Choice:
     elif verdict is Verdict.edit:
         text = one(form, "value") or ""
         try:
-            value = text if one(form, "format") == "text" else json.loads(text)
+            value = text if one(form, "format") == "text" else json_of(text)
         except ValueError:
             raise InvalidArgument("the edited output must be JSON, as the output was") from None
     feedback = (one(form, "feedback") or "").strip() or None
@@ -192,12 +199,15 @@ def routes(inbox: Inbox) -> list[Route]:
                 problem = problem_of(exc)
             except Problem as raised:
                 problem = raised
-            title = _TITLES.get(problem.status, "Something went wrong")
-            run_id = request.path_params.get("run_id")
-            return render(request, "problem.html", user, problem.status, title=title,
-                          type=problem.type, message=problem.message, run_id=run_id)  # fmt: skip
+            return refused(request, user, problem)
 
         return endpoint
+
+    def refused(request: Request, user: User | None, problem: Problem) -> HTMLResponse:
+        title = _TITLES.get(problem.status, "Something went wrong")
+        run_id = request.path_params.get("run_id")
+        return render(request, "problem.html", user, problem.status, title=title,
+                      type=problem.type, message=problem.message, run_id=run_id)  # fmt: skip
 
     async def inbox_page(request: Request, user: User, form: Any) -> Response:
         query = request.query_params
@@ -277,7 +287,10 @@ def routes(inbox: Inbox) -> list[Route]:
         return render(request, "login.html", None, next=next_path, failed=False)
 
     async def login(request: Request) -> Response:
-        form = await form_of(request)
+        try:
+            form = await form_of(request)
+        except Problem as problem:  # a body too large, or not a form
+            return refused(request, None, problem)
         next_path = _local(one(form, "next"))
         if not inbox.signer.csrf_ok(request.cookies.get(SESSION_COOKIE), one(form, "csrf")):
             return render(request, "login.html", None, 403, next=next_path, failed=True)
