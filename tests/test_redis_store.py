@@ -504,6 +504,20 @@ def test_claims_and_a_worker_reach_every_node_of_a_cluster(cluster: list[RedisSe
     store.close()
 
 
+def test_a_cluster_url_the_driver_would_fail_on_is_invalid_argument(
+    cluster: list[RedisServer],
+) -> None:
+    """A timeout no socket can wait, or a codec that is not one, is refused as the URL's
+    fault before a Cluster client connects (it used to look like an unreachable Cluster)."""
+    base = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=1&prefix=bad"
+    for option in (
+        "socket_timeout=inf", "socket_timeout=nan", "socket_connect_timeout=-1",
+        "encoding=rot13", "encoding_errors=bogus",
+    ):  # fmt: skip
+        with pytest.raises(InvalidArgument, match="invalid Redis URL"):
+            open_store(f"{base}&{option}")
+
+
 def cluster_node(store: RedisStore, run_id: str) -> str:
     key = store._keys(run_id).run
     node = store.client.driver.get_node_from_key(key)

@@ -303,9 +303,15 @@ def build(target: Target, *, asynchronous: bool) -> Any:
     import redis.asyncio
     import redis.asyncio.cluster
     import redis.cluster
+    import redis.connection
+
+    parse_url: Any = redis.connection.parse_url  # untyped in the driver
 
     problem: InvalidArgument | StoreUnavailable | None = None
     try:
+        # Checked for every kind of client: a Cluster's would fail connecting, the others at
+        # their first command.
+        _check_timeouts_and_encoding({**parse_url(target.driver_url), **target.settings})
         if asynchronous:
             kind: Any = (
                 redis.asyncio.cluster.RedisCluster if target.cluster else redis.asyncio.Redis
@@ -321,7 +327,7 @@ def build(target: Target, *, asynchronous: bool) -> Any:
         else:
             client = redis.Redis.from_url(target.driver_url, **target.settings)
             _check_options(client)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, LookupError) as exc:
         problem = InvalidArgument(f"invalid Redis URL {target.shown}: {clean(exc)}")
     except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         # RedisClusterException (a Cluster with no reachable node) is not a RedisError.
@@ -333,38 +339,29 @@ def build(target: Target, *, asynchronous: bool) -> Any:
 
 
 def _check_options(client: Any) -> None:
-    """Refuse an unknown or malformed driver option now, not at the first command.
-
-    A ``Redis`` client checks its connection options only when it opens its first
-    connection, where a misspelt option would surface as a bare ``TypeError``. Building one
-    connection object opens no socket.
-
-    Raises:
-        ValueError: an option is unknown (``TypeError``) or malformed (``RedisError``).
-    """
+    """Refuse an unknown or malformed driver option now (as `ValueError`), not at the first
+    command: a ``Redis`` client checks them only when it opens its first connection, where a
+    misspelt option would surface as a bare ``TypeError``. Building one opens no socket."""
     import redis
 
     pool = client.connection_pool
     try:
-        connection = pool.connection_class(**pool.connection_kwargs)
-        _check_timeouts_and_encoding(connection)
-    except (TypeError, ValueError, LookupError, redis.RedisError) as exc:
+        pool.connection_class(**pool.connection_kwargs)
+    except (TypeError, ValueError, redis.RedisError) as exc:
         client.close()
         raise ValueError(str(exc)) from None
 
 
-def _check_timeouts_and_encoding(connection: Any) -> None:
+def _check_timeouts_and_encoding(options: dict[str, Any]) -> None:
     """Refuse what the driver takes as given and fails on at the first command: a timeout the
     socket cannot wait (NaN, negative, or past what a clock can count), a codec that is not
-    a text encoding."""
+    a text encoding (LookupError)."""
     for name in ("socket_timeout", "socket_connect_timeout"):
-        seconds = getattr(connection, name, None)
+        seconds = options.get(name)
         if seconds is not None and not 0 < seconds <= _LONGEST_TIMEOUT:
             raise ValueError(f"{name} must be a number of seconds over 0, up to a year")
-    encoder = getattr(connection, "encoder", None)
-    if encoder is not None:  # LookupError: no such text codec, or error handler
-        "".encode(encoder.encoding)
-        codecs.lookup_error(encoder.encoding_errors)
+    "".encode(options.get("encoding", "utf-8"))
+    codecs.lookup_error(options.get("encoding_errors", "strict"))
 
 
 _LONGEST_TIMEOUT = 365 * 86400.0
