@@ -45,7 +45,8 @@ __all__ = ["Indexes", "score_of"]
 # The most entries one range read asks for: Redis refuses a count past a 64-bit integer, and
 # an offset that far into an index is past its end anyway (the page is empty, as elsewhere).
 _MOST = 1 << 62
-_CLAIM_LOOKS = 64  # ready entries one claim looks at: gone runs' entries are removed as met
+_CLAIM_LOOKS = 64  # ready entries one claim script looks at: gone runs' entries removed as met
+_CLAIM_ROUNDS = 50  # claim scripts per index while they remove such entries
 
 
 class Indexes(Records):
@@ -158,21 +159,27 @@ class Indexes(Records):
             indexes = yield from self._by_head(indexes, score)
         millis = str(int(self.lease_seconds * 1000))
         for tag, workflow in indexes:
-            token, key = new_id(), ready_key(tag, workflow)
-            reply = yield Script(
-                "claim",
-                [key, f"{tag}:leases", f"{tag}:claim:{token}"],
-                [f"{tag}:run:", score, token, millis, str(_CLAIM_LOOKS)],
-                key,
-            )
-            self._timed(reply, 1)
-            _log_junk(key, [text(entry) for entry in reply[3]])
-            if text(reply[0]) == "ok":
-                run_id = text(reply[4])
-                yield from self._plan_keys(run_id, workflow)  # known now: no read for them
-                if reply[6] is not None:  # for `load_claimed`, which comes next
-                    self._keep_claimed(token, reply[6])
-                return Lease(run_id, token, int(reply[5]))
+            key = ready_key(tag, workflow)
+            for _ in range(_CLAIM_ROUNDS):
+                token = new_id()
+                reply = yield Script(
+                    "claim",
+                    [key, f"{tag}:leases", f"{tag}:claim:{token}"],
+                    [f"{tag}:run:", score, token, millis, str(_CLAIM_LOOKS)],
+                    key,
+                )
+                self._timed(reply, 1)
+                _log_junk(key, [text(entry) for entry in reply[3]])
+                if text(reply[0]) == "ok":
+                    run_id = text(reply[4])
+                    yield from self._plan_keys(run_id, workflow)  # known now: no read for them
+                    if reply[6] is not None:  # for `load_claimed`, which comes next
+                        self._keep_claimed(token, reply[6])
+                    return Lease(run_id, token, int(reply[5]))
+                if not reply[3]:
+                    break  # nothing removed: nothing free in this index
+                # Entries of gone runs were removed: look again, so that they never hide the
+                # live runs behind them (each look is bounded, so as not to stall the server).
         return None
 
     def _by_head(self, indexes: list[tuple[str, str]], score: str) -> Plan[list[tuple[str, str]]]:

@@ -1,0 +1,174 @@
+"""A worker's claim on Redis (`scripts/claim.lua`) against the other scripts: what it takes,
+what it passes over, what it leaves, and what a retried claim answers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import attrs
+import pytest
+
+from statemachine import Lease, LeaseLost, RetryPolicy, RunStatus
+from statemachine.testing.contract import sample_run, touched
+from stores import RedisStore
+from stores.redis.client import Script
+from stores.redis.keys import ready_key, text
+
+from .servers import RedisServer
+
+
+def fresh(server: RedisServer, **options: object) -> RedisStore:
+    return RedisStore(server.url, prefix=f"claims{uuid4().hex[:8]}", **options)  # type: ignore[arg-type]
+
+
+def test_a_claim_looks_past_many_entries_of_gone_runs(redis_server: RedisServer) -> None:
+    """Hundreds of entries left by runs that are gone (evicted, deleted by hand) wait ahead of
+    a live run: one claim removes them and takes the live run, rather than answer None while
+    it is runnable (a worker would go idle with work waiting)."""
+    store = fresh(redis_server)
+    store.create(sample_run("live", store.now(), False, None))
+    tag = store._keys("live").tag
+    gone = {f"gone{n}": n for n in range(300)}  # scored before the live run: met first
+    redis_server.client().zadd(ready_key(tag, "contract"), gone)
+    lease = store.claim()
+    assert lease is not None
+    assert lease.run_id == "live"
+    assert redis_server.client().zcard(ready_key(tag, "contract")) == 0
+    store.close()
+
+
+def ready_of(server: RedisServer, store: RedisStore, run_id: str) -> float | None:
+    keys = store._keys(run_id)
+    return server.client().zscore(keys.lease[2], run_id)
+
+
+def lease_until(server: RedisServer, store: RedisStore, run_id: str) -> int:
+    return int(server.client().hget(store._keys(run_id).run, "lease_until") or 0)
+
+
+def wait_until_lease_runs_out(server: RedisServer, store: RedisStore, run_id: str) -> None:
+    """Wait, bounded, until the server's clock passes the run's lease expiry."""
+    until = lease_until(server, store, run_id)
+    pause = threading.Event()
+    for _ in range(1000):
+        if store.now().timestamp() * 1000 > until:
+            return
+        pause.wait(0.005)  # polls the server's clock, the thing waited for
+    raise AssertionError("the lease did not run out")
+
+
+def test_a_claim_takes_the_run_out_of_ready_into_leases_with_a_higher_fence(
+    redis_server: RedisServer,
+) -> None:
+    """A claim moves the run from its ready index to the leases, by the lease's expiry (the
+    server's time plus the lease), and raises the fence above the last holder's."""
+    store = fresh(redis_server, lease_seconds=5)
+    store.create(sample_run("r", store.now(), False, None))
+    held = store.acquire("r")
+    store.release(held)
+    before = store.now().timestamp() * 1000
+    lease = store.claim()
+    assert lease is not None
+    assert lease.fence == held.fence + 1
+    assert ready_of(redis_server, store, "r") is None
+    tag = store._keys("r").tag
+    expiry = redis_server.client().zscore(f"{tag}:leases", "r")
+    assert expiry == lease_until(redis_server, store, "r")
+    assert int(before) - 1 + 5000 <= expiry <= store.now().timestamp() * 1000 + 5001
+    store.close()
+
+
+def test_an_expired_claim_is_reaped_with_an_attempt_and_its_holder_fenced_off(
+    redis_server: RedisServer,
+) -> None:
+    """A worker that stalls past its lease: the reaper counts an attempt and makes the run
+    runnable again; the next claim takes it with a higher fence, and the stalled holder's
+    commit is refused with LeaseLost while the new holder's goes through."""
+    store = fresh(redis_server, lease_seconds=0.15)
+    store.create(sample_run("r", store.now(), False, None))
+    first = store.claim()
+    assert first is not None
+    assert store.claim() is None  # held: not claimed twice
+    wait_until_lease_runs_out(redis_server, store, "r")
+    assert store.claim() is None  # out of ready until reaped
+    assert store.reap(RetryPolicy(base_seconds=60)) == ["r"]
+    reaped = store.load("r")
+    assert reaped.attempts == 1
+    assert store.claim() is None  # waits for its backoff...
+    second = store.claim(store.now() + timedelta(seconds=61))  # ...which a later time passes
+    assert second is not None
+    assert second.fence == first.fence + 1
+    with pytest.raises(LeaseLost):
+        store.commit(touched(reaped, reaped.updated_at), reaped.version, lease=first)
+    store.commit(touched(reaped, reaped.updated_at), reaped.version, lease=second)
+    store.close()
+
+
+def test_a_held_run_is_never_claimed_and_its_release_makes_it_claimable(
+    redis_server: RedisServer,
+) -> None:
+    """A run held through `acquire` is passed over by claims, even once a write (not fenced)
+    makes it runnable meanwhile; its release puts it back, and the next claim takes it."""
+    store = fresh(redis_server)
+    paused = sample_run("r", store.now(), True, None)
+    store.create(paused)
+    held = store.acquire("r")
+    store.commit(attrs.evolve(touched(paused, paused.updated_at), status=RunStatus.pending,
+                              gates=()), paused.version)  # fmt: skip
+    assert store.claim() is None
+    store.release(held)
+    lease = store.claim()
+    assert lease is not None
+    assert lease.fence == held.fence + 1
+    store.close()
+
+
+def test_a_run_deleted_while_ready_is_never_claimed(redis_server: RedisServer) -> None:
+    """A run purged, or whose hash was deleted by hand, while in the ready index: no claim
+    returns it, its entry is gone, and the runs behind it are still claimed."""
+    store = fresh(redis_server)
+    for run_id in ("a", "b", "c"):
+        store.create(sample_run(run_id, store.now(), False, None))
+    store.delete("a", store.version("a"))
+    redis_server.client().delete(store._keys("b").run)
+    lease = store.claim()
+    assert lease is not None
+    assert lease.run_id == "c"
+    assert store.claim() is None
+    assert redis_server.client().zcard(store._keys("c").lease[2]) == 0
+    store.close()
+
+
+def test_a_retried_claim_answers_its_live_lease_and_nothing_once_it_is_given_back(
+    redis_server: RedisServer,
+) -> None:
+    """The claim script run twice with one token (a retry after a lost reply): the second
+    answers the same run and fence without raising it; once that lease was given back (and
+    the run taken by another), the same token never answers that run with the old fence."""
+    store = fresh(redis_server, lease_seconds=0.25)
+    store.create(sample_run("r", store.now(), False, None))
+    tag = store._keys("r").tag
+    key = ready_key(tag, "contract")
+    score = str(int(store.now().timestamp() * 1000))
+
+    def claim_with(token: str) -> list[Any]:
+        script = Script("claim", [key, f"{tag}:leases", f"{tag}:claim:{token}"],
+                        [f"{tag}:run:", score, token, "250", "64"], key)  # fmt: skip
+        reply: list[Any] = store.client.carry(script)
+        return reply
+
+    first = claim_with("t1")
+    again = claim_with("t1")
+    assert (text(first[0]), text(first[4]), first[5]) == ("ok", "r", 1)
+    assert (text(again[0]), text(again[4]), again[5]) == ("ok", "r", 1)
+    marker = redis_server.client().pttl(f"{tag}:claim:t1")
+    assert 0 < marker <= 250  # the lease's lifetime, in milliseconds
+    store.release(Lease("r", "t1", 1))
+    other = store.claim()
+    assert other is not None
+    assert other.fence == 2
+    assert text(claim_with("t1")[0]) == "none"
+    store.close()
