@@ -172,3 +172,30 @@ def test_a_retried_claim_answers_its_live_lease_and_nothing_once_it_is_given_bac
     assert other.fence == 2
     assert text(claim_with("t1")[0]) == "none"
     store.close()
+
+
+def test_a_run_made_runnable_at_once_is_claimed_whatever_the_time_named(
+    redis_server: RedisServer,
+) -> None:
+    """As on every store (`Store.claim`): a claim made with an earlier time than the server's
+    still takes a run made runnable at once, from one ready index or among several, while a
+    run waiting for its backoff waits until the time named passes it."""
+    store = fresh(redis_server)
+    now = store.now()
+    store.create(sample_run("r", now, False, None))
+    earlier = now - timedelta(hours=1)
+    first = store.claim(earlier)
+    assert first is not None
+    assert first.run_id == "r"
+    store.create(attrs.evolve(sample_run("other", now, False, None), workflow="other"))
+    second = store.claim(earlier)
+    assert second is not None
+    assert second.run_id == "other"
+    run = store.load("r")  # failed once: runnable again after a minute's backoff
+    retry_at = run.updated_at + timedelta(minutes=1)
+    failing = attrs.evolve(touched(run, run.updated_at), status=RunStatus.failed, retry_at=retry_at)
+    store.commit_last(failing, run.version, lease=first)
+    assert store.claim(earlier) is None
+    assert store.claim(workflows=["contract"]) is None
+    assert store.claim(store.now() + timedelta(minutes=2)) is not None
+    store.close()

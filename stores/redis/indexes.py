@@ -137,9 +137,10 @@ class Indexes(Records):
         self, now: datetime | None, workflows: Collection[str] | None
     ) -> Plan[Lease | None]:
         """Take the lease of a run from the ready indexes of `workflows` (default: every
-        workflow), runnable at `now` (default: the server's clock), or None. One script picks,
-        leases and reads the run (`scripts/claim.lua`), so workers do not race for a run; with
-        several indexes, the one whose head waited longest is tried first."""
+        workflow), runnable at `now` (default: the server's clock; a run made runnable at once
+        is runnable whatever the time), or None. One script picks, leases and reads the run
+        (`scripts/claim.lua`), so workers do not race for a run; with several indexes, the
+        one whose head waited longest is tried first."""
         names = served(workflows)
         at = now if now is not None else (yield from self._plan_now())
         score = str(int(at.timestamp() * 1000))
@@ -156,7 +157,11 @@ class Indexes(Records):
             (tag, workflow) for tag, here in zip(tags, per_tag, strict=True) for workflow in here
         ]
         if len(indexes) > 1:
-            indexes = yield from self._by_head(indexes, score)
+            # A run made runnable at once is runnable whatever `now` says: its entry's score
+            # is the server's time of its write, at most the server's time now.
+            server = at if now is None else (yield from self._plan_now())
+            upto = max(int(score), int(server.timestamp() * 1000))
+            indexes = yield from self._by_head(indexes, str(upto))
         millis = str(int(self.lease_seconds * 1000))
         for tag, workflow in indexes:
             key = ready_key(tag, workflow)

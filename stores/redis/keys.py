@@ -7,7 +7,7 @@ index entry it touches share one Cluster slot (one script can change them togeth
 
 ==========================  ==============================================================
 ``run:<id>``                hash: snapshot, version, workflow, state, entry, deadline,
-                            ready, owner, lease_until, fence, error
+                            ready, at_once, owner, lease_until, fence, error
 ``runs``                    sorted set: every run, by creation time
 ``states``                  sorted set read by lexical range: ``<state>|<µs>|<id>``, every
                             run by state, then by its last change (µs since year 1)

@@ -4,6 +4,8 @@
 -- KEYS: 1 ready (of one workflow, in one partition), 2 leases, 3 this claim's marker.
 -- ARGV: 1 the partition's run key prefix ('<tag>:run:'), 2 runnable at or before (server
 --       milliseconds), 3 token, 4 lease milliseconds, 5 entries to look at, at most.
+-- A run made runnable at once (its hash's at_once) is runnable whatever ARGV[2] says: its
+-- entry's score, the server's time of its write, is at most the server's time now.
 -- Answers {outcome, server seconds, microseconds, the entries removed, run id, fence,
 -- snapshot}: ok, or none (no free run among the entries looked at; then no run).
 -- Entries whose key is not a run's hash are removed as met: left by a run that is gone, or
@@ -25,20 +27,26 @@ if before then
   if lease[1] == ARGV[3] then return taken(before, tonumber(lease[2]) or 0) end
 end
 -- Read a few entries at a time: the head is nearly always free. Entries removed as met do not
--- count towards the offset of the next read; the runs passed over (held by others) do.
+-- count towards the offset of the next read; the runs passed over (held by others, or not
+-- due yet) do.
+local cutoff = tonumber(ARGV[2])
+local upto = math.max(cutoff, now)
 local looked, held = 0, 0
 while looked < tonumber(ARGV[5]) do
-  local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', held, 8)
+  local entries = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'WITHSCORES', 'LIMIT',
+                             held, 8)
   if #entries == 0 then break end
-  for _, run_id in ipairs(entries) do
+  for i = 1, #entries, 2 do
+    local run_id = entries[i]
     looked = looked + 1
     local run = ARGV[1] .. run_id
     if redis.call('TYPE', run)['ok'] ~= 'hash' then
       redis.call('ZREM', KEYS[1], run_id)
       removed[#removed + 1] = run_id
     else
-      local lease = redis.call('HMGET', run, 'owner', 'lease_until', 'fence')
-      if not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now then
+      local lease = redis.call('HMGET', run, 'owner', 'lease_until', 'fence', 'at_once')
+      local due = tonumber(entries[i + 1]) <= cutoff or lease[4] == '1'
+      if due and (not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now) then
         local fence = (tonumber(lease[3]) or 0) + 1
         local expires = now + millis
         redis.call('HSET', run, 'fence', fence, 'owner', ARGV[3], 'lease_until', expires)

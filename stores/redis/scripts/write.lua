@@ -85,7 +85,9 @@ if releasing then
   redis.call('ZREM', KEYS[10], id)
   redis.call('HSET', KEYS[1], 'owner', '', 'lease_until', 0)
 end
+-- at_once: runnable whatever the time a claim names (a delay of 0), as on every store.
 redis.call('HSET', KEYS[1], 'version', version, 'snapshot', ARGV[1], 'state', state,
-           'entry', entry, 'deadline', deadline, 'ready', ready)
+           'entry', entry, 'deadline', deadline, 'ready', ready,
+           'at_once', delay == '0' and '1' or '')
 redis.call('SET', KEYS[9], version, 'EX', keep)
 return {'ok', t[1], t[2]}
