@@ -1,9 +1,10 @@
 """RedisStore's indexes always say what its snapshots and leases say.
 
 The write script touches only the index entries that change, trusting that every entry mirrors
-a field of the run's hash. This stateful test drives writes, claims, holds, fenced commits,
-releases, expired leases, reaping and timeouts in any order, and after every step rebuilds
-each run's expected index entries from its snapshot and lease and compares them with Redis.
+a field of the run's hash. This stateful test drives writes, claims (at times before, at and
+after the server's, and retried with their token), holds, fenced commits, releases, expired
+leases, reaping, timeouts and deletions in any order, and after every step rebuilds each run's
+expected index entries from its snapshot and lease and compares them with Redis.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from statemachine import Lease, LeaseLost, RetryPolicy, RunRecord, RunStatus
+from statemachine import Lease, LeaseLost, RetryPolicy, RunBusy, RunRecord, RunStatus
 from statemachine.store import ready_delay, run_state
 from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
+from stores.redis.client import Script
 from stores.redis.indexes import score_of as _score
 from stores.redis.keys import RunKeys, parse_entry, partition, text
 
@@ -60,6 +62,9 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
         self.store = RedisStore(self.server.url, prefix=f"ix{next(prefixes)}", lease_seconds=60)
         self.client = self.server.client()
         self.leases: dict[str, Lease] = {}
+        self.fences: dict[str, int] = {}  # the highest fence seen of each run
+        self.purged: set[str] = set()  # removed for good: a tombstone refuses their creation
+        self.claimed: list[Lease] = []  # the leases claims took (their tokens mark them)
 
     def teardown(self) -> None:
         self.store.close()
@@ -73,7 +78,7 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
 
     @rule(run_id=st.sampled_from(IDS), kind=st.sampled_from(KINDS))
     def create(self, run_id: str, kind: str) -> None:
-        if not self.exists(run_id):
+        if not self.exists(run_id) and run_id not in self.purged:
             run = shaped(sample_run(run_id, self.store.now(), False), kind)
             self.store.create(run)
 
@@ -100,18 +105,85 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
             and not self.lease_ran_out(lease.run_id)
         )
 
-    @rule()
-    def claim(self) -> None:
+    @rule(minutes=st.sampled_from([-60, 0, 5]))
+    def claim(self, minutes: int) -> None:
+        """A claim, at a time before, at or after the server's: it takes a run it may take,
+        with a fence above every earlier one of that run, and None only if none is due."""
         lost = {run_id for run_id in self.leases if self.lease_ran_out(run_id)}
-        lease = self.store.claim(self.store.now() + timedelta(minutes=5))
-        if lease is not None:
-            assert lease.run_id not in self.leases or lease.run_id in lost
-            self.leases[lease.run_id] = lease
+        at = self.store.now() + timedelta(minutes=minutes)
+        due, free = self.claimable(int(at.timestamp() * 1000))
+        lease = self.store.claim(at)
+        if lease is None:
+            assert not due, due
+            return
+        assert lease.run_id in free, (lease.run_id, free)
+        assert lease.run_id not in self.leases or lease.run_id in lost
+        self.took(lease)
+        self.claimed.append(lease)
+
+    def claimable(self, cutoff: int) -> tuple[set[str], set[str]]:
+        """The runs a claim at `cutoff` (server milliseconds) must find, and those it may."""
+        due, free = set(), set()
+        now_ms = self.store.now().timestamp() * 1000
+        for run_id in IDS:
+            keys = self.keys(run_id)
+            score = self.client.zscore(keys.lease[2], run_id)
+            owner, until = self.client.hmget(keys.run, "owner", "lease_until")
+            if score is None or not self.exists(run_id) or (owner and int(until or 0) >= now_ms):
+                continue
+            free.add(run_id)
+            if score <= cutoff or ready_delay(self.store.load(run_id)) == 0:  # at once
+                due.add(run_id)
+        return due, free
+
+    def took(self, lease: Lease) -> None:
+        assert lease.fence > self.fences.get(lease.run_id, 0), (lease, self.fences)
+        self.fences[lease.run_id] = lease.fence
+        self.leases[lease.run_id] = lease
+
+    @precondition(lambda self: self.claimed)
+    @rule(data=st.data())
+    def claim_retried(self, data: st.DataObject) -> None:
+        """The claim script again with a claim's token (a retry after a lost reply): while
+        its lease is held, the same run and fence; never that run with a fence since lost."""
+        lease = data.draw(st.sampled_from(self.claimed))
+        run_id = lease.run_id
+        tag, key = self.keys(run_id).tag, self.keys(run_id).lease[2]
+        held = self.holds(lease)
+        reply = self.store.client.carry(Script(
+            "claim", [key, f"{tag}:leases", f"{tag}:claim:{lease.token}"],
+            [f"{tag}:run:", "0", lease.token, "60000", "64"], key,
+        ))  # fmt: skip
+        if held:
+            assert (text(reply[0]), text(reply[4]), reply[5]) == ("ok", run_id, lease.fence)
+        elif text(reply[0]) == "ok":
+            again = Lease(text(reply[4]), lease.token, int(reply[5]))
+            if self.leases.get(again.run_id) == again:
+                assert self.holds(again)  # an earlier retry's take, answered again
+                return
+            assert again.run_id not in self.leases or not self.holds(self.leases[again.run_id])
+            self.took(again)
+            self.claimed.append(again)
+
+    @rule(run_id=st.sampled_from(IDS))
+    def delete(self, run_id: str) -> None:
+        """Remove a run for good (refused while someone holds it)."""
+        if not self.exists(run_id):
+            return
+        lease = self.leases.get(run_id)
+        try:
+            self.store.delete(run_id, self.store.version(run_id))
+        except RunBusy:
+            assert lease is not None
+            assert self.holds(lease)
+            return
+        self.purged.add(run_id)
+        self.leases.pop(run_id, None)
 
     @rule(run_id=st.sampled_from(IDS))
     def acquire(self, run_id: str) -> None:
         if self.exists(run_id) and run_id not in self.leases:
-            self.leases[run_id] = self.store.acquire(run_id)
+            self.took(self.store.acquire(run_id))
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data())
@@ -125,6 +197,8 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
         run_id = data.draw(st.sampled_from(sorted(self.leases)))
         self.client.hset(self.keys(run_id).run, "lease_until", 0)
         self.client.zadd(f"{self.keys(run_id).tag}:leases", {run_id: 0})
+        # A claim's marker lives as long as the lease it took (both set by the same script).
+        self.client.delete(f"{self.keys(run_id).tag}:claim:{self.leases[run_id].token}")
 
     @rule()
     def reap(self) -> None:
