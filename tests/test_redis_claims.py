@@ -54,7 +54,7 @@ def wait_until_lease_runs_out(server: RedisServer, store: RedisStore, run_id: st
     until = lease_until(server, store, run_id)
     pause = threading.Event()
     for _ in range(1000):
-        if store.now().timestamp() * 1000 > until:
+        if store.now().timestamp() * 1000 >= until + 1:  # live while until >= now, in ms
             return
         pause.wait(0.005)  # polls the server's clock, the thing waited for
     raise AssertionError("the lease did not run out")

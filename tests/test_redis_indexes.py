@@ -68,6 +68,7 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.store.close()
+        self.client.close()
 
     def keys(self, run_id: str) -> RunKeys:
         tag = partition(self.store.prefix, self.store.partitions, run_id)
