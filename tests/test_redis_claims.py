@@ -166,6 +166,13 @@ def test_a_retried_claim_answers_its_live_lease_and_nothing_once_it_is_given_bac
     assert (text(again[0]), text(again[4]), again[5]) == ("ok", "r", 1)
     marker = redis_server.client().pttl(f"{tag}:claim:t1")
     assert 0 < marker <= 250  # the lease's lifetime, in milliseconds
+    admin = redis_server.client()
+    run_key = f"{tag}:run:r"
+    until = admin.hget(run_key, "lease_until")
+    admin.hset(run_key, "lease_until", 1)  # as if it ran out while the marker lasted
+    # Not answered from the marker: that lease is over (and the run is no longer ready).
+    assert text(claim_with("t1")[0]) == "none"
+    admin.hset(run_key, "lease_until", until)
     store.release(Lease("r", "t1", 1))
     other = store.claim()
     assert other is not None
@@ -198,4 +205,33 @@ def test_a_run_made_runnable_at_once_is_claimed_whatever_the_time_named(
     assert store.claim(earlier) is None
     assert store.claim(workflows=["contract"]) is None
     assert store.claim(store.now() + timedelta(minutes=2)) is not None
+    store.close()
+
+
+def test_concurrent_claims_take_each_run_once_and_leave_none(redis_server: RedisServer) -> None:
+    """Four processes' worth of stores claim at once from one ready index: the script picks
+    and leases in one step, so every run is taken exactly once, and no claim comes back
+    empty while a free run is left."""
+    prefix = f"race{uuid4().hex[:8]}"
+    store = RedisStore(redis_server.url, prefix=prefix)
+    for n in range(200):
+        store.create(sample_run(f"r{n}", store.now(), False, None))
+    taken: list[list[str]] = [[] for _ in range(4)]
+    go = threading.Barrier(4)
+
+    def claim_all(mine: list[str]) -> None:
+        own = RedisStore(redis_server.url, prefix=prefix)
+        go.wait()
+        while (lease := own.claim()) is not None:
+            mine.append(lease.run_id)
+        own.close()
+
+    threads = [threading.Thread(target=claim_all, args=(each,)) for each in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    every = [run_id for each in taken for run_id in each]
+    assert sorted(every) == sorted(f"r{n}" for n in range(200))
+    assert all(taken), [len(each) for each in taken]  # all four took part
     store.close()

@@ -11,9 +11,9 @@ from uuid import uuid4
 import attrs
 import pytest
 
-from statemachine import AsyncWorker, Step, Workflow
+from statemachine import AsyncWorker, InvalidArgument, Step, Worker, Workflow
 from statemachine.testing.contract import sample_run
-from stores import RedisStore
+from stores import RedisStore, open_store
 from stores.redis.client import Script
 
 from .helpers import aio
@@ -131,3 +131,47 @@ def test_an_awaited_claim_whose_reply_was_lost_returns_the_lease_it_took(
         store.close()
     finally:
         proxy.close()
+
+
+def test_claims_and_a_worker_reach_every_node_of_a_cluster(cluster: list[RedisServer]) -> None:
+    """On a 3-node Cluster, each claim script runs on the node of one partition (the run's
+    keys, named inside the script, share its slot): every runnable run is claimed exactly
+    once, from every node, until none is left; a worker then executes them all."""
+    url = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=1&prefix=w{uuid4().hex[:8]}"
+    store = open_store(url)
+    assert isinstance(store, RedisStore)
+    workflow = Workflow(name="spread", steps=[Step(name="only", executor=lambda si: si.input)])
+    bound = workflow.bind(store)
+    submitted = {bound.submit(n) for n in range(24)}
+    leases = []
+    while (lease := store.claim()) is not None:
+        leases.append(lease)
+    assert sorted(lease.run_id for lease in leases) == sorted(submitted)
+    assert len({cluster_node(store, lease.run_id) for lease in leases}) == 3
+    for lease in leases:
+        store.release(lease)  # runnable again
+    worker = Worker([workflow], store)
+    while worker.work_once():
+        pass
+    assert {run.run_id for run in store.page("completed", limit=50)} == submitted
+    store.close()
+
+
+def test_a_cluster_url_the_driver_would_fail_on_is_invalid_argument(
+    cluster: list[RedisServer],
+) -> None:
+    """A timeout no socket can wait, or a codec that is not one, is refused as the URL's
+    fault before a Cluster client connects (it used to look like an unreachable Cluster)."""
+    base = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=1&prefix=bad"
+    for option in (
+        "socket_timeout=inf", "socket_timeout=nan", "socket_connect_timeout=-1",
+        "encoding=rot13", "encoding_errors=bogus",
+    ):  # fmt: skip
+        with pytest.raises(InvalidArgument, match="invalid Redis URL"):
+            open_store(f"{base}&{option}")
+
+
+def cluster_node(store: RedisStore, run_id: str) -> str:
+    key = store._keys(run_id).run
+    node = store.client.driver.get_node_from_key(key)
+    return str(node.name)

@@ -4,7 +4,6 @@ ACLs, Cluster, and what it says (and does not say) when things go wrong."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -33,7 +32,6 @@ from statemachine import (
     StoreError,
     StoreUnavailable,
     UnsafeStoreConfiguration,
-    Worker,
     Workflow,
 )
 from statemachine.testing.contract import sample_run as new_run
@@ -449,73 +447,6 @@ def test_the_store_works_on_a_cluster(cluster: list[RedisServer]) -> None:
     with pytest.raises(DeadlinePassed):  # the sweep ended that pause first
         outs[0].requirements[0].reject("again")
     assert workflow.get_run(outs[1].run_id).states["loop"].value == "cancelled"
-
-
-def test_concurrent_claims_take_each_run_once_and_leave_none(redis_server: RedisServer) -> None:
-    """Four processes' worth of stores claim at once from one ready index: the script picks
-    and leases in one step, so every run is taken exactly once, and no claim comes back
-    empty while a free run is left."""
-    prefix = f"race{uuid4().hex[:8]}"
-    store = RedisStore(redis_server.url, prefix=prefix)
-    for n in range(200):
-        store.create(new_run(f"r{n}", store.now(), False, None))
-    taken: list[list[str]] = [[] for _ in range(4)]
-    go = threading.Barrier(4)
-
-    def claim_all(mine: list[str]) -> None:
-        own = RedisStore(redis_server.url, prefix=prefix)
-        go.wait()
-        while (lease := own.claim()) is not None:
-            mine.append(lease.run_id)
-        own.close()
-
-    threads = [threading.Thread(target=claim_all, args=(each,)) for each in taken]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    every = [run_id for each in taken for run_id in each]
-    assert sorted(every) == sorted(f"r{n}" for n in range(200))
-    assert all(taken), [len(each) for each in taken]  # all four took part
-    store.close()
-
-
-def test_claims_and_a_worker_reach_every_node_of_a_cluster(cluster: list[RedisServer]) -> None:
-    """On a 3-node Cluster, each claim script runs on the node of one partition (the run's
-    keys, named inside the script, share its slot): every runnable run is claimed exactly
-    once, from every node, until none is left; a worker then executes them all."""
-    url = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=1&prefix=w{uuid4().hex[:8]}"
-    store = open_store(url)
-    assert isinstance(store, RedisStore)
-    workflow = Workflow(name="spread", steps=[Step(name="only", executor=lambda si: si.input)])
-    bound = workflow.bind(store)
-    submitted = {bound.submit(n) for n in range(24)}
-    leases = []
-    while (lease := store.claim()) is not None:
-        leases.append(lease)
-    assert sorted(lease.run_id for lease in leases) == sorted(submitted)
-    assert len({cluster_node(store, lease.run_id) for lease in leases}) == 3
-    for lease in leases:
-        store.release(lease)  # runnable again
-    worker = Worker([workflow], store)
-    while worker.work_once():
-        pass
-    assert {run.run_id for run in store.page("completed", limit=50)} == submitted
-    store.close()
-
-
-def test_a_cluster_url_the_driver_would_fail_on_is_invalid_argument(
-    cluster: list[RedisServer],
-) -> None:
-    """A timeout no socket can wait, or a codec that is not one, is refused as the URL's
-    fault before a Cluster client connects (it used to look like an unreachable Cluster)."""
-    base = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=1&prefix=bad"
-    for option in (
-        "socket_timeout=inf", "socket_timeout=nan", "socket_connect_timeout=-1",
-        "encoding=rot13", "encoding_errors=bogus",
-    ):  # fmt: skip
-        with pytest.raises(InvalidArgument, match="invalid Redis URL"):
-            open_store(f"{base}&{option}")
 
 
 def cluster_node(store: RedisStore, run_id: str) -> str:

@@ -23,8 +23,10 @@ local function taken(run_id, fence)
 end
 local before = redis.call('GET', KEYS[3])
 if before then
-  local lease = redis.call('HMGET', ARGV[1] .. before, 'owner', 'fence')
-  if lease[1] == ARGV[3] then return taken(before, tonumber(lease[2]) or 0) end
+  local lease = redis.call('HMGET', ARGV[1] .. before, 'owner', 'fence', 'lease_until')
+  if lease[1] == ARGV[3] and (tonumber(lease[3]) or 0) >= now then
+    return taken(before, tonumber(lease[2]) or 0)
+  end
 end
 -- Read a few entries at a time: the head is nearly always free. Entries removed as met do not
 -- count towards the offset of the next read; the runs passed over (held by others, or not
