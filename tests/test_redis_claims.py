@@ -100,10 +100,42 @@ def test_an_expired_claim_is_reaped_with_an_attempt_and_its_holder_fenced_off(
     assert store.claim() is None  # waits for its backoff...
     second = store.claim(store.now() + timedelta(seconds=61))  # ...which a later time passes
     assert second is not None
-    assert second.fence == first.fence + 1
+    assert second.fence > first.fence  # the reaper held it in between: higher still
     with pytest.raises(LeaseLost):
         store.commit(touched(reaped, reaped.updated_at), reaped.version, lease=first)
     store.commit(touched(reaped, reaped.updated_at), reaped.version, lease=second)
+    store.close()
+
+
+def test_a_run_being_reaped_cannot_be_claimed_before_its_backoff(
+    redis_server: RedisServer,
+) -> None:
+    """The reaper takes an expired lease over and counts the attempt in one fenced commit that
+    gives it back: a claim made between its two scripts finds the run held, not runnable at
+    its old time (it used to give the lease back first, and a claim then skipped the
+    backoff, only for its commit to lose to the reaper's)."""
+    store = fresh(redis_server, lease_seconds=0.15)
+    other = RedisStore(redis_server.url, prefix=store.prefix)
+    store.create(sample_run("r", store.now(), False, None))
+    assert store.claim() is not None
+    wait_until_lease_runs_out(redis_server, store, "r")
+    meanwhile: list[Lease | None] = []
+    run = store.client._run
+
+    def claim_between(effect: Script) -> Any:
+        reply = run(effect)
+        if not meanwhile:  # right after the reaper's first script
+            meanwhile.append(other.claim())
+        return reply
+
+    store.client._run = claim_between  # type: ignore[method-assign]
+    assert store.reap(RetryPolicy(base_seconds=60)) == ["r"]
+    store.client._run = run  # type: ignore[method-assign]
+    assert meanwhile == [None]
+    assert store.load("r").attempts == 1
+    assert other.claim() is None  # the backoff holds
+    assert other.claim(store.now() + timedelta(seconds=61)) is not None
+    other.close()
     store.close()
 
 

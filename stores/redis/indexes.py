@@ -13,14 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from statemachine.core.errors import (
+    ConflictError,
     CorruptRun,
+    LeaseLost,
     RunBusy,
     RunNotFound,
     StoreError,
     StoreReset,
     VersionConflict,
 )
-from statemachine.core.runs import abandoned
 from statemachine.store import plans
 from statemachine.store.logs import log_once
 from statemachine.store.plans import Plan
@@ -214,26 +215,15 @@ class Indexes(Records):
                 continue
             for run_id in (yield from self._valid(key, [text(member) for member in found])):
                 try:
-                    keys = yield from self._plan_keys(run_id, None)
-                    reply = yield Script("release", keys.lease, [run_id, ""], keys.run, run_id)
-                    self._timed(reply, 1)
-                    if text(reply[0]) != "released":
-                        continue
-                    yield from plans.update(
-                        run_id,
-                        lambda run, _: abandoned(
-                            run, at, retry_at=policy.next_attempt(run.attempts + 1, at)
-                        ),
-                        timed=False,
-                    )
+                    if (yield from self._plan_reap_one(run_id, policy, at)):
+                        reaped.append(run_id)
                 except RunNotFound:
                     yield from self.plan_forget(run_id)
-                    continue
+                except (LeaseLost, ConflictError):
+                    continue  # taken over, or changed by others meanwhile: a later sweep sees to it
                 except CorruptRun as exc:
                     log_once(LOG, f"{key}:{run_id}", "reap: setting aside run %s: %s", run_id, exc)
                     yield from self.plan_quarantine(run_id, str(exc))
-                    continue
-                reaped.append(run_id)
         return reaped
 
     def plan_expire_due(self, now: datetime | None) -> Plan[list[str]]:

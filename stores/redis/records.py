@@ -11,6 +11,7 @@ from typing import Any
 from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
     CodecError,
+    ConflictError,
     CorruptRun,
     InvalidArgument,
     LeaseLost,
@@ -23,8 +24,17 @@ from statemachine.core.errors import (
     VersionConflict,
 )
 from statemachine.core.record import RunRecord
+from statemachine.core.runs import abandoned
 from statemachine.store.plans import Plan
-from statemachine.store.values import STATES, Lease, check_run_id, new_id, ready_delay, run_state
+from statemachine.store.values import (
+    STATES,
+    Lease,
+    RetryPolicy,
+    check_run_id,
+    new_id,
+    ready_delay,
+    run_state,
+)
 
 from .client import Cmd, Script
 from .clock import ServerClock
@@ -35,6 +45,7 @@ __all__ = ["Records", "score_of"]
 _STATES = frozenset(STATES)
 _CACHED = 10_000
 _CLAIMED = 64
+_REAP_TRIES = 5  # reads and writes of a run being reaped, while unfenced writes beat it
 
 
 def score_of(moment: datetime) -> str:
@@ -273,6 +284,31 @@ class Records:
         if len(self._let_go) >= _CACHED:  # released by hand instead: forget the oldest
             _forget_oldest(self._let_go)
         self._let_go[lease.token] = None
+
+    def _plan_reap_one(self, run_id: str, policy: RetryPolicy, at: datetime) -> Plan[bool]:
+        """If the run's lease ran out: take it over, count the attempt and give it back in one
+        fenced commit, so that no claim takes the run before its backoff; whether it did."""
+        keys = yield from self._plan_keys(run_id, None)
+        token = new_id()
+        outcome, fence, data = yield from self._plan_lease(keys, run_id, token, "reap", "snapshot")
+        if outcome == "missing":
+            raise (yield from self._plan_not_found(run_id))
+        if outcome != "ok":
+            return False  # given back, or renewed, meanwhile
+        lease = Lease(run_id, token, fence)
+        try:
+            run = yield from (self._plan_decode(run_id, data) if data else self._plan_load(run_id))
+            for _ in range(_REAP_TRIES):
+                new = abandoned(run, at, retry_at=policy.next_attempt(run.attempts + 1, at))
+                try:
+                    yield from self._plan_put(new, "commit", run.version, lease, None, True)
+                    return True
+                except VersionConflict:  # an unfenced write (a decision, a cancel) came first
+                    run = yield from self._plan_load(run_id)
+            raise ConflictError(run_id, f"run {run_id!r} kept changing while it was reaped")
+        except Exception:
+            yield from self._plan_release(lease)
+            raise
 
     def _renewed(self, lease: Lease) -> Plan[bool]:
         keys = yield from self._plan_keys(lease.run_id, None)

@@ -2,10 +2,12 @@
 --
 -- KEYS: 1 run, 2 leases, 3 ready (of the run's workflow).
 -- ARGV: 1 run id, 2 token, 3 lease milliseconds,
---       4 mode: hold (this run) or renew (claims take theirs in `claim.lua`),
+--       4 mode: hold (this run), renew, or reap (only a lease that ran out; claims take
+--         theirs in `claim.lua`),
 --       5 a field of the run's hash to read with the lease taken, or ''.
 -- Answers {outcome, fence, server seconds, microseconds, the field}: outcome ok, missing
--- (then nothing more), busy, lost. The field (nil unless the lease was taken) saves
+-- (then nothing more), busy, lost; for reap, idle (nobody held it: its leases entry goes) or
+-- live (renewed meanwhile). The field (nil unless the lease was taken) saves
 -- the read that follows every take; the server's time keeps the store's clock.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[3], ARGV[1])  -- an entry left by a run that is gone: clean it
@@ -25,7 +27,13 @@ if mine and live and ARGV[4] ~= 'renew' then
   -- The same token again: a retry after the reply to a take was lost. Its lease is the answer.
   return {'ok', fence, t[1], t[2], read()}
 end
-if ARGV[4] == 'renew' then
+if ARGV[4] == 'reap' then
+  if not lease[1] or lease[1] == '' then
+    redis.call('ZREM', KEYS[2], ARGV[1])
+    return {'idle', 0, t[1], t[2]}
+  end
+  if live then return {'live', 0, t[1], t[2]} end
+elseif ARGV[4] == 'renew' then
   if not (mine and live) then return {'lost', 0, t[1], t[2]} end
 elseif lease[1] and lease[1] ~= '' and not mine and live then
   return {'busy', 0, t[1], t[2]}
