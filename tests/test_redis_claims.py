@@ -40,6 +40,25 @@ def test_a_claim_looks_past_many_entries_of_gone_runs(redis_server: RedisServer)
     store.close()
 
 
+def test_a_stray_entry_in_another_workflows_ready_index_is_not_claimed(
+    redis_server: RedisServer,
+) -> None:
+    """A run's entry found in the ready index of another workflow (junk, a hand edit): a
+    claim for that workflow removes it and takes nothing (its worker could not execute the
+    run, and would dead-letter it); the run's own workflow still claims it."""
+    store = fresh(redis_server)
+    store.create(sample_run("r", store.now(), False, None))  # of workflow "contract"
+    tag = store._keys("r").tag
+    redis_server.client().zadd(ready_key(tag, "other"), {"r": 0})
+    assert store.claim(workflows=["other"]) is None
+    assert redis_server.client().zcard(ready_key(tag, "other")) == 0
+    lease = store.claim(workflows=["contract"])
+    assert lease is not None
+    assert lease.run_id == "r"
+    assert store._keys("r").lease[2] == ready_key(tag, "contract")  # its keys stay its own
+    store.close()
+
+
 def ready_of(server: RedisServer, store: RedisStore, run_id: str) -> float | None:
     keys = store._keys(run_id)
     return server.client().zscore(keys.lease[2], run_id)
@@ -188,7 +207,7 @@ def test_a_retried_claim_answers_its_live_lease_and_nothing_once_it_is_given_bac
 
     def claim_with(token: str) -> list[Any]:
         script = Script("claim", [key, f"{tag}:leases", f"{tag}:claim:{token}"],
-                        [f"{tag}:run:", score, token, "250", "64"], key)  # fmt: skip
+                        [f"{tag}:run:", score, token, "250", "64", "contract"], key)  # fmt: skip
         reply: list[Any] = store.client.carry(script)
         return reply
 

@@ -153,7 +153,7 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
         held = self.holds(lease)
         reply = self.store.client.carry(Script(
             "claim", [key, f"{tag}:leases", f"{tag}:claim:{lease.token}"],
-            [f"{tag}:run:", "0", lease.token, "60000", "64"], key,
+            [f"{tag}:run:", "0", lease.token, "60000", "64", "contract"], key,
         ))  # fmt: skip
         if held:
             assert (text(reply[0]), text(reply[4]), reply[5]) == ("ok", run_id, lease.fence)

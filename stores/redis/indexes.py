@@ -171,7 +171,7 @@ class Indexes(Records):
                 reply = yield Script(
                     "claim",
                     [key, f"{tag}:leases", f"{tag}:claim:{token}"],
-                    [f"{tag}:run:", score, token, millis, str(_CLAIM_LOOKS)],
+                    [f"{tag}:run:", score, token, millis, str(_CLAIM_LOOKS), workflow],
                     key,
                 )
                 self._timed(reply, 1)
@@ -196,7 +196,9 @@ class Indexes(Records):
         ]
         found = yield from self._first_of_each(commands)
         heads = [(reply[0][1], index) for index, reply in zip(indexes, found, strict=True) if reply]
-        return [index for _, index in sorted(heads)]
+        # By score alone: heads of the same millisecond stay in the shuffled order of the
+        # partitions, so workers spread over them.
+        return [index for _, index in sorted(heads, key=lambda head: head[0])]
 
     def plan_reap(self, policy: RetryPolicy, now: datetime | None) -> Plan[list[str]]:
         """Release every lease that ran out (by the server's clock), count the attempt, and

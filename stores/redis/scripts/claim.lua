@@ -3,13 +3,15 @@
 --
 -- KEYS: 1 ready (of one workflow, in one partition), 2 leases, 3 this claim's marker.
 -- ARGV: 1 the partition's run key prefix ('<tag>:run:'), 2 runnable at or before (server
---       milliseconds), 3 token, 4 lease milliseconds, 5 entries to look at, at most.
+--       milliseconds), 3 token, 4 lease milliseconds, 5 entries to look at, at most, 6 the
+--       index's workflow.
 -- A run made runnable at once (its hash's at_once) is runnable whatever ARGV[2] says: its
 -- entry's score, the server's time of its write, is at most the server's time now.
 -- Answers {outcome, server seconds, microseconds, the entries removed, run id, fence,
 -- snapshot}: ok, or none (no free run among the entries looked at; then no run).
 -- Entries whose key is not a run's hash are removed as met: left by a run that is gone, or
--- junk (which the store logs).
+-- junk (which the store logs); so are entries of a run of another workflow (a worker that
+-- took one could not execute it).
 -- The run's keys are named from the prefix, as queues on Redis do: they share the ready
 -- index's hash tag, so one Cluster slot. The marker (a key with the lease's lifetime) makes a
 -- retry after a lost reply answer the run taken, not take a second one.
@@ -42,11 +44,12 @@ while looked < tonumber(ARGV[5]) do
     local run_id = entries[i]
     looked = looked + 1
     local run = ARGV[1] .. run_id
-    if redis.call('TYPE', run)['ok'] ~= 'hash' then
+    local lease = redis.call('TYPE', run)['ok'] == 'hash'
+      and redis.call('HMGET', run, 'owner', 'lease_until', 'fence', 'at_once', 'workflow')
+    if not lease or lease[5] ~= ARGV[6] then
       redis.call('ZREM', KEYS[1], run_id)
       removed[#removed + 1] = run_id
     else
-      local lease = redis.call('HMGET', run, 'owner', 'lease_until', 'fence', 'at_once')
       local due = tonumber(entries[i + 1]) <= cutoff or lease[4] == '1'
       if due and (not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now) then
         local fence = (tonumber(lease[3]) or 0) + 1
