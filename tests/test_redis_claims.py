@@ -11,7 +11,7 @@ from uuid import uuid4
 import attrs
 import pytest
 
-from statemachine import Lease, LeaseLost, RetryPolicy, RunStatus
+from statemachine import CorruptRun, Lease, LeaseLost, RetryPolicy, RunStatus
 from statemachine.testing.contract import sample_run, touched
 from stores import RedisStore
 from stores.redis.client import Script
@@ -56,6 +56,28 @@ def test_a_stray_entry_in_another_workflows_ready_index_is_not_claimed(
     assert lease is not None
     assert lease.run_id == "r"
     assert store._keys("r").lease[2] == ready_key(tag, "contract")  # its keys stay its own
+    store.close()
+
+
+def test_a_leases_index_of_the_wrong_type_fails_a_claim_and_a_hold_before_any_change(
+    redis_server: RedisServer,
+) -> None:
+    """Redis does not roll a script back: the claim and lease scripts write the indexes that
+    can refuse first, so a corrupt leases key fails them with CorruptRun and the run's hash
+    is left as it was (not marked held by a lease that no index knows of)."""
+    store = fresh(redis_server)
+    store.create(sample_run("r", store.now(), False, None))
+    keys = store._keys("r")
+    admin = redis_server.client()
+    admin.set(keys.lease[1], "junk")  # the partition's leases index
+    before = admin.hgetall(keys.run)
+    with pytest.raises(CorruptRun):
+        store.claim()
+    with pytest.raises(CorruptRun):
+        store.acquire("r")
+    assert admin.hgetall(keys.run) == before
+    admin.delete(keys.lease[1])
+    assert store.claim() is not None  # repaired: claimed as usual
     store.close()
 
 

@@ -54,8 +54,10 @@ while looked < tonumber(ARGV[5]) do
       if due and (not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now) then
         local fence = (tonumber(lease[3]) or 0) + 1
         local expires = now + millis
-        redis.call('HSET', run, 'fence', fence, 'owner', ARGV[3], 'lease_until', expires)
+        -- The leases index first: the one write that can fail (a key of the wrong type), and
+        -- then before anything is changed, since Redis does not roll a script back.
         redis.call('ZADD', KEYS[2], expires, run_id)
+        redis.call('HSET', run, 'fence', fence, 'owner', ARGV[3], 'lease_until', expires)
         redis.call('ZREM', KEYS[1], run_id)
         redis.call('SET', KEYS[3], run_id, 'PX', millis)
         return taken(run_id, fence)

@@ -38,12 +38,11 @@ elseif ARGV[4] == 'renew' then
 elseif lease[1] and lease[1] ~= '' and not mine and live then
   return {'busy', 0, t[1], t[2]}
 end
-if not mine then
-  fence = fence + 1
-  redis.call('HSET', KEYS[1], 'fence', fence)
-end
+if not mine then fence = fence + 1 end
 local expires = now + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'lease_until', expires)
+-- The indexes first: the writes that can fail (a key of the wrong type), and then before the
+-- run's hash changes, since Redis does not roll a script back.
 redis.call('ZADD', KEYS[2], expires, ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], 'fence', fence, 'owner', ARGV[2], 'lease_until', expires)
 return {'ok', fence, t[1], t[2], read()}
