@@ -3,6 +3,7 @@ what it passes over, what it leaves, and what a retried claim answers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from typing import Any
@@ -41,17 +42,20 @@ def test_a_claim_looks_past_many_entries_of_gone_runs(redis_server: RedisServer)
 
 
 def test_a_stray_entry_in_another_workflows_ready_index_is_not_claimed(
-    redis_server: RedisServer,
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A run's entry found in the ready index of another workflow (junk, a hand edit): a
-    claim for that workflow removes it and takes nothing (its worker could not execute the
-    run, and would dead-letter it); the run's own workflow still claims it."""
+    claim for that workflow removes it, logs it once and takes nothing (its worker could not
+    execute the run, and would dead-letter it); the run's own workflow still claims it."""
+    caplog.set_level(logging.WARNING, logger="statemachine")
     store = fresh(redis_server)
     store.create(sample_run("r", store.now(), False, None))  # of workflow "contract"
     tag = store._keys("r").tag
     redis_server.client().zadd(ready_key(tag, "other"), {"r": 0})
     assert store.claim(workflows=["other"]) is None
     assert redis_server.client().zcard(ready_key(tag, "other")) == 0
+    lines = [record.getMessage() for record in caplog.records]
+    assert sum("'r'" in line and ":ready:other" in line for line in lines) == 1, lines
     lease = store.claim(workflows=["contract"])
     assert lease is not None
     assert lease.run_id == "r"
@@ -235,8 +239,8 @@ def test_a_retried_claim_answers_its_live_lease_and_nothing_once_it_is_given_bac
 
     first = claim_with("t1")
     again = claim_with("t1")
-    assert (text(first[0]), text(first[4]), first[5]) == ("ok", "r", 1)
-    assert (text(again[0]), text(again[4]), again[5]) == ("ok", "r", 1)
+    assert (text(first[0]), text(first[5]), first[6]) == ("ok", "r", 1)
+    assert (text(again[0]), text(again[5]), again[6]) == ("ok", "r", 1)
     marker = redis_server.client().pttl(f"{tag}:claim:t1")
     assert 0 < marker <= 250  # the lease's lifetime, in milliseconds
     admin = redis_server.client()

@@ -156,9 +156,9 @@ class IndexesMirrorRuns(RuleBasedStateMachine):
             [f"{tag}:run:", "0", lease.token, "60000", "64", "contract"], key,
         ))  # fmt: skip
         if held:
-            assert (text(reply[0]), text(reply[4]), reply[5]) == ("ok", run_id, lease.fence)
+            assert (text(reply[0]), text(reply[5]), reply[6]) == ("ok", run_id, lease.fence)
         elif text(reply[0]) == "ok":
-            again = Lease(text(reply[4]), lease.token, int(reply[5]))
+            again = Lease(text(reply[5]), lease.token, int(reply[6]))
             if self.leases.get(again.run_id) == again:
                 assert self.holds(again)  # an earlier retry's take, answered again
                 return

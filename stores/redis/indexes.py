@@ -176,13 +176,18 @@ class Indexes(Records):
                 )
                 self._timed(reply, 1)
                 _log_junk(key, [text(entry) for entry in reply[3]])
+                for run_id in (text(entry) for entry in reply[4]):
+                    log_once(
+                        LOG, f"{key}:{run_id}", "removing %r from %s: its key is not a run "
+                        "of this workflow", run_id[:80], key,
+                    )  # fmt: skip
                 if text(reply[0]) == "ok":
-                    run_id = text(reply[4])
+                    run_id = text(reply[5])
                     yield from self._plan_keys(run_id, workflow)  # known now: no read for them
-                    if reply[6] is not None:  # for `load_claimed`, which comes next
-                        self._keep_claimed(token, reply[6])
-                    return Lease(run_id, token, int(reply[5]))
-                if not reply[3]:
+                    if reply[7] is not None:  # for `load_claimed`, which comes next
+                        self._keep_claimed(token, reply[7])
+                    return Lease(run_id, token, int(reply[6]))
+                if not reply[3] and not reply[4]:
                     break  # nothing removed: nothing free in this index
                 # Entries of gone runs were removed: look again, so that they never hide the
                 # live runs behind them (each look is bounded, so as not to stall the server).

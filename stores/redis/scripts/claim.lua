@@ -7,21 +7,21 @@
 --       index's workflow.
 -- A run made runnable at once (its hash's at_once) is runnable whatever ARGV[2] says: its
 -- entry's score, the server's time of its write, is at most the server's time now.
--- Answers {outcome, server seconds, microseconds, the entries removed, run id, fence,
--- snapshot}: ok, or none (no free run among the entries looked at; then no run).
--- Entries whose key is not a run's hash are removed as met: left by a run that is gone, or
--- junk (which the store logs); so are entries of a run of another workflow (a worker that
--- took one could not execute it).
+-- Answers {outcome, server seconds, microseconds, the entries removed, the entries dropped,
+-- run id, fence, snapshot}: ok, or none (no free run among the entries looked at; then no
+-- run). Entries are removed as met when their run is gone (or they are junk, which the store
+-- logs), and dropped, as the store logs too, when their key is not a run's hash or their run
+-- is of another workflow (a worker that took one could not execute it).
 -- The run's keys are named from the prefix, as queues on Redis do: they share the ready
 -- index's hash tag, so one Cluster slot. The marker (a key with the lease's lifetime) makes a
 -- retry after a lost reply answer the run taken, not take a second one.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local millis = tonumber(ARGV[4])
-local removed = {}
+local removed, dropped = {}, {}
 local function taken(run_id, fence)
   local snapshot = redis.call('HGET', ARGV[1] .. run_id, 'snapshot')
-  return {'ok', t[1], t[2], removed, run_id, fence, snapshot}
+  return {'ok', t[1], t[2], removed, dropped, run_id, fence, snapshot}
 end
 local before = redis.call('GET', KEYS[3])
 if before then
@@ -44,11 +44,13 @@ while looked < tonumber(ARGV[5]) do
     local run_id = entries[i]
     looked = looked + 1
     local run = ARGV[1] .. run_id
-    local lease = redis.call('TYPE', run)['ok'] == 'hash'
+    local kind = redis.call('TYPE', run)['ok']
+    local lease = kind == 'hash'
       and redis.call('HMGET', run, 'owner', 'lease_until', 'fence', 'at_once', 'workflow')
     if not lease or lease[5] ~= ARGV[6] then
       redis.call('ZREM', KEYS[1], run_id)
-      removed[#removed + 1] = run_id
+      local met = kind == 'none' and removed or dropped
+      met[#met + 1] = run_id
     else
       local due = tonumber(entries[i + 1]) <= cutoff or lease[4] == '1'
       if due and (not lease[1] or lease[1] == '' or (tonumber(lease[2]) or 0) < now) then
@@ -66,4 +68,4 @@ while looked < tonumber(ARGV[5]) do
     end
   end
 end
-return {'none', t[1], t[2], removed}
+return {'none', t[1], t[2], removed, dropped}
