@@ -16,7 +16,7 @@ from statemachine.testing import EPOCH
 from stores import FileStore, MemoryStore, RedisStore, SqliteStore
 
 from .helpers import Clock
-from .servers import RedisServer
+from .servers import RedisServer, start_cluster
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -33,6 +33,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 STORE_KINDS = ["memory", "file", "sqlite", "redis"]
 
 StoreFactory = Callable[[str], Store]
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    """A 3-node Redis Cluster on loopback ports, from Debian's redis-server, for the session
+    (each test keeps to its own prefix)."""
+    servers = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield servers
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from statemachine import Gate, HumanReview, Request, RequestKind, State, Store
+
+if TYPE_CHECKING:
+    from stores import RedisStore
 
 T = TypeVar("T")
 
@@ -79,3 +82,10 @@ def aio(store: Store, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
             await store.aclose()
 
     return asyncio.run(wrapped())
+
+
+def cluster_node(store: RedisStore, run_id: str) -> str:
+    """The name of the Cluster node that holds the run."""
+    key = store._keys(run_id).run
+    node = store.client.driver.get_node_from_key(key)
+    return str(node.name)

@@ -4,7 +4,6 @@ asyncio client: the longest-waiting run first, each run once, and a lost reply a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -16,19 +15,10 @@ from statemachine.testing.contract import sample_run
 from stores import RedisStore, open_store
 from stores.redis.client import Script
 
-from .helpers import aio
-from .servers import LossyProxy, RedisServer, start_cluster
+from .helpers import aio, cluster_node
+from .servers import LossyProxy, RedisServer
 
 WORKFLOWS = ("wa", "wb", "wc")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
-    """A 3-node Redis Cluster on loopback ports."""
-    servers = start_cluster(tmp_path_factory.mktemp("cluster"))
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def on_cluster(cluster: list[RedisServer]) -> RedisStore:
@@ -169,9 +159,3 @@ def test_a_cluster_url_the_driver_would_fail_on_is_invalid_argument(
     ):  # fmt: skip
         with pytest.raises(InvalidArgument, match="invalid Redis URL"):
             open_store(f"{base}&{option}")
-
-
-def cluster_node(store: RedisStore, run_id: str) -> str:
-    key = store._keys(run_id).run
-    node = store.client.driver.get_node_from_key(key)
-    return str(node.name)

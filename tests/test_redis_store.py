@@ -38,7 +38,8 @@ from statemachine.testing.contract import sample_run as new_run
 from statemachine.testing.contract import touched
 from stores import RedisConfigWarning, RedisStore, open_store
 
-from .servers import RedisServer, make_certificates, start_cluster
+from .helpers import cluster_node
+from .servers import RedisServer, make_certificates
 
 
 def fresh(server: RedisServer, **options: object) -> RedisStore:
@@ -415,15 +416,6 @@ def test_driver_errors_never_escape_as_redis_exceptions(redis_server: RedisServe
     assert "wrong type" in str(info.value)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
-    """A 3-node Redis Cluster on loopback ports, from Debian's redis-server."""
-    servers = start_cluster(tmp_path_factory.mktemp("cluster"))
-    yield servers
-    for server in servers:
-        server.stop()
-
-
 def test_the_store_works_on_a_cluster(cluster: list[RedisServer]) -> None:
     """On a 3-node Cluster, runs spread over partitions on every node, and workflows, pages
     and sweeps work as on one server."""
@@ -447,12 +439,6 @@ def test_the_store_works_on_a_cluster(cluster: list[RedisServer]) -> None:
     with pytest.raises(DeadlinePassed):  # the sweep ended that pause first
         outs[0].requirements[0].reject("again")
     assert workflow.get_run(outs[1].run_id).states["loop"].value == "cancelled"
-
-
-def cluster_node(store: RedisStore, run_id: str) -> str:
-    key = store._keys(run_id).run
-    node = store.client.driver.get_node_from_key(key)
-    return str(node.name)
 
 
 def test_open_store_parses_redis_urls(redis_server: RedisServer) -> None:

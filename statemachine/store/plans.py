@@ -66,11 +66,13 @@ class Load(NamedTuple):
 
 
 class Commit(NamedTuple):
-    """Compare-and-set the run over `expected` (`ConflictError`; `LeaseLost` when fenced)."""
+    """Compare-and-set the run over `expected` (`ConflictError`; `LeaseLost` when fenced);
+    `last`: the holder's last write, which may give `lease` back (`Store.commit_last`)."""
 
     run: RunRecord
     expected: int
     lease: Lease | None = None
+    last: bool = False
 
 
 class Now(NamedTuple):
@@ -137,6 +139,7 @@ def update(
     seen: RunRecord | None = None,
     lease: Lease | None = None,
     timed: bool = True,
+    last: bool = False,
 ) -> Plan[RunRecord]:
     """Apply `change(run, time)` to the latest run and commit it, retrying when another writer
     won; the time is `now`, or the store's clock read again at each attempt (not read at all
@@ -144,7 +147,8 @@ def update(
 
     `change` returns the new run, or None to leave it alone; it must be pure, since it may
     run several times. `seen` is the run as the caller last read it: the first attempt starts
-    from it without a read, and compare-and-set catches it if it is stale.
+    from it without a read, and compare-and-set catches it if it is stale. With `last`, the
+    commit is the lease's last write (`Store.commit_last`).
     """
     if seen is not None and (not isinstance(seen, RunRecord) or seen.run_id != run_id):
         # Another run's record would have the change written to that run.
@@ -159,7 +163,7 @@ def update(
                 continue  # nothing to write: answer from the stored run, not the caller's
             return run
         try:
-            yield Commit(new, run.version, lease)
+            yield Commit(new, run.version, lease, last)
         except (LeaseLost, RunBusy):
             raise  # retrying cannot help
         except ConflictError:

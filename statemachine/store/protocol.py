@@ -335,7 +335,9 @@ class Store(Operations):
         if answers is None:  # made once per store: which primitive answers which effect
             answers = self.__dict__["_answers"] = {
                 plans.Load: lambda e: self.load(e.run_id),
-                plans.Commit: lambda e: self.commit(e.run, e.expected, lease=e.lease),
+                plans.Commit: lambda e: (self.commit_last if e.last else self.commit)(
+                    e.run, e.expected, lease=e.lease
+                ),
                 plans.Now: lambda _: self.now(),
                 plans.Ids: lambda _: self.run_ids(),
                 plans.Acquire: lambda e: self.acquire(e.run_id),
@@ -355,7 +357,8 @@ class Store(Operations):
         if kind is plans.Load:
             return await self.aload(effect.run_id)
         if kind is plans.Commit:
-            return await self.settled(self.acommit(effect.run, effect.expected, lease=effect.lease))
+            commit = self.acommit_last if effect.last else self.acommit
+            return await self.settled(commit(effect.run, effect.expected, lease=effect.lease))
         if kind is plans.Now:
             return await self.anow()
         if kind is plans.Ids:

@@ -206,8 +206,9 @@ class Indexes(Records):
         return [index for _, index in sorted(heads, key=lambda head: head[0])]
 
     def plan_reap(self, policy: RetryPolicy, now: datetime | None) -> Plan[list[str]]:
-        """Release every lease that ran out (by the server's clock), count the attempt, and
-        make the run runnable again after its backoff (or dead-letter it)."""
+        """Take over every lease that ran out (by the server's clock), count the attempt and
+        make the run runnable again after its backoff (or dead-letter it), in one fenced
+        commit that gives the lease back (`_plan_reap_one`)."""
         server = yield from self._plan_now()
         at = now if now is not None else server
         expired_before = str(int(server.timestamp() * 1000))

@@ -11,7 +11,6 @@ from typing import Any
 from statemachine.core.codec import encode_run, loads
 from statemachine.core.errors import (
     CodecError,
-    ConflictError,
     CorruptRun,
     InvalidArgument,
     LeaseLost,
@@ -25,6 +24,7 @@ from statemachine.core.errors import (
 )
 from statemachine.core.record import RunRecord
 from statemachine.core.runs import abandoned
+from statemachine.store import plans
 from statemachine.store.plans import Plan
 from statemachine.store.values import (
     STATES,
@@ -45,7 +45,6 @@ __all__ = ["Records", "score_of"]
 _STATES = frozenset(STATES)
 _CACHED = 10_000
 _CLAIMED = 64
-_REAP_TRIES = 5  # reads and writes of a run being reaped, while unfenced writes beat it
 
 
 def score_of(moment: datetime) -> str:
@@ -296,19 +295,19 @@ class Records:
         if outcome != "ok":
             return False  # given back, or renewed, meanwhile
         lease = Lease(run_id, token, fence)
+
+        def attempted(run: RunRecord, _: object) -> RunRecord:
+            return abandoned(run, at, retry_at=policy.next_attempt(run.attempts + 1, at))
+
         try:
-            run = yield from (self._plan_decode(run_id, data) if data else self._plan_load(run_id))
-            for _ in range(_REAP_TRIES):
-                new = abandoned(run, at, retry_at=policy.next_attempt(run.attempts + 1, at))
-                try:
-                    yield from self._plan_put(new, "commit", run.version, lease, None, True)
-                    return True
-                except VersionConflict:  # an unfenced write (a decision, a cancel) came first
-                    run = yield from self._plan_load(run_id)
-            raise ConflictError(run_id, f"run {run_id!r} kept changing while it was reaped")
+            seen = yield from (self._plan_decode(run_id, data) if data else self._plan_load(run_id))
+            yield from plans.update(
+                run_id, attempted, seen=seen, lease=lease, timed=False, last=True
+            )  # the last write of the lease: it gives the lease back
         except Exception:
             yield from self._plan_release(lease)
             raise
+        return True
 
     def _renewed(self, lease: Lease) -> Plan[bool]:
         keys = yield from self._plan_keys(lease.run_id, None)
