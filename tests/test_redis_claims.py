@@ -184,6 +184,21 @@ def test_a_run_being_reaped_cannot_be_claimed_before_its_backoff(
     store.close()
 
 
+def test_reaping_a_run_left_paused_gives_its_lease_back_without_an_attempt(
+    redis_server: RedisServer,
+) -> None:
+    """A run held (`acquire`) and left paused when the lease ran out has nothing to count:
+    the reaper writes nothing, and still gives back the lease it took over."""
+    store = fresh(redis_server, lease_seconds=0.15)
+    store.create(sample_run("p", store.now(), True, timeout=60))
+    store.acquire("p")
+    wait_until_lease_runs_out(redis_server, store, "p")
+    assert store.reap(RetryPolicy()) == ["p"]
+    assert store.load("p").attempts == 0
+    store.release(store.acquire("p"))  # free again
+    store.close()
+
+
 def test_a_held_run_is_never_claimed_and_its_release_makes_it_claimable(
     redis_server: RedisServer,
 ) -> None:

@@ -307,6 +307,9 @@ class Records:
         except Exception:
             yield from self._plan_release(lease)
             raise
+        # Nothing to send when the commit gave it back; sent when there was nothing to write
+        # (a run its holder left paused or ended counts no attempt).
+        yield from self._plan_release(lease)
         return True
 
     def _renewed(self, lease: Lease) -> Plan[bool]:
